@@ -1,0 +1,3 @@
+from deocclude.cli import main
+
+raise SystemExit(main())

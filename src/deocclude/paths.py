@@ -1,0 +1,27 @@
+"""Where things live: the shared data folder and the package's bundled assets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ASSETS_DIR = PACKAGE_DIR / "faces" / "assets"
+WEIGHTS_DIR = PACKAGE_DIR / "weights"
+REPO_DIR = PACKAGE_DIR.parents[1]
+
+
+def data_root() -> Path:
+    """The shared training/evaluation data folder.
+
+    ``$DEOCCLUDE_DATA`` if set, else ``../shared/data`` next to the repository checkout.
+    The folder may not exist (a user's fresh clone): callers must check.
+    """
+    env = os.environ.get("DEOCCLUDE_DATA")
+    if env:
+        return Path(env).expanduser().resolve()
+    return (REPO_DIR.parent / "shared" / "data").resolve()
+
+
+def utkface_root() -> Path:
+    return data_root() / "faces" / "utkface"

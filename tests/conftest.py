@@ -1,0 +1,46 @@
+"""Shared test fixtures.
+
+Tests that need the shared data folder (``$DEOCCLUDE_DATA``, default ``../shared/data``)
+use the ``data_root`` / ``utkface_root`` fixtures, which skip with a clear reason when the
+folder is absent (a user's fresh clone has no ``../shared``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deocclude.paths import REPO_DIR, data_root as _data_root
+
+EXAMPLES_DIR = REPO_DIR / "examples"
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = _data_root()
+    if not root.is_dir():
+        pytest.skip(f"shared data folder not found at {root} (set DEOCCLUDE_DATA to run data tests)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def utkface_root(data_root: Path) -> Path:
+    root = data_root / "faces" / "utkface"
+    if not (root / "landmarks.npz").is_file():
+        pytest.skip(f"UTKFace data not found under {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def wild_root(data_root: Path) -> Path:
+    root = data_root / "wild"
+    if not root.is_dir():
+        pytest.skip(f"wild photos not found under {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def example_photo() -> Path:
+    """The bundled public-domain example photo (scikit-image's astronaut, NASA)."""
+    return EXAMPLES_DIR / "astronaut.jpg"
