@@ -118,9 +118,10 @@ def test_template_reproduces_the_utkface_framing(utkface_root) -> None:
     points = np.load(utkface_root / "landmarks.npz")
     with open(utkface_root / "index.csv", newline="") as f:
         split = [row["split"] for row in csv.DictReader(f)]
+    landmarks = points["points"]
     scales, shifts = [], []
     for i in np.flatnonzero(np.array(split) == "val")[:50]:
-        matrix = estimate_similarity(points["points"][i], canonical_template(200))
+        matrix = estimate_similarity(landmarks[i], canonical_template(200))
         scales.append(similarity_scale(matrix))
         shifts.append(np.linalg.norm(warp_points(matrix, np.array([[100.0, 100.0]])) - 100.0))
     assert abs(np.median(scales) - 1.0) < 0.05
