@@ -148,3 +148,18 @@ def test_bundled_weights_beat_all_face_baseline(utkface_root: Path) -> None:
         ious.append((pred & truth).sum() / max((pred | truth).sum(), 1))
         base.append(truth.sum() / truth.size)  # all-face prediction: IoU = face fraction
     assert np.mean(ious) > np.mean(base) + 0.15, (np.mean(ious), np.mean(base))
+
+
+def test_mining_scores_train_faces_and_hard_faces_repeat(tmp_path: Path, utkface_root: Path) -> None:
+    from deocclude.segment.data import build_sets
+    from deocclude.segment.mining import disagreement
+
+    weights = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
+    scores = disagreement(weights, "train", limit=4, workers=0)
+    assert len(scores) == 4 and all(0.0 <= v <= 1.0 for v in scores.values())
+    hard = sorted(scores, key=scores.__getitem__)[-2:]
+    plain, _ = build_sets(utkface_root, 64, 0.0, 0.0, 4, 1, 0)
+    boosted, _ = build_sets(utkface_root, 64, 0.0, 0.0, 4, 1, 0, hard=hard, hard_repeat=3)
+    assert len(plain) == 4 and len(boosted) == 4 + 2 * 2
+    names = [boosted.source.faces[i].name for i in boosted.order[4:]]
+    assert sorted(set(names)) == sorted(hard)

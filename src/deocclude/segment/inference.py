@@ -26,6 +26,11 @@ from deocclude.segment.model import AnySize, UNet, UNetConfig
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "segment_s.safetensors"
 
 
+def weights_metadata(config: UNetConfig, size: int) -> dict[str, str]:
+    """What :func:`load_net` needs besides the tensors: the network shape and training size."""
+    return {"config": json.dumps(dataclasses.asdict(config)), "size": str(size), "format": "deocclude.segment/1"}
+
+
 def save_weights(net: UNet, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
     """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
     path = Path(path)
@@ -34,7 +39,7 @@ def save_weights(net: UNet, path: str | Path, size: int, extra: dict[str, str] |
     for k, v in net.state_dict().items():
         v = v.detach().cpu()
         tensors[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
-    meta = {"config": json.dumps(dataclasses.asdict(net.config)), "size": str(size), "format": "deocclude.segment/1", **(extra or {})}
+    meta = {**weights_metadata(net.config, size), **(extra or {})}
     save_file(tensors, str(path), metadata=meta)
     return path
 

@@ -41,10 +41,12 @@ class TrainConfig:
     checkpoint_every_minutes: float = 5.0
     log_every_steps: int = 10
     num_workers: int = 1  # data-loader worker processes per rank
-    threads: int = 2  # torch intra-op threads per process (0 = torch default)
+    threads: int = 1  # torch intra-op threads per process (0 = torch default). 1, not 2: on the shared 2-core
+    # machine (load ~14) 2 threads ran 1.5 img/s and 1 thread 11 img/s (OpenMP barriers stall when a thread is descheduled)
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
     amp: bool = True  # mixed precision on CUDA (bf16 when supported, else fp16 + GradScaler); ignored on CPU
     resume: bool = False  # continue from <out>/checkpoint if it exists
+    init_from: str = ""  # start a new run from another run's weights (its folder or checkpoint folder); models only
 
 
 def _is_dataclass_type(tp: Any) -> bool:

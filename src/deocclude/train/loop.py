@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from deocclude.imageio import write_image
 from deocclude.train import distributed as distmod
-from deocclude.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, unwrap
+from deocclude.train.checkpoint import find_checkpoint, load_checkpoint, load_model_tensors, save_checkpoint, unwrap
 from deocclude.train.config import TrainConfig, save_config
 from deocclude.train.sampling import SeededSampler
 from deocclude.train.task import Task
@@ -62,6 +62,17 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device) for v in batch)
     return batch
+
+
+def _worker_init(worker_id: int) -> None:
+    """Data workers get one thread each: the 2 cores here belong to the training step."""
+    torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
 
 
 class JsonlLog:
@@ -112,6 +123,10 @@ class Trainer:
             self.console.print(f"resumed from {ckpt} at step {self.state.step} ({self.state.minutes:.1f} min trained)")
         elif config.resume:
             self.console.print(f"no checkpoint in {self.run}: starting fresh")
+        if ckpt is None and config.init_from:
+            source = find_checkpoint(Path(config.init_from)) or Path(config.init_from)
+            load_model_tensors(self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device)))
+            self.console.print(f"initial weights from {source}")
         if self.dist.distributed:
             self.models = {
                 k: DistributedDataParallel(m, device_ids=[self.dist.device.index] if self.dist.device.type == "cuda" else None)
@@ -131,7 +146,7 @@ class Trainer:
         sampler = SeededSampler(train_set, d.world_size, d.rank, c.seed)
         common = dict(num_workers=c.num_workers, collate_fn=self.task.collate, pin_memory=d.device.type == "cuda")
         if c.num_workers > 0:
-            common["persistent_workers"] = False
+            common.update(persistent_workers=True, worker_init_fn=_worker_init)
         train = DataLoader(train_set, batch_size=c.batch_size, sampler=sampler, drop_last=True, **common)
         val_set = self.task.val_dataset()
         val_sampler = DistributedSampler(val_set, d.world_size, d.rank, shuffle=False, drop_last=False)
@@ -213,7 +228,7 @@ class Trainer:
         if self.is_main:
             path.parent.mkdir(parents=True, exist_ok=True)
             tensors = self.task.export({k: unwrap(m) for k, m in self.models.items()})
-            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=self.task.export_metadata())
         return path
 
     # -- the loop -----------------------------------------------------------------------

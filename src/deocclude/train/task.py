@@ -79,3 +79,7 @@ class Task:
     def export(self, models: Models) -> dict[str, torch.Tensor]:
         """The tensors to ship (e.g. one model's state dict); default: everything."""
         return {f"{n}.{k}": v for n, m in models.items() for k, v in m.state_dict().items()}
+
+    def export_metadata(self) -> dict[str, str]:
+        """String metadata stored with the exported weights (e.g. the model config)."""
+        return {}
