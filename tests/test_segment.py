@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -118,48 +120,64 @@ def test_segment_api_numpy_and_torch_inputs(tmp_path: Path) -> None:
     assert np.allclose(t.numpy(), p, atol=1e-5)
 
 
-def test_segment_cli_writes_masks_and_refuses_bad_input(tmp_path: Path, example_photo: Path) -> None:
+def test_segment_cli_aligned_and_photo_modes_and_bad_input(tmp_path: Path, example_photo: Path) -> None:
     from deocclude.cli import main
+    from deocclude.imageio import read_image
 
     weights = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
     out = tmp_path / "out"
-    assert main(["segment", str(example_photo), "-o", str(out), "--weights", str(weights), "--prob"]) == 0
+    assert main(["segment", str(example_photo), "-o", str(out), "--weights", str(weights), "--prob", "--aligned"]) == 0
     for suffix in ("mask", "overlay", "prob"):
         assert (out / f"astronaut_{suffix}.png").is_file()
-    from deocclude.imageio import read_image
-
     mask = read_image(out / "astronaut_mask.png")
+    assert mask.shape[:2] == read_image(example_photo).shape[:2]
     assert set(np.unique(mask)) <= {0, 255}
+    # Photo mode: the astronaut's face is found, the mask is photo-sized and only non-zero near the face.
+    photo_out = tmp_path / "photo"
+    assert main(["segment", str(example_photo), "-o", str(photo_out), "--weights", str(weights), "--prob"]) == 0
+    prob = read_image(photo_out / "astronaut_prob.png")[..., 0]
+    assert prob.shape == mask.shape[:2] and prob.max() > 0
+    ys, xs = np.nonzero(prob)
+    assert (ys.max() - ys.min()) < prob.shape[0] * 0.6  # a face-sized region, not the whole photo
     assert main(["segment", str(tmp_path / "missing.png"), "-o", str(out), "--weights", str(weights)]) == 2
     assert main(["segment", str(example_photo), "-o", str(out), "--weights", str(tmp_path / "none.safetensors")]) == 2
+    assert main(["segment", str(out / "astronaut_mask.png"), "-o", str(out), "--weights", str(weights)]) == 2  # would overwrite input
 
 
 @pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled S weights not built yet")
 def test_bundled_weights_beat_all_face_baseline(utkface_root: Path) -> None:
-    from deocclude.segment.data import load_val_faces
+    from deocclude.segment.data import load_faces
 
-    faces = load_val_faces(utkface_root, count=12, size=128)
-    model = Segmenter(*load_net(DEFAULT_WEIGHTS))
-    probs = model(np.stack([f["image"] for f in faces]))
+    faces = load_faces(utkface_root, "val", 128, None, 0)
+    model = Segmenter(DEFAULT_WEIGHTS)
     ious, base = [], []
-    for face, prob in zip(faces, probs):
-        truth = face["face_mask"] > 0.5
+    for i in range(0, 480, 40):  # 12 faces spread over the split
+        face = faces[i]
+        prob = model(face["image"])
+        truth = face["face_mask"][0] >= 0.5
         pred = prob >= 0.5
-        ious.append((pred & truth).sum() / max((pred | truth).sum(), 1))
-        base.append(truth.sum() / truth.size)  # all-face prediction: IoU = face fraction
+        ious.append(float((pred & truth).sum() / max(int((pred | truth).sum()), 1)))
+        base.append(float(truth.float().mean()))  # all-face prediction: IoU = face fraction of the crop
     assert np.mean(ious) > np.mean(base) + 0.15, (np.mean(ious), np.mean(base))
 
 
-def test_mining_scores_train_faces_and_hard_faces_repeat(tmp_path: Path, utkface_root: Path) -> None:
-    from deocclude.segment.data import build_sets
+def test_mining_scores_faces_and_hard_faces_repeat(tmp_path: Path, utkface_root: Path) -> None:
+    from deocclude.segment.config import SegmentTrainConfig
     from deocclude.segment.mining import disagreement
+    from deocclude.segment.task import SegmentTask
 
     weights = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
-    scores = disagreement(weights, "train", limit=4, workers=0)
+    scores = disagreement(weights, "val", limit=4, workers=0)
     assert len(scores) == 4 and all(0.0 <= v <= 1.0 for v in scores.values())
-    hard = sorted(scores, key=scores.__getitem__)[-2:]
-    plain, _ = build_sets(utkface_root, 64, 0.0, 0.0, 4, 1, 0)
-    boosted, _ = build_sets(utkface_root, 64, 0.0, 0.0, 4, 1, 0, hard=hard, hard_repeat=3)
+    config = SegmentTrainConfig(size=64, train_split="val", train_limit=4, min_visible_ratio=0.0)
+    plain = SegmentTask(config).train_dataset()
+    names = plain.names
+    assert set(names) == set(scores)
+    ranked = {names[0]: 0.9, names[1]: 0.1, names[2]: 0.8, names[3]: 0.2}
+    (tmp_path / "hard.json").write_text(json.dumps({"disagreement": ranked}))
+    boosted = SegmentTask(replace(config, hard_examples=str(tmp_path / "hard.json"), hard_fraction=0.5, hard_repeat=3)).train_dataset()
     assert len(plain) == 4 and len(boosted) == 4 + 2 * 2
-    names = [boosted.source.faces[i].name for i in boosted.order[4:]]
-    assert sorted(set(names)) == sorted(hard)
+    assert sorted(boosted.names[i] for i in boosted.order[4:]) == sorted([names[0], names[2]] * 2)
+    sample = boosted[(5, 123)]
+    assert sample["image"].shape == (3, 64, 64) and sample["target"].shape == (1, 64, 64)
+    assert torch.equal(boosted[(5, 123)]["image"], sample["image"])  # same key, same sample

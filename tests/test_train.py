@@ -77,12 +77,11 @@ TINY_FLAGS = ["--model.stem-width", "8", "--model.stage-widths", "8", "8", "16",
 
 
 def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> None:
-    pytest.importorskip("deocclude.synth", reason="occlusion synthesis (branch synth) not merged")
     from deocclude.cli import main
     from deocclude.segment.inference import load_net
 
     out = tmp_path / "run"
-    common = ["train", "segment", "--out", str(out), "--batch-size", "2", "--train-limit", "8", "--val-limit", "2", "--num-workers", "0", "--log-every-steps", "1", "--size", "64", *TINY_FLAGS]
+    common = ["train", "segment", "--out", str(out), "--batch-size", "2", "--train-split", "val", "--train-limit", "8", "--val-limit", "2", "--num-workers", "0", "--log-every-steps", "1", "--size", "64", *TINY_FLAGS]
     assert main([*common, "--max-steps", "2"]) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if r["event"] == "train"] == [1, 2]

@@ -50,6 +50,7 @@ class SegmentTrainConfig(TrainConfig):
     loss: SegmentLossConfig = SegmentLossConfig()
     clean_fraction: float = 0.15  # share of training samples shown without a synthetic occluder
     min_visible_ratio: float = 0.7  # ignore train faces whose pseudo-label removed more (mostly hair-net errors)
+    train_split: str = "train"  # the UTKFace split to train on (tests use "val": its cache is small)
     train_limit: int = 0  # use only the first N train faces (0 = all); for smoke tests
     val_limit: int = 0  # validate on the first N val faces (0 = all 500)
     val_seed: int = 20261125  # seed of the held-out occluders drawn on val faces (fixed: comparable runs)

@@ -44,11 +44,16 @@ def save_weights(net: UNet, path: str | Path, size: int, extra: dict[str, str] |
     return path
 
 
+class WeightsNotFoundError(DeoccludeError, FileNotFoundError):
+    """The S weights file is missing (a user-fixable error, and a FileNotFoundError for callers
+    that treat S as optional)."""
+
+
 def load_net(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[UNet, int]:
     """Build the network described by a weights file and load it (float32, eval mode)."""
     path = Path(path)
     if not path.is_file():
-        raise DeoccludeError(f"segmentation weights not found: {path}")
+        raise WeightsNotFoundError(f"segmentation weights not found: {path}")
     with safe_open(str(path), framework="pt", device="cpu") as f:
         meta = f.metadata() or {}
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -62,12 +67,16 @@ def load_net(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "c
 
 
 class Segmenter:
-    """A loaded S network. Call it on aligned face crops."""
+    """A loaded S network. Call it on aligned face crops: ``Segmenter(device="cpu")(crop) -> M_F``.
 
-    def __init__(self, net: UNet, size: int, device: str | torch.device = "cpu") -> None:
+    ``weights`` is a weights file (default: the bundled one) or an in-memory :class:`UNet`
+    (then ``size`` is its training crop size).
+    """
+
+    def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128) -> None:
         self.device = torch.device(device)
+        net, self.size = (weights, size) if isinstance(weights, UNet) else load_net(weights, self.device)
         self.net = AnySize(net).to(self.device).eval()
-        self.size = size
 
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor, native: bool = True, batch_size: int = 32) -> torch.Tensor:
@@ -113,8 +122,7 @@ def _apply(model: Segmenter, images: np.ndarray | torch.Tensor, native: bool) ->
 @functools.lru_cache(maxsize=4)
 def load_segmenter(weights: str | Path = DEFAULT_WEIGHTS, device: str = "cpu") -> Segmenter:
     """Load (once per weights file and device) the S network."""
-    net, size = load_net(weights, device)
-    return Segmenter(net, size, device)
+    return Segmenter(weights, device)
 
 
 def segment(

@@ -18,47 +18,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from deocclude.paths import utkface_root
-from deocclude.segment.data import UTKFaceIndex, load_aligned_face
+from deocclude.segment.data import face_names, load_faces
 from deocclude.segment.inference import load_net
 from deocclude.segment.model import AnySize
 
 
-class _CleanFaces(Dataset):
-    def __init__(self, index: UTKFaceIndex, faces: list, size: int) -> None:
-        self.index, self.faces, self.size = index, faces, size
-
-    def __len__(self) -> int:
-        return len(self.faces)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        face = load_aligned_face(self.index.root, self.faces[i], self.index.points[self.faces[i].index], self.size)
-        return {
-            "image": torch.from_numpy(face["image"]).permute(2, 0, 1).float() / 255.0,
-            "target": torch.from_numpy(face["face_mask"]),
-            "valid": torch.from_numpy(face["valid"]),
-        }
-
-
 @torch.no_grad()
 def disagreement(weights: Path, split: str = "train", limit: int = 0, device: str = "cpu", batch_size: int = 32, workers: int = 1) -> dict[str, float]:
-    """Per-face 1 − IoU between the model's visible-face mask and the pseudo-label."""
+    """Per-face 1 − IoU between the model's visible-face mask and the pseudo-label (clean faces)."""
     net, size = load_net(weights, device)
     model = AnySize(net).eval()
-    index = UTKFaceIndex(utkface_root())
-    faces = index.split(split, 0.0, limit)
-    loader = DataLoader(_CleanFaces(index, faces, size), batch_size=batch_size, num_workers=workers)
+    faces = load_faces(utkface_root(), split, size, None, limit)
+    loader = DataLoader(faces, batch_size=batch_size, num_workers=workers)
     scores: list[float] = []
     for batch in loader:
         pred = torch.sigmoid(model(batch["image"].to(device)))[:, 0].cpu() >= 0.5
-        truth = batch["target"] >= 0.5
-        ok = batch["valid"] >= 0.5
+        truth = batch["face_mask"][:, 0] >= 0.5
+        ok = batch["valid"][:, 0] >= 0.5
         inter = (pred & truth & ok).flatten(1).sum(1).float()
         union = ((pred | truth) & ok).flatten(1).sum(1).float().clamp_min(1)
         scores += (1.0 - inter / union).tolist()
-    return {f.name: round(s, 5) for f, s in zip(faces, scores)}
+    return {name: round(s, 5) for name, s in zip(face_names(faces), scores)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from deocclude.errors import DeoccludeError
 from deocclude.paths import utkface_root
 from deocclude.segment.config import SegmentTrainConfig
-from deocclude.segment.data import build_sets
+from deocclude.segment.data import SegmentTrainSet, SegmentValSet, face_names, load_faces
 from deocclude.segment.inference import weights_metadata
 from deocclude.segment.losses import SegmentLoss
 from deocclude.segment.metrics import mask_counts, precision_iou_recall
@@ -39,8 +39,7 @@ class SegmentTask(Task):
         root = utkface_root()
         if not (root / "landmarks.npz").is_file():
             raise DeoccludeError(f"UTKFace training data not found under {root} (set DEOCCLUDE_DATA)")
-        hard = self._hard_examples()
-        self._train, self._val = build_sets(root, config.size, config.min_visible_ratio, config.clean_fraction, config.train_limit, config.val_limit, config.val_seed, hard, config.hard_repeat)
+        self.root = root
 
     def _hard_examples(self) -> list[str]:
         c = self.config
@@ -60,10 +59,18 @@ class SegmentTask(Task):
         return self.loss(models["net"](batch["image"]), batch["target"], batch["valid"])
 
     def train_dataset(self) -> Dataset:
-        return self._train
+        c = self.config
+        faces = load_faces(self.root, c.train_split, c.size, c.min_visible_ratio, c.train_limit)
+        repeats: list[int] = []
+        hard = self._hard_examples()
+        if hard:
+            pos = {n: i for i, n in enumerate(face_names(faces))}
+            repeats = [pos[n] for n in hard if n in pos] * max(0, c.hard_repeat - 1)
+        return SegmentTrainSet(faces, c.clean_fraction, repeats)
 
     def val_dataset(self) -> Dataset:
-        return self._val
+        c = self.config
+        return SegmentValSet(load_faces(self.root, "val", c.size, None, c.val_limit), c.val_seed)
 
     def val_step(self, models: Models, batch: Batch) -> dict[str, torch.Tensor]:
         net = models["net"]
