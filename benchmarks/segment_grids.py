@@ -25,7 +25,6 @@ from deocclude.visualize import labelled_grid, overlay_mask
 def val_grid(weights: Path, count: int) -> np.ndarray:
     from deocclude.segment.config import SegmentTrainConfig
     from deocclude.segment.task import SegmentTask
-    from deocclude.train.grid import tile
 
     net, size = load_net(weights)
     task = SegmentTask(SegmentTrainConfig(size=size, model=net.config))
