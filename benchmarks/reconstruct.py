@@ -165,7 +165,7 @@ def main() -> int:
         mean_cover = float(model.render(model.layout.zeros(1), 128).mask.mean())
     report["face_model"]["mean_face_coverage_at_128"] = mean_cover
     report["render"] = [bench_render(model, 16, 128), bench_render(model, 1, 128), bench_render(model, 16, 256)]
-    component_grid(model, 128, REPO_DIR / "docs" / "face_model_components.png")
+    component_grid(model, 112, REPO_DIR / "docs" / "face_model_components.png")
     if not args.skip_teacher:
         report["teacher_val"] = bench_teacher(model, 128, args.val_limit, 64)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

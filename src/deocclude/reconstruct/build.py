@@ -417,8 +417,11 @@ def build_face_model(index: UtkIndex, config: BuildConfig = BuildConfig(), log=p
     coverage = float(valid.float().view(len(clean), 3, tex, tex)[:, 0][:, uv_mask].mean())
     log(f"albedo: {len(clean)} faces unwrapped, {coverage * 100:.1f}% of face texels observed (after mirror fill); PCA...")
     mean, comps, std, explained = pca_with_missing(textures, valid, config.n_albedo)
-    mean = dilate_fill(mean.view(3, tex, tex), uv_mask, rounds=8).clamp(0, 1)
-    comps = torch.stack([dilate_fill(c.view(3, tex, tex), uv_mask, rounds=8) for c in comps])
+    # Texels no photo ever showed (the outermost rim of the UV layout) have no statistics:
+    # extend the observed ones outwards so the rendered outline is not dark.
+    seen = valid.view(len(clean), 3, tex, tex)[:, 0].float().mean(0) >= 0.01
+    mean = dilate_fill(mean.view(3, tex, tex), seen, rounds=tex).clamp(0, 1)
+    comps = torch.stack([dilate_fill(c.view(3, tex, tex), seen, rounds=tex) for c in comps])
     log(f"albedo: {config.n_albedo} components explain {float(explained[-1]) * 100:.2f}% of the texture variance")
 
     tris, n_mesh = topology
