@@ -280,13 +280,13 @@ def delight(unw: Unwrapped, reference: torch.Tensor | None, prior: float = 1e-2)
     gains = []
     for i in range(b):
         sel = unw.valid[i]
-        gains.append(ratio[i][:, sel].median(dim=1).values if sel.any() else torch.ones(3))
+        gains.append(ratio[i][:, sel].median(dim=1).values if sel.any() else ratio.new_ones(3))
     gain = torch.stack(gains).clamp(min=1e-3)  # (B, 3)
     target = (ratio / gain[:, :, None, None]).mean(1)  # (B, T, T) shading estimate
     h = unw.basis.flatten(2)  # (B, 9, TT)
     w = v.flatten(1)
-    lhs = torch.einsum("bip,bjp,bp->bij", h, h, w) + prior * torch.eye(9)
-    default = torch.zeros(9)
+    lhs = torch.einsum("bip,bjp,bp->bij", h, h, w) + prior * torch.eye(9, dtype=h.dtype, device=h.device)
+    default = torch.zeros(9, dtype=h.dtype, device=h.device)
     default[0] = 1.0
     rhs = torch.einsum("bip,bp,bp->bi", h, target.flatten(1), w) + prior * default
     light = torch.linalg.solve(lhs, rhs)  # (B, 9)

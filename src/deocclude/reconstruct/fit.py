@@ -147,10 +147,10 @@ def surface_samples(model: FaceModel, x: torch.Tensor, images: torch.Tensor, mas
         uv = interpolate(model.uv, rast, model.triangles)
         cover = rast.mask
         use = cover * masks
-        batch = images.shape[0]
         flat_use = use.flatten(1)
         # Random scores, -1 on unusable pixels: topk picks a random subset of usable ones.
-        scores = torch.rand(flat_use.shape, generator=generator, device=flat_use.device)
+        gen_device = generator.device if generator is not None else flat_use.device
+        scores = torch.rand(flat_use.shape, generator=generator, device=gen_device).to(flat_use.device)
         scores = torch.where(flat_use > 0.5, scores, torch.full_like(scores, -1.0))
         k = min(max_pixels, scores.shape[1])
         top, idx = scores.topk(k, dim=1)
@@ -158,7 +158,6 @@ def surface_samples(model: FaceModel, x: torch.Tensor, images: torch.Tensor, mas
         colour = images.flatten(2).transpose(1, 2).gather(1, idx[..., None].expand(-1, -1, 3))
         uv_s = uv.flatten(1, 2).gather(1, idx[..., None].expand(-1, -1, 2))
         n_s = normals.flatten(1, 2).gather(1, idx[..., None].expand(-1, -1, 3))
-        del batch
     return SurfaceSamples(colour=colour, uv=uv_s, basis=sh_basis(n_s), weight=weight), cover
 
 
