@@ -12,6 +12,16 @@ from deocclude.reconstruct.fit import FitConfig, evaluate_fit, fit_teacher
 from deocclude.reconstruct.utkface import aligned_batch, load_index
 
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Many small tensor ops: one thread is much faster than two on a busy 2-core machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="module")
 def val_batch(utkface_root):
     index = load_index(utkface_root)
