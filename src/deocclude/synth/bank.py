@@ -27,13 +27,21 @@ BANK_CATEGORIES = ("mask", "eyewear", "hand", "cup", "microphone", "phone", "hat
 
 @dataclass(frozen=True)
 class BankItem:
-    """One occluder: its sprite (cropped to the object), category, split, optional anchors."""
+    """One occluder: RGBA pixels (cropped to the object), category, split, optional anchors.
 
-    sprite: Sprite
+    Pixels are kept as uint8 (a quarter of float32) because the bank is copied into every
+    DataLoader worker; :attr:`sprite` converts on use (~0.1 ms).
+    """
+
+    rgba: np.ndarray
     category: str
     split: str
     name: str
     anchors: np.ndarray | None = None  # (6, 2) MaskTheFace points a..f in sprite px
+
+    @property
+    def sprite(self) -> Sprite:
+        return from_rgba(self.rgba, self.name)
 
 
 def _read_rgba(path: Path, max_side: int) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -104,7 +112,7 @@ class OccluderBank:
             anc = anchors.get(rel)
             if anc is not None:
                 anc = (anc - np.array([x0, y0])) * scale
-            self.items.append(BankItem(from_rgba(rgba, Path(rel).stem), category, split, Path(rel).stem, anc))
+            self.items.append(BankItem(rgba, category, split, Path(rel).stem, anc))
         self._by_key: dict[tuple[str, str], list[int]] = {}
         for i, it in enumerate(self.items):
             self._by_key.setdefault((it.category, it.split), []).append(i)

@@ -58,7 +58,7 @@ def draw_procedural_hair(h: int, w: int, frame: FaceFrame, rng: np.random.Genera
     strands: list[tuple[np.ndarray, np.ndarray]] = []
     if kind == "bangs":
         x0, x1 = -rng.uniform(0.9, 1.5), rng.uniform(0.9, 1.5)
-        depth = rng.uniform(-0.45, 0.35)  # where the fringe ends (brows ~ -0.25, eyes 0)
+        depth = rng.uniform(-0.4, 0.45)  # where the fringe ends (brows ~ -0.25, eyes 0)
         tilt = rng.uniform(-0.45, 0.45)
         xs = np.linspace(x0, x1, 10)
         edge = depth + tilt * xs / 1.5 + rng.normal(0, 0.05, len(xs))
