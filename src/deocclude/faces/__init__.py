@@ -1,1 +1,1 @@
-"""The faces path: detect → 468 landmarks → align → paste back."""
+"""The faces path: detect → 468 landmarks → align to a canonical crop → paste back."""
