@@ -95,7 +95,8 @@ class DetectorConfig:
     the short-range one is kept unless its score is ``prefer_short`` lower.
     ``tile_levels``: full range also runs on overlapping tiles of half (level 1), a quarter
     (level 2)… of the long side, to find faces down to ~9% of a tile (see
-    :meth:`BlazeFace.tiled`); level 1 costs 9 extra model runs, level 2 another 49.
+    :meth:`BlazeFace.tiled`); level 1 costs 9 extra model runs, level 2 another 49; no tiles
+    smaller than ``min_tile`` px.
     ``antialias_below``: area-downsample before the bilinear letterbox warp when the image
     is shrunk by more than this (MediaPipe never does; it only matters for big photos).
     """
@@ -107,6 +108,7 @@ class DetectorConfig:
     max_faces: int | None = None
     prefer_short: float = 0.15
     tile_levels: int = 1
+    min_tile: int = 384
     antialias_below: float = 0.5
     num_threads: int = 1
 
@@ -220,7 +222,7 @@ class BlazeFace:
                                         float(corners[1, 1]), float(score), points, self.name))
         return result
 
-    def tiled(self, image: np.ndarray, levels: int, min_score: float | None = None, min_tile: int = 192
+    def tiled(self, image: np.ndarray, levels: int, min_score: float | None = None, min_tile: int = 384
               ) -> list[FaceDetection]:
         """The whole image, then ``levels`` finer levels of overlapping square tiles.
 
@@ -229,7 +231,9 @@ class BlazeFace:
         the photo into tiles of side long/2^k overlapping by half (every face smaller than
         half a tile lies wholly inside one tile) and runs the model on each. Detections cut
         by an inner tile edge are dropped (the neighbouring tile holds the whole face);
-        duplicates across levels are removed by :func:`suppress_duplicates`.
+        duplicates across levels are removed by :func:`suppress_duplicates`. Levels whose
+        tiles would be smaller than ``min_tile`` px are skipped: at 384 px tiles already find
+        faces of ~35 px, below what the mesh and a 128² aligned crop can use.
         """
         height, width = image.shape[:2]
         found = self(image, min_score)
@@ -309,13 +313,13 @@ class FaceDetector:
         if self.model == "short":
             faces = self._get("short")(image, threshold)
         elif self.model == "full":
-            faces = self._get("full").tiled(image, self.config.tile_levels, threshold)
+            faces = self._get("full").tiled(image, self.config.tile_levels, threshold, self.config.min_tile)
         else:
             faces = self._get("short")(image, threshold)
             long_side = max(image.shape[:2])
             largest = max((f.width for f in faces), default=0.0)
             if largest < self.config.auto_full_below * long_side:
-                full = self._get("full").tiled(image, self.config.tile_levels, threshold)
+                full = self._get("full").tiled(image, self.config.tile_levels, threshold, self.config.min_tile)
                 faces = merge_detections(faces, full, self.config.merge_iou, self.config.prefer_short)
         faces.sort(key=lambda f: -f.score)
         return faces[: self.config.max_faces] if self.config.max_faces else faces
