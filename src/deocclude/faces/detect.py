@@ -86,9 +86,8 @@ SPECS: dict[str, BlazeFaceSpec] = {
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """How :class:`FaceDetector` runs.
+    """How :class:`FaceDetector` combines and runs its models.
 
-    ``min_score`` None keeps MediaPipe's per-model thresholds (0.5 short, 0.6 full).
     ``auto_full_below``: in ``auto`` mode, full range also runs when the largest short-range
     face is narrower than this fraction of the image's long side (or none was found).
     ``merge_iou``: a full-range face overlapping a short-range one by more is a duplicate;
@@ -101,8 +100,6 @@ class DetectorConfig:
     is shrunk by more than this (MediaPipe never does; it only matters for big photos).
     """
 
-    model: Literal["auto", "short", "full"] = "auto"
-    min_score: float | None = None
     auto_full_below: float = 0.25
     merge_iou: float = 0.3
     max_faces: int | None = None
@@ -289,6 +286,9 @@ def suppress_duplicates(faces: list[FaceDetection], iou_threshold: float = 0.3, 
 class FaceDetector:
     """Find faces in an RGB uint8 image; returns detections sorted by score (best first).
 
+    ``model``: "short", "full" (with tiles) or "auto" (see the module docstring).
+    ``min_score``: None keeps MediaPipe's per-model thresholds (0.5 short, 0.6 full).
+
     >>> faces = FaceDetector()(read_image("examples/astronaut.jpg"))
     >>> faces[0].box, faces[0].keypoints  # pixels of the original image
     """
@@ -309,7 +309,7 @@ class FaceDetector:
 
     def __call__(self, image: np.ndarray) -> list[FaceDetection]:
         check_image(image)
-        threshold = self.min_score if self.min_score is not None else self.config.min_score
+        threshold = self.min_score
         if self.model == "short":
             faces = self._get("short")(image, threshold)
         elif self.model == "full":
@@ -336,8 +336,3 @@ def merge_detections(short: list[FaceDetection], full: list[FaceDetection], iou_
     """
     return suppress_duplicates(list(short) + list(full), iou_threshold,
                                rank=lambda f: f.score + (prefer_short if f.model == "short" else 0.0))
-
-
-def face_size(detection: FaceDetection) -> float:
-    """Eye-to-mouth-scale size of a face in pixels (box diagonal / √2), for logging and rules."""
-    return math.hypot(detection.width, detection.height) / math.sqrt(2.0)
