@@ -263,10 +263,16 @@ def _cut(face: FaceDetection, x0: float, y0: float, tile: float, inner: tuple[bo
 
 
 def suppress_duplicates(faces: list[FaceDetection], iou_threshold: float = 0.3, cover: float = 0.6,
-                        rank: Callable[[FaceDetection], float] = lambda f: f.score) -> list[FaceDetection]:
+                        rank: Callable[[FaceDetection], float] = lambda f: f.score,
+                        max_size_ratio: float = 1.6) -> list[FaceDetection]:
     """Keep the best-ranked (default: best score) of detections that overlap (IoU > threshold,
-    or the smaller box lies more than ``cover`` inside the bigger): the same face seen by two
-    models or two tiles."""
+    or the smaller box lies more than ``cover`` inside a bigger one of similar size): the same
+    face seen by two models or two tiles.
+
+    A box more than ``max_size_ratio`` times wider than one it contains is not the same
+    face: short range, given a face too small for it, fires on a large area around it, and
+    that box must not suppress the full-range face inside (the mesh's presence score later
+    rejects the large box)."""
     kept: list[FaceDetection] = []
     for face in sorted(faces, key=lambda f: -rank(f)):
         if kept:
@@ -275,8 +281,10 @@ def suppress_duplicates(faces: list[FaceDetection], iou_threshold: float = 0.3, 
             ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
             iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
             areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-            smaller = np.maximum(np.minimum(areas, face.width * face.height), 1e-9)
-            if (iou(box, boxes) > iou_threshold).any() or (ix * iy / smaller > cover).any():
+            area = face.width * face.height
+            smaller = np.maximum(np.minimum(areas, area), 1e-9)
+            similar = np.maximum(areas, area) / smaller < max_size_ratio**2
+            if (iou(box, boxes) > iou_threshold).any() or ((ix * iy / smaller > cover) & similar).any():
                 continue
         kept.append(face)
     return kept
