@@ -143,3 +143,28 @@ def test_cli_preview_and_bad_input(tmp_path: Path, capsys):
     assert main(["synth", "--protocol", "mixed"]) == 2
     assert main(["synth", "--preview", str(out), "--categories", "sandwich"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_face_folder_of_own_photos(example_photo: Path, tmp_path: Path):
+    import shutil
+
+    from deocclude.data import FaceFolder
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    shutil.copy(example_photo, photos / "sub" / "astronaut.jpg")
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    cv2.imwrite(str(photos / "grey.png"), np.full((64, 64, 3), 128, np.uint8))
+    with pytest.warns(RuntimeWarning) as record:
+        ds = FaceFolder(photos, size=SIZE, cache_dir=tmp_path / "cache")
+    assert {Path(str(w.message).split(":")[0].removeprefix("skipping ")).name for w in record} >= {"broken.jpg", "grey.png"}
+    assert len(ds) == 1 and ds.names == ["sub/astronaut.jpg"]
+    it = ds[0]
+    assert it["image"].shape == (3, SIZE, SIZE) and torch.equal(it["face_mask"], it["mesh_mask"] * it["valid"])
+    err = np.abs(it["landmarks"][:, :2].numpy() - canonical_template(SIZE)).mean()
+    assert err < 0.06 * SIZE  # aligned onto the template
+    again = FaceFolder(photos, size=SIZE, cache_dir=tmp_path / "cache")  # cached: no detection, no warning
+    assert torch.equal(again[0]["image"], it["image"])
+    occ = OcclusionSynthesizer(split="train")(it["image"].permute(1, 2, 0).numpy(), it["landmarks"].numpy(),
+                                              np.random.default_rng(0), "eyewear")
+    assert occ.alpha.max() > 0.5

@@ -66,14 +66,22 @@ def align_sample(image: np.ndarray, hair: np.ndarray | None, landmarks: np.ndarr
 
 
 def to_item(arrays: dict[str, np.ndarray], i: int) -> dict[str, torch.Tensor]:
-    """Tensors of one cached face (image float [0, 1], masks (1, N, N), landmarks)."""
+    """Tensors of one cached face (image float [0, 1], masks (1, N, N), landmarks).
+
+    ``face_mask`` = the stored ``face`` array when there is one (user folders with masks),
+    else mesh * (1 - hair) * valid.
+    """
     img = torch.from_numpy(np.asarray(arrays["image"][i], dtype=np.float32) / 255.0).permute(2, 0, 1)
     valid = torch.from_numpy(np.asarray(arrays["valid"][i], dtype=np.float32) / 255.0)[None]
     mesh = torch.from_numpy(np.asarray(arrays["mesh"][i], dtype=np.float32) / 255.0)[None]
     hair = torch.from_numpy(np.asarray(arrays["hair"][i], dtype=np.float32) / 255.0)[None]
+    if "face" in arrays:  # a stored visible-face mask (user folders), else the README's rule
+        face = torch.from_numpy(np.asarray(arrays["face"][i], dtype=np.float32) / 255.0)[None] * valid
+    else:
+        face = mesh * (1.0 - hair) * valid
     return {
         "image": img.contiguous(),
-        "face_mask": mesh * (1.0 - hair) * valid,
+        "face_mask": face,
         "mesh_mask": mesh,
         "hair_mask": hair,
         "valid": valid,
