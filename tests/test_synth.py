@@ -204,3 +204,17 @@ def test_no_warnings_from_shared_bank(data_root: Path):
         bank = OccluderBank(data_root / "occluders")
     assert len(bank) >= 380
     assert sum(it.anchors is not None for it in bank.items) == 21
+
+
+def test_same_bytes_with_any_opencv_thread_count(procedural, face):
+    img, lm = face
+    before = cv2.getNumThreads()
+    try:
+        out = []
+        for threads in (1, 4):
+            cv2.setNumThreads(threads)
+            out.append([procedural(img, lm, np.random.default_rng(k), c).image.tobytes()
+                        for k, c in enumerate(PROCEDURAL_CATEGORIES)])
+        assert out[0] == out[1]
+    finally:
+        cv2.setNumThreads(before)
