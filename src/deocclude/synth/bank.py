@@ -192,8 +192,6 @@ class OccluderBank:
         idx = self._by_key.get((category, split), [])
         if not idx and split == "test":
             idx = [i for k, v in self._by_key.items() if k[0] == category for i in v]
-        if split == "train":
-            idx = idx + self._by_key.get((category, ""), [])
         return sorted(idx)
 
     def sample(self, category: str, split: str, rng: np.random.Generator,

@@ -81,10 +81,13 @@ def draw_procedural_hair(h: int, w: int, frame: FaceFrame, rng: np.random.Genera
             xi = float(np.interp(y_end, ys, x_in))
             x_end = side * (xi + rng.uniform(-0.06, 0.3))
             strands.append((np.array([side * (xi + 0.3), -1.2]), np.array([x_end, y_end])))
-    else:
-        for _ in range(int(6 + 24 * rng.random())):
+    else:  # loose wisps: bundles of strands that share a path and fan out at the ends
+        for _ in range(int(2 + 6 * rng.random())):
             x = rng.uniform(-1.2, 1.2)
-            strands.append((np.array([x, -1.4]), np.array([x + rng.normal(0, 0.3), rng.uniform(-0.3, 1.6)])))
+            top, end = np.array([x, -1.4]), np.array([x + rng.normal(0, 0.3), rng.uniform(-0.3, 1.6)])
+            spread = rng.uniform(0.03, 0.12)
+            for _ in range(int(5 + 10 * rng.random())):
+                strands.append((top + [rng.normal(0, spread), 0], end + rng.normal(0, spread * 1.5, 2)))
     width = (0.008, 0.025) if kind == "strands" else (0.012, 0.035)
     strand_a = np.zeros((h, w), np.uint8)
     tone = np.full((h, w), 100, np.uint8)  # 100 = base colour; strands lighter or darker
