@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -56,3 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deocclude: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line for users, the traceback on request
+        if os.environ.get("DEOCCLUDE_DEBUG"):
+            raise
+        print(f"deocclude: internal error: {type(exc).__name__}: {exc} (set DEOCCLUDE_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 3

@@ -15,6 +15,10 @@ import numpy as np
 from deocclude.errors import DeoccludeError, ImageReadError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# OpenCV's own decoder warnings ("IHDR chunk shall be first") would repeat, without the
+# file name, what our one-line errors already say.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
 MAX_PIXELS = 80_000_000  # refuse decompression bombs; 10000×8000 still passes
 
 

@@ -1,0 +1,1 @@
+"""G: guided inpainting of the occluded face region (and the classical baselines)."""
