@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import default_cache_dir, load_or_build
+from deocclude.data.cache import load_or_build
+from deocclude.paths import cache_root
 from deocclude.data.utkface import align_sample, to_item
 from deocclude.errors import DeoccludeError, ImageReadError, NoFaceError
 
@@ -79,7 +80,7 @@ class FaceFolder(Dataset):
         state = "\n".join(f"{p.relative_to(self.root).as_posix()}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                           for p in files)
         digest = hashlib.sha1((str(self.root.resolve()) + "\n" + state).encode()).hexdigest()[:12]
-        base = Path(cache_dir or default_cache_dir())
+        base = Path(cache_dir or cache_root())
         found = _find_landmarks(self.root, files, base / f"folder_landmarks_{digest}.npz")
         names = sorted(found)
         if not names:

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import default_cache_dir, load_or_build
+from deocclude.data.cache import load_or_build
+from deocclude.paths import cache_root
 from deocclude.errors import DeoccludeError
 from deocclude.faces.align import align_face
 from deocclude.faces.mesh import mesh_mask
@@ -116,7 +117,7 @@ class UTKFaceFaces(Dataset):
         names = [r["file"] for r in rows]
         digest = hashlib.sha1(("\n".join(names) + str(self.root.resolve())).encode()).hexdigest()[:10]
         meta = {"version": CACHE_VERSION, "size": self.size, "split": split or "all", "count": len(names), "digest": digest}
-        entry = Path(cache_dir or default_cache_dir()) / f"utkface_{split or 'all'}_{self.size}_{digest}"
+        entry = Path(cache_dir or cache_root()) / f"utkface_{split or 'all'}_{self.size}_{digest}"
         points = lm["points"]
 
         def build():
