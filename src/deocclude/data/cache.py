@@ -20,12 +20,6 @@ import numpy as np
 from deocclude.errors import DeoccludeError
 
 
-def default_cache_dir() -> Path:
-    """``$DEOCCLUDE_CACHE`` or ``~/.cache/deocclude``."""
-    env = os.environ.get("DEOCCLUDE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "deocclude"
-
-
 ArraySpec = dict[str, tuple[tuple[int, ...], np.dtype]]
 
 
