@@ -13,13 +13,7 @@ from deocclude.reconstruct.utkface import aligned_batch, load_index
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Many small tensor ops: one thread is much faster than two on a busy 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,7 @@ from deocclude.reconstruct import render
 from deocclude.reconstruct.render import interpolate, rasterize, render_mesh, sample_texture, sh_basis, sh_shading
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Many small tensor ops: one thread is much faster than two on a busy 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 QUAD_FACES = torch.tensor([[0, 3, 2], [0, 2, 1]])  # counter-clockwise seen from the camera
