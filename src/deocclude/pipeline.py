@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.faces.align import AlignedFace, align_face
+from deocclude.faces.align import AlignedFace, align_face, invert_affine, to_opencv
 from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
@@ -92,6 +92,19 @@ class Result:
     """The output photo (RGB uint8, same size as the input)."""
     faces: list[FaceResult]
     timings: dict[str, float] = field(default_factory=dict)
+
+    def occlusion_mask(self) -> np.ndarray:
+        """Where the photo was changed: the union of the faces' M_O warped into the photo (H, W), 1 = occluded."""
+        height, width = self.photo.shape[:2]
+        union = np.zeros((height, width), np.float32)
+        for face in self.faces:
+            if face.occlusion_mask is None or face.status != "ok":
+                continue
+            to_photo = to_opencv(invert_affine(face.aligned.matrix))
+            warped = cv2.warpAffine(face.occlusion_mask, to_photo, (width, height), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            np.maximum(union, warped, out=union)
+        return union
 
 
 class _Timer:
