@@ -177,3 +177,59 @@ def test_cli_fills_and_reports_bad_input(tmp_path: Path, tiny_weights: Path, cap
     assert main(["inpaint", str(tmp_path / "nope.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(out)]) == 2
     assert main(["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(tmp_path / "in.png")]) == 2
     assert np.array_equal(read_image(tmp_path / "in.png"), image)  # input never overwritten
+
+
+def _fake_batch(b: int = 2, n: int = 32, prior: bool = True) -> dict:
+    torch.manual_seed(4)
+    image = torch.rand(b, 3, n, n)
+    hole = _hole(b, n, n)
+    mesh = torch.zeros(b, 1, n, n)
+    mesh[..., 4:28, 6:26] = 1
+    orig = torch.zeros(b, 1, n, n)
+    orig[..., 4:10, 6:26] = 1  # "bangs" over the top of the face
+    return {"image": image, "occluded": image * (1 - hole) + 0.2 * hole, "hole": hole, "face_mask": mesh * (1 - orig),
+            "orig_occlusion": orig, "render_mask": mesh, "valid": torch.ones(b, 1, n, n),
+            "prior": torch.rand(b, 3, n, n) if prior else torch.zeros(b, 3, n, n),
+            "has_prior": torch.full((b,), float(prior)), "poisson": torch.rand(b, 3, n, n),
+            "real_ok": torch.ones(b), "synthetic": hole}
+
+
+@pytest.mark.parametrize("no_ssim", [False, True])
+def test_training_task_step_gives_every_loss_and_updates_both_networks(no_ssim: bool) -> None:
+    from deocclude.inpaint.config import InpaintLossConfig, InpaintTrainConfig
+    from deocclude.inpaint.task import InpaintTask
+
+    config = InpaintTrainConfig(generator=TINY, discriminator=DiscriminatorConfig(widths=(8, 16)), no_ssim_loss=no_ssim,
+                                loss=InpaintLossConfig(id_every=1))
+    task = InpaintTask(config)
+    models = task.build_models()
+    opts = task.build_optimizers(models, config)
+    batch = _fake_batch()
+    before = {k: [p.detach().clone() for p in m.parameters()] for k, m in models.items()}
+    for stage in task.stages():
+        opts[stage.optimizer].zero_grad()
+        losses = stage.compute(models, batch, 0)
+        assert all(torch.isfinite(v) for v in losses.values())
+        losses["loss"].backward()
+        opts[stage.optimizer].step()
+        if stage.optimizer == "generator":
+            assert {"face", "bg", "tv", "adv", "id"} <= set(losses) and ("ssim" in losses) == (not no_ssim)
+            if not no_ssim:
+                assert losses["ssim"] > 0  # a prior and a real-occlusion region: L_ssim is active
+    for k, m in models.items():
+        assert any(not torch.equal(a, p) for a, p in zip(before[k], m.parameters())), k
+    with torch.no_grad():
+        sums = task.val_step(models, batch)
+    metrics = task.summarize(sums)
+    assert set(metrics) == {"val_l1", "val_psnr", "val_ssim", "val_id_cos"} and all(np.isfinite(list(metrics.values())))
+    assert task.grid(models, batch).shape == (2 * 32 + 2, 6 * 32 + 10, 3)
+
+
+def test_ssim_loss_is_skipped_without_a_prior() -> None:
+    from deocclude.inpaint.config import InpaintTrainConfig
+    from deocclude.inpaint.task import InpaintTask
+
+    task = InpaintTask(InpaintTrainConfig(generator=TINY, discriminator=DiscriminatorConfig(widths=(8, 16))))
+    models = task.build_models()
+    losses = task.generator_losses(models, _fake_batch(prior=False), 1)
+    assert losses["ssim"] == 0 and "id" not in losses  # id every 4th step by default
