@@ -12,14 +12,17 @@ stride-4 anchors) also finds faces down to about 2% of the long side, as in grou
 but is less exact on big faces. ``model="auto"`` runs short range and adds full range when
 short range finds nothing or when its largest face is small compared to the image (see
 :attr:`DetectorConfig.auto_full_below`): then small faces are likely to be around that
-short range cannot see. Full-range faces that overlap a short-range face are dropped.
+short range cannot see. Full range then also runs on overlapping tiles so that faces far
+below 9% of the long side are found (:meth:`BlazeFace.tiled`). Of two detections of the same
+face from two tiles the higher score is kept; of a short- and a full-range detection the
+short-range one unless its score is clearly lower (:func:`merge_detections`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 import cv2
 import numpy as np
@@ -83,21 +86,26 @@ SPECS: dict[str, BlazeFaceSpec] = {
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """How :class:`FaceDetector` runs.
+    """How :class:`FaceDetector` combines and runs its models.
 
-    ``min_score`` None keeps MediaPipe's per-model thresholds (0.5 short, 0.6 full).
     ``auto_full_below``: in ``auto`` mode, full range also runs when the largest short-range
     face is narrower than this fraction of the image's long side (or none was found).
-    ``merge_iou``: a full-range face overlapping a short-range one by more is a duplicate.
+    ``merge_iou``: a full-range face overlapping a short-range one by more is a duplicate;
+    the short-range one is kept unless its score is ``prefer_short`` lower.
+    ``tile_levels``: full range also runs on overlapping tiles of half (level 1), a quarter
+    (level 2)… of the long side, to find faces down to ~9% of a tile (see
+    :meth:`BlazeFace.tiled`); level 1 costs 9 extra model runs, level 2 another 49; no tiles
+    smaller than ``min_tile`` px.
     ``antialias_below``: area-downsample before the bilinear letterbox warp when the image
     is shrunk by more than this (MediaPipe never does; it only matters for big photos).
     """
 
-    model: Literal["auto", "short", "full"] = "auto"
-    min_score: float | None = None
     auto_full_below: float = 0.25
     merge_iou: float = 0.3
     max_faces: int | None = None
+    prefer_short: float = 0.15
+    tile_levels: int = 1
+    min_tile: int = 384
     antialias_below: float = 0.5
     num_threads: int = 1
 
@@ -191,30 +199,103 @@ class BlazeFace:
         if shapes[self._box_out][-2] != len(self.anchors) or self.model.input_size != self.spec.anchors.input_size:
             raise DeoccludeError(f"{self.spec.file} does not match its anchor options; reinstall deocclude")
 
-    def __call__(self, image: np.ndarray, min_score: float | None = None) -> list[FaceDetection]:
+    def __call__(self, image: np.ndarray, min_score: float | None = None,
+                 region: RotatedSquare | None = None) -> list[FaceDetection]:
+        """Faces in ``region`` of the image (default: the whole image, letterboxed)."""
         check_image(image)
         size = self.model.input_size
-        region = letterbox(*image.shape[:2])
-        to_tensor = region.to_tensor_matrix(size)
-        pixels = warp_to_tensor(image, to_tensor, size, cv2.BORDER_CONSTANT, self.antialias_below)
-        tensor = pixels.astype(np.float32) * (2.0 / 255.0) - 1.0
-        outputs = self.model(tensor)
+        region = region or letterbox(*image.shape[:2])
+        pixels = warp_to_tensor(image, region.to_tensor_matrix(size), size, cv2.BORDER_CONSTANT, self.antialias_below)
+        outputs = self.model(pixels.astype(np.float32) * (2.0 / 255.0) - 1.0)
         threshold = self.spec.min_score if min_score is None else min_score
         boxes, kps, scores = decode(outputs[self._box_out], outputs[self._score_out], self.anchors, self.spec, threshold)
         boxes, kps, scores = weighted_nms(boxes, kps, scores, self.spec.nms_iou)
-        back = region.from_tensor_matrix(size)
+        back = region.from_tensor_matrix(size)  # regions here are never rotated: boxes stay boxes
         result = []
         for box, kp, score in zip(boxes, kps, scores):
-            corners = apply_affine(back, box.reshape(2, 2) * size)  # letterbox has no rotation
+            corners = apply_affine(back, box.reshape(2, 2) * size)
             points = apply_affine(back, kp * size).astype(np.float32)
             result.append(FaceDetection(float(corners[0, 0]), float(corners[0, 1]), float(corners[1, 0]),
                                         float(corners[1, 1]), float(score), points, self.name))
         return result
 
+    def tiled(self, image: np.ndarray, levels: int, min_score: float | None = None, min_tile: int = 384
+              ) -> list[FaceDetection]:
+        """The whole image, then ``levels`` finer levels of overlapping square tiles.
+
+        BlazeFace full range needs a face to cover about 9% of its input, so in a big photo
+        faces below ~9% of the long side are lost when it is shrunk to 192 px. Level k cuts
+        the photo into tiles of side long/2^k overlapping by half (every face smaller than
+        half a tile lies wholly inside one tile) and runs the model on each. Detections cut
+        by an inner tile edge are dropped (the neighbouring tile holds the whole face);
+        duplicates across levels are removed by :func:`suppress_duplicates`. Levels whose
+        tiles would be smaller than ``min_tile`` px are skipped: at 384 px tiles already find
+        faces of ~35 px, below what the mesh and a 128² aligned crop can use.
+        """
+        height, width = image.shape[:2]
+        found = self(image, min_score)
+        long_side = max(height, width)
+        for level in range(1, levels + 1):
+            tile = long_side / 2**level
+            if tile < min_tile:
+                break
+            for x0 in _tile_starts(width, tile):
+                for y0 in _tile_starts(height, tile):
+                    region = RotatedSquare(x0 + tile / 2, y0 + tile / 2, tile)
+                    inner = (x0 > 0, y0 > 0, x0 + tile < width, y0 + tile < height)
+                    found += [f for f in self(image, min_score, region) if not _cut(f, x0, y0, tile, inner)]
+        return suppress_duplicates(found)
+
+
+def _tile_starts(length: int, tile: float) -> list[float]:
+    """Evenly spaced tile origins along one axis, stride <= tile / 2, covering [0, length)."""
+    if tile >= length:
+        return [(length - tile) / 2.0]
+    count = math.ceil((length - tile) / (tile / 2.0)) + 1
+    return list(np.linspace(0.0, length - tile, count))
+
+
+def _cut(face: FaceDetection, x0: float, y0: float, tile: float, inner: tuple[bool, bool, bool, bool]) -> bool:
+    """Whether a detection in a tile touches one of the tile's edges that lie inside the photo."""
+    margin = 0.02 * tile
+    return ((inner[0] and face.x0 < x0 + margin) or (inner[1] and face.y0 < y0 + margin)
+            or (inner[2] and face.x1 > x0 + tile - margin) or (inner[3] and face.y1 > y0 + tile - margin))
+
+
+def suppress_duplicates(faces: list[FaceDetection], iou_threshold: float = 0.3, cover: float = 0.6,
+                        rank: Callable[[FaceDetection], float] = lambda f: f.score,
+                        max_size_ratio: float = 1.6) -> list[FaceDetection]:
+    """Keep the best-ranked (default: best score) of detections that overlap (IoU > threshold,
+    or the smaller box lies more than ``cover`` inside a bigger one of similar size): the same
+    face seen by two models or two tiles.
+
+    A box more than ``max_size_ratio`` times wider than one it contains is not the same
+    face: short range, given a face too small for it, fires on a large area around it, and
+    that box must not suppress the full-range face inside (the mesh's presence score later
+    rejects the large box)."""
+    kept: list[FaceDetection] = []
+    for face in sorted(faces, key=lambda f: -rank(f)):
+        if kept:
+            boxes = np.stack([k.box for k in kept]).astype(np.float64)
+            box = face.box.astype(np.float64)
+            ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+            iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            area = face.width * face.height
+            smaller = np.maximum(np.minimum(areas, area), 1e-9)
+            similar = np.maximum(areas, area) / smaller < max_size_ratio**2
+            if (iou(box, boxes) > iou_threshold).any() or ((ix * iy / smaller > cover) & similar).any():
+                continue
+        kept.append(face)
+    return kept
+
 
 @dataclass
 class FaceDetector:
     """Find faces in an RGB uint8 image; returns detections sorted by score (best first).
+
+    ``model``: "short", "full" (with tiles) or "auto" (see the module docstring).
+    ``min_score``: None keeps MediaPipe's per-model thresholds (0.5 short, 0.6 full).
 
     >>> faces = FaceDetector()(read_image("examples/astronaut.jpg"))
     >>> faces[0].box, faces[0].keypoints  # pixels of the original image
@@ -236,28 +317,30 @@ class FaceDetector:
 
     def __call__(self, image: np.ndarray) -> list[FaceDetection]:
         check_image(image)
-        threshold = self.min_score if self.min_score is not None else self.config.min_score
-        if self.model != "auto":
-            faces = self._get(self.model)(image, threshold)
+        threshold = self.min_score
+        if self.model == "short":
+            faces = self._get("short")(image, threshold)
+        elif self.model == "full":
+            faces = self._get("full").tiled(image, self.config.tile_levels, threshold, self.config.min_tile)
         else:
             faces = self._get("short")(image, threshold)
             long_side = max(image.shape[:2])
             largest = max((f.width for f in faces), default=0.0)
             if largest < self.config.auto_full_below * long_side:
-                faces = merge_detections(faces, self._get("full")(image, threshold), self.config.merge_iou)
+                full = self._get("full").tiled(image, self.config.tile_levels, threshold, self.config.min_tile)
+                faces = merge_detections(faces, full, self.config.merge_iou, self.config.prefer_short)
         faces.sort(key=lambda f: -f.score)
         return faces[: self.config.max_faces] if self.config.max_faces else faces
 
 
-def merge_detections(primary: list[FaceDetection], extra: list[FaceDetection], iou_threshold: float
-                     ) -> list[FaceDetection]:
-    """``primary`` plus those of ``extra`` that overlap no primary face by IoU > threshold."""
-    if not primary:
-        return list(extra)
-    boxes = np.stack([f.box for f in primary]).astype(np.float64)
-    return list(primary) + [f for f in extra if not (iou(f.box.astype(np.float64), boxes) > iou_threshold).any()]
+def merge_detections(short: list[FaceDetection], full: list[FaceDetection], iou_threshold: float,
+                     prefer_short: float) -> list[FaceDetection]:
+    """The union of both models' detections without duplicates.
 
-
-def face_size(detection: FaceDetection) -> float:
-    """Eye-to-mouth-scale size of a face in pixels (box diagonal / √2), for logging and rules."""
-    return math.hypot(detection.width, detection.height) / math.sqrt(2.0)
+    For the same face the short-range box wins unless its score is more than
+    ``prefer_short`` below the full-range one: its boxes are tighter, and they are what
+    MediaPipe's face mesh graph builds its ROI from. Where a face is too small for short
+    range, it tends to fire on a larger area with a low score, and the full-range face wins.
+    """
+    return suppress_duplicates(list(short) + list(full), iou_threshold,
+                               rank=lambda f: f.score + (prefer_short if f.model == "short" else 0.0))

@@ -8,7 +8,11 @@ A missing or corrupt file is a user-fixable problem (a broken install), hence a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import sys
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,6 +55,29 @@ def read_verified_model(name: str, assets_dir: Path = ASSETS_DIR) -> bytes:
     return data
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the C++ runtime's "INFO: Created TensorFlow Lite XNNPACK delegate" line.
+
+    It goes straight to file descriptor 2 (no environment variable turns it off) and would
+    litter the CLI's output. Python exceptions are unaffected.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to do
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 class TfliteModel:
     """A single-input float32 TFLite model run with ``ai_edge_litert`` (CPU, XNNPACK).
 
@@ -61,8 +88,10 @@ class TfliteModel:
         from ai_edge_litert.interpreter import Interpreter  # heavy import, only when a model is built
 
         self.name = name
-        self._interpreter = Interpreter(model_content=read_verified_model(name, assets_dir), num_threads=num_threads)
-        self._interpreter.allocate_tensors()
+        content = read_verified_model(name, assets_dir)
+        with _quiet_stderr():
+            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            self._interpreter.allocate_tensors()
         (inp,) = self._interpreter.get_input_details()
         self._input_index = inp["index"]
         self.input_shape = tuple(int(d) for d in inp["shape"])  # (1, H, W, 3)
