@@ -5,7 +5,7 @@ category, held-out items) the true occlusion M = (A ⊙ mesh_mask > 0.1) is fill
 method, and inside M only we measure L1 and PSNR (pixels in [0, 1]), SSIM (kornia,
 11×11 Gaussian window, map averaged over M) and, on the whole crop, the dlib-ResNet
 identity cosine of result vs clean original. Also: latency per face at N = 128 / 256 on
-this machine, and a grid (occluded, M_O, I_R, I_P, result, clean) for 16 faces, written
+this machine, and a grid (occluded, M_O, I_R, I_P, G result, Telea result, clean) for 16 faces, written
 to the git-ignored ``out/`` (UTKFace pixels must never be committed).
 
     PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/inpaint_eval.py \
@@ -107,6 +107,7 @@ def score(samples: list[dict], results: dict[str, list[torch.Tensor]], batch: in
         cos = torch.nn.functional.cosine_similarity(emb, ref, dim=1)
         row = {k: float(v[ok].mean()) for k, v in stats.items()}
         row["id_cos"] = float(cos[ok].mean())
+        row["id_dist"] = float((emb - ref).norm(dim=1)[ok].mean())  # dlib's own metric: < 0.6 = same person
         row["n"] = int(ok.sum())
         table[method] = row
     return table
@@ -140,11 +141,18 @@ def write_grid(samples: list[dict], results: dict[str, list[torch.Tensor]], path
     rows = []
     for i in picks:
         s = samples[i]
-        black = torch.zeros_like(s["image"])  # I_R: no R renders yet; I_P then equals I outside any region
+        black = torch.zeros_like(s["image"])  # I_R and I_P: no R renders yet (black tiles)
         rows.append([to_rgb_uint8(t) for t in (s["occluded"], overlay(s["occluded"], s["hole"], (1.0, 0.0, 1.0)), black,
-                                                s["image"], results["G (no I_R)"][i], results["OpenCV Telea"][i], s["image"])])
+                                                black, results["G (no I_R)"][i], results["OpenCV Telea"][i], s["image"])])
     path.parent.mkdir(parents=True, exist_ok=True)
     write_image(path, tile(rows))
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
 
 
 def main() -> None:
@@ -166,10 +174,11 @@ def main() -> None:
                    f"--protocols {' '.join(args.protocols)} --limit {args.limit} --weights {args.weights.name}",
         "commit": commit, "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads} "
                                      "(shared 2-core CPU: timings include contention)",
-        "weights": str(args.weights.name), "size": args.size,
+        "weights": str(args.weights.name), "weights_metadata": _metadata(args.weights), "size": args.size,
         "mask": "oracle: true synthetic occlusion, A * mesh_mask > 0.1; metrics inside it; ID cos on the whole crop",
         "metrics": "l1, psnr over hole pixels in [0,1]; ssim = kornia 11x11 SSIM map averaged over the hole; "
-                   "id_cos = dlib-ResNet cosine (not ArcFace) of result vs clean original",
+                   "id_cos = dlib-ResNet cosine (not ArcFace) of result vs clean original; id_dist = Euclidean distance of the "
+                   "dlib descriptors (dlib's own metric, < 0.6 = same person); dlib's cosine is high for any two faces",
         "protocols": {},
         "paper_table1_different_data": {"note": "the paper's numbers (METHOD.md §7): their data, 256x256, ArcFace "
                                                  "identity, their own mask definition; not comparable number by number",
@@ -187,9 +196,9 @@ def main() -> None:
                                      "seconds": round(time.time() - t0, 1)}
         write_grid(samples, results, args.grid_dir / f"inpaint_grid_{name}.png")
         print(f"\n{name} ({len(samples)} faces, oracle mask, inside the hole)")
-        print(f"| method | L1 ↓ | SSIM ↑ | PSNR ↑ | ID cos ↑ |\n|---|---|---|---|---|")
+        print("| method | L1 ↓ | SSIM ↑ | PSNR ↑ | ID cos ↑ | ID dist ↓ |\n|---|---|---|---|---|---|")
         for method, r in table.items():
-            print(f"| {method} | {r['l1']:.4f} | {r['ssim']:.3f} | {r['psnr']:.2f} | {r['id_cos']:.3f} |")
+            print(f"| {method} | {r['l1']:.4f} | {r['ssim']:.3f} | {r['psnr']:.2f} | {r['id_cos']:.3f} | {r['id_dist']:.3f} |")
     report["latency_per_face_batch1"] = latency(args.weights, (128, 256), args.latency_repeats)
     print("\nlatency per face (batch 1):", json.dumps(report["latency_per_face_batch1"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
