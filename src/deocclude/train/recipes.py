@@ -37,4 +37,11 @@ RECIPES: dict[str, Recipe] = {
         task="deocclude.segment.task:SegmentTask",
         description="Train S (METHOD.md §3) on aligned UTKFace train faces with synthetic occluders; validates on val faces, clean and with held-out occluders.",
     ),
+    "inpaint": Recipe(
+        help="G: guided inpainting (gated encoder-decoder + self-attention, GAN) on UTKFace + synthetic occluders",
+        config="deocclude.inpaint.config:InpaintTrainConfig",
+        task="deocclude.inpaint.task:InpaintTask",
+        description="Train G (METHOD.md §5) on aligned UTKFace train faces with synthetic occluders of every category; "
+        "I_R from --prior (a folder of cached renders) or zeros; ablations --no-prior and --no-ssim-loss.",
+    ),
 }

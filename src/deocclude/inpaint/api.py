@@ -1,0 +1,158 @@
+"""Inference for G: ``inpaint(image, occlusion_mask, prior=None) -> image``.
+
+Weights are fp16 safetensors whose metadata carries the generator's shape (``config``)
+and the crop size it was trained at (``size``). G is fully convolutional, but it learnt
+faces at one scale, so by default (``native=True``) a larger or smaller input is resized
+to that size, filled, and the *prediction* is resized back; the composite is done at the
+input's own resolution, so pixels outside the hole are always the input's, exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from deocclude.errors import DeoccludeError
+from deocclude.inpaint.config import GeneratorConfig
+from deocclude.inpaint.generator import Generator, composite, generator_input
+from deocclude.paths import WEIGHTS_DIR
+
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "inpaint_g.safetensors"
+FORMAT = "deocclude.inpaint/1"
+
+
+def save_generator(net: Generator, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
+    """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
+    return save_state(net.state_dict(), net.config, path, size, extra, half)
+
+
+def save_state(state: dict[str, torch.Tensor], config: GeneratorConfig, path: str | Path, size: int,
+               extra: dict[str, str] | None = None, half: bool = True) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
+               for k, v in state.items()}
+    meta = {"config": json.dumps(dataclasses.asdict(config)), "size": str(size), "format": FORMAT, **(extra or {})}
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def load_generator(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Generator, int]:
+    """The generator a weights file describes (float32, eval mode) and its training size."""
+    path = Path(path)
+    if not path.is_file():
+        raise DeoccludeError(f"inpainting weights not found: {path}")
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if meta.get("format") != FORMAT or "config" not in meta:
+        raise DeoccludeError(f"{path}: not a deocclude inpainting weights file")
+    raw = json.loads(meta["config"])
+    net = Generator(GeneratorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    return net.to(device).eval(), int(meta.get("size", "128"))
+
+
+@functools.lru_cache(maxsize=4)
+def load_inpainter(weights: str = str(DEFAULT_WEIGHTS), device: str = "cpu") -> "Inpainter":
+    """Load (once per weights file and device) the G network."""
+    net, size = load_generator(weights, device)
+    return Inpainter(net, size, device)
+
+
+class Inpainter:
+    """A loaded G. :meth:`fill` works on batched float tensors; :func:`inpaint` adds the formats."""
+
+    def __init__(self, net: Generator, size: int, device: str | torch.device = "cpu") -> None:
+        self.net, self.size, self.device = net, size, torch.device(device)
+
+    @torch.no_grad()
+    def fill(self, image: torch.Tensor, hole: torch.Tensor, prior: torch.Tensor | None = None,
+             native: bool = True, seed: int = 0) -> torch.Tensor:
+        """(B,3,H,W) image, (B,1,H,W) hole (1 = fill), optional (B,3,H,W) prior, all in [0,1] → Î_out."""
+        image, hole = image.to(self.device, torch.float32), (hole.to(self.device, torch.float32) > 0.5).float()
+        prior = prior.to(self.device, torch.float32) if prior is not None else None
+        h, w = image.shape[-2:]
+        scale = self.size / max(h, w)
+        resize = native and abs(scale - 1.0) > 1e-6
+        x, m, r = image, hole, prior
+        if resize:
+            nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+            x = F.interpolate(image, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
+            m = (F.interpolate(hole, size=(nh, nw), mode="area" if scale < 1 else "bilinear") > 0).float()
+            r = None if prior is None else F.interpolate(prior, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        pred = (self.net(generator_input(x, m, r, gen)) + 1) / 2
+        if resize:
+            pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
+        return composite(image, pred, hole)
+
+
+def _as_batch(array: np.ndarray | torch.Tensor, what: str, channels: int) -> tuple[torch.Tensor, bool]:
+    """(B,C,H,W) float [0,1] from numpy HxW[xC] / BxHxW[xC] (uint8 or float) or a tensor (C,H,W) / (B,C,H,W)."""
+    if isinstance(array, torch.Tensor):
+        t = array
+        if channels == 1 and t.ndim in (2, 3) and (t.ndim == 2 or t.shape[0] != 1):
+            t = t.unsqueeze(-3)  # (H,W) or (B,H,W) mask
+        single = t.ndim == 3
+        t = t[None] if single else t
+        if t.ndim != 4 or t.shape[1] != channels:
+            raise DeoccludeError(f"{what}: expected a ({channels},H,W) or (B,{channels},H,W) tensor, got {tuple(array.shape)}")
+        return (t.float() / 255.0 if t.dtype == torch.uint8 else t.float()), single
+    a = np.asarray(array)
+    if a.dtype == bool:
+        a = a.astype(np.float32)
+    if channels == 1:
+        single = a.ndim == 2
+        a = a[None] if single else a
+        if a.ndim != 3:
+            raise DeoccludeError(f"{what}: expected a mask (H,W) or (B,H,W), got shape {np.shape(array)}")
+        a = a[..., None]
+    else:
+        single = a.ndim == 3
+        a = a[None] if single else a
+        if a.ndim != 4 or a.shape[-1] != 3:
+            raise DeoccludeError(f"{what}: expected RGB (H,W,3) or (B,H,W,3), got shape {np.shape(array)}")
+    t = torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
+    return (t.float() / 255.0 if a.dtype == np.uint8 else t.float()), single
+
+
+def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch.Tensor,
+            prior: np.ndarray | torch.Tensor | None = None, device: str | torch.device = "cpu",
+            weights: str | Path = DEFAULT_WEIGHTS, native: bool = True, seed: int = 0) -> np.ndarray | torch.Tensor:
+    """Fill the occluded pixels of aligned face crops with G; the rest stays exactly as given.
+
+    ``image``: numpy RGB (H,W,3) / (B,H,W,3) uint8 or float in [0,1] → the same layout and
+    dtype back; or a torch (3,H,W) / (B,3,H,W) tensor → a float tensor in [0,1] on ``device``.
+    ``occlusion_mask``: (H,W) / (B,H,W) (numpy or torch, or (B,1,H,W)); 1 (or 255) = hole,
+    works with M_O from the pipeline or a user-drawn mask. ``prior``: the rendered 3D face
+    I_R in the image's layout, or None (the bundled model was trained without it, see
+    MODEL_CARD.md). ``seed`` fixes the noise put into the hole.
+    """
+    img, single = _as_batch(image, "image", 3)
+    hole, _ = _as_batch(occlusion_mask, "occlusion_mask", 1)
+    if hole.max() > 1.0:
+        hole = hole / 255.0
+    if hole.shape[-2:] != img.shape[-2:] or len(hole) != len(img):
+        raise DeoccludeError(f"occlusion mask shape {tuple(hole.shape)} does not match image {tuple(img.shape)}")
+    pri = None
+    if prior is not None:
+        pri, _ = _as_batch(prior, "prior", 3)
+        if pri.shape != img.shape:
+            raise DeoccludeError(f"prior shape {tuple(pri.shape)} does not match image {tuple(img.shape)}")
+    out = load_inpainter(str(weights), str(device)).fill(img, hole, pri, native, seed)
+    if isinstance(image, torch.Tensor):
+        return out[0] if single else out
+    arr = out.permute(0, 2, 3, 1).cpu().numpy()
+    if np.asarray(image).dtype == np.uint8:
+        arr = np.where(np.asarray(hole.permute(0, 2, 3, 1).numpy()) > 0.5, (arr * 255 + 0.5).astype(np.uint8),
+                       np.asarray(image)[None] if single else np.asarray(image))
+    return arr[0] if single else arr

@@ -1,0 +1,98 @@
+"""Configs of G (no torch import: the CLI builds its flags from these without loading torch).
+
+Defaults follow METHOD.md §5; values the paper lost are ours and marked so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deocclude.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Shape of the gated encoder–decoder.
+
+    ``widths[0]`` is the full-resolution stem; each further width is one stride-2 level,
+    so the bottleneck is at N / 2**(len(widths) - 1) and inputs are padded to that multiple.
+    Defaults: ~1.8 M parameters (2.1 GFLOP per 128 px face), ~3.6 MB in fp16, trainable at N = 128 on a (shared) 2-core CPU;
+    GPU runs can widen it from the flags (e.g. ``--generator.widths 32 64 128 256``).
+    """
+
+    in_channels: int = 7  # M_O (1) + I_N (3) + I_R (3)
+    out_channels: int = 3
+    widths: tuple[int, ...] = (12, 24, 48, 96)
+    stem_kernel: int = 5
+    residual_from_level: int = 2  # levels below this (full and half resolution) get no residual block: they dominate the cost
+    bottleneck_blocks: int = 3  # gated residual blocks at the bottleneck
+    bottleneck_dilations: tuple[int, ...] = (1, 2, 4)  # one per bottleneck block: receptive field for large holes
+    attention_after: int = 2  # SAGAN self-attention after this many bottleneck blocks
+    attention_reduction: int = 8  # query/key channels = width / reduction (SAGAN)
+    skip_connections: bool = True  # U-Net skips carry the visible pixels' detail to the decoder
+
+    def __post_init__(self) -> None:
+        if len(self.widths) < 2:
+            raise ValueError("the generator needs a stem and at least one stride-2 level")
+        if len(self.bottleneck_dilations) != self.bottleneck_blocks:
+            raise ValueError("bottleneck_dilations needs one entry per bottleneck block")
+        if not 0 <= self.attention_after <= self.bottleneck_blocks:
+            raise ValueError("attention_after must be between 0 and bottleneck_blocks")
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** (len(self.widths) - 1)
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """VGG-shaped stack: per stage two 3x3 convs, the second with stride 2, then a linear logit."""
+
+    in_channels: int = 3
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    spectral_norm: bool = True  # stabilises the GAN at no cost (ours)
+
+
+@dataclass(frozen=True)
+class InpaintLossConfig:
+    """Weights of eq. 15 (paper's lost; ours: 10, 5, 10, 1, 0.1, 0.1) and mask erosions."""
+
+    face: float = 10.0
+    ssim: float = 5.0
+    bg: float = 10.0
+    id: float = 1.0
+    tv: float = 0.1
+    adv: float = 0.1
+    ssim_window: int = 11
+    ssim_ohem_fraction: float = 0.5  # OHEM: keep this share of the hardest pixels of the region (ours)
+    ssim_ohem_min_kept: int = 64
+    erode_occlusion: int = 3  # kernel (px at N=128) eroding the original occlusion for L_ssim
+    erode_background: int = 5  # kernel eroding 1 - M_R for L_bg
+    id_every: int = 4  # compute L_id every k steps (ours: the identity net costs about as much as G on a CPU)
+
+
+@dataclass(frozen=True)
+class InpaintTrainConfig(TrainConfig):
+    """``deocclude train inpaint``: the loop's fields plus G's model, losses, data and ablations."""
+
+    out: str = "runs/inpaint"
+    size: int = 128
+    batch_size: int = 4  # paper: 4
+    lr: float = 2e-4  # ours (paper lost it)
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)  # METHOD.md §6 (ours where the text lost them)
+    lr_drop_factor: float = 0.1  # paper: x0.1 halfway for G
+    generator: GeneratorConfig = GeneratorConfig()
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    loss: InpaintLossConfig = InpaintLossConfig()
+    prior: str = "zeros"  # where I_R comes from: "zeros" (the no-prior ablation) or a folder of cached renders
+    no_prior: bool = False  # ablation: I_R = zeros whatever `prior` says
+    no_ssim_loss: bool = False  # ablation: lambda_ssim = 0
+    min_visible_ratio: float = 0.7  # train faces below are mostly hair-net label errors (data README)
+    real_min_visible_ratio: float = 0.95  # D's real images: faces with little real occlusion (eq. 16)
+    clean_fraction: float = 0.05  # share of training samples without a synthetic occluder
+    train_limit: int = 0  # first N train faces only (0 = all); smoke tests
+    val_limit: int = 32  # validate on the first N val faces
+    val_every_minutes: float = 15.0
+    val_seed: int = 20261125
+    poisson_cache: str = ""  # folder for the cached I_P targets ("" = <cache>/inpaint_poisson_<prior>)

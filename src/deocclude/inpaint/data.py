@@ -1,0 +1,118 @@
+"""G's training and validation samples: a clean face, a synthetic occluder, the prior.
+
+One sample (all masks (1, N, N), images (3, N, N) in [0, 1]):
+
+- ``image`` I (clean), ``occluded`` I' (eq. 2), ``valid`` (1 = real photo pixel);
+- ``hole`` M_O = M_R ⊙ (1 − M_F'), with M_F' the visible face of the *occluded* image: the
+  synthetic occluder plus the face's own real occlusions (hair), exactly what the pipeline
+  hands G at run time (binarised at ``HOLE_THRESHOLD``);
+- ``face_mask`` M_F of the clean image (L_face: supervises the synthetic occlusion);
+- ``orig_occlusion`` = M_R ⊙ (1 − M_F) of the clean image: its real occlusions (L_ssim);
+- ``render_mask`` M_R, ``prior`` I_R (zeros if none) and ``has_prior`` (0/1);
+- ``poisson`` I_P (the clean image where there is no prior or no real occlusion);
+- ``real_ok`` (1 if the clean face may serve as a "real" image for D, eq. 16).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from deocclude.data.cache import default_cache_dir, load_or_build
+from deocclude.inpaint.poisson import poisson_target
+from deocclude.inpaint.prior import CachedRenders, ZeroPrior
+
+HOLE_THRESHOLD = 0.1  # soft alpha / hair edges above this are treated as occluded (no faint fringes left)
+
+
+def _uint8(t: torch.Tensor) -> np.ndarray:
+    return (t.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def original_occlusion(item: dict, render_mask: torch.Tensor) -> torch.Tensor:
+    """M_R ⊙ (1 − M_F) of the clean face, binarised: where the face is but is not seen."""
+    return (render_mask * (1 - item["face_mask"]) > 0.5).float()
+
+
+class PoissonTargets:
+    """I_P for every face of a dataset, computed once per (faces, prior) and memory-mapped."""
+
+    def __init__(self, faces, prior: ZeroPrior | CachedRenders, cache_dir: str = "") -> None:
+        self.enabled = prior.available
+        if not self.enabled:
+            return
+        names = list(faces.names)
+        digest = hashlib.sha1(("\n".join(names) + prior.key).encode()).hexdigest()[:10]
+        n = faces.size
+        entry = (Path(cache_dir) if cache_dir else default_cache_dir()) / f"inpaint_poisson_{n}_{digest}"
+
+        def rows():
+            for i in range(len(faces)):
+                item = faces[i]
+                render, mask = prior(item)
+                img = _uint8(item["image"])
+                if render is None:
+                    yield {"target": img}
+                else:
+                    yield {"target": poisson_target(img, _uint8(render), original_occlusion(item, mask)[0].numpy())}
+
+        self.arrays = load_or_build(entry, {"target": ((n, n, 3), np.uint8)}, len(names), rows,
+                                    {"version": 1, "prior": prior.key, "count": len(names), "size": n},
+                                    "Poisson targets I_P")
+
+    def __call__(self, index: int, item: dict) -> torch.Tensor:
+        if not self.enabled:
+            return item["image"]
+        return torch.from_numpy(np.asarray(self.arrays["target"][index], dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+
+
+class InpaintSamples(Dataset):
+    """Faces + synthetic occluders + prior → G's samples (see the module docstring).
+
+    ``train=True``: keys are ``(index, seed)`` from the loop's sampler; otherwise plain
+    indices, with the occluder seeded by ``seed + index`` (deterministic validation).
+    """
+
+    def __init__(self, faces, synthesizer, prior, poisson: PoissonTargets, clean_fraction: float,
+                 real_min_visible_ratio: float, train: bool, seed: int = 0, limit: int = 0) -> None:
+        self.faces, self.synth, self.prior, self.poisson = faces, synthesizer, prior, poisson
+        self.clean_fraction, self.train, self.seed = clean_fraction, train, seed
+        self.real_ok = np.asarray(faces.visible_ratio) >= real_min_visible_ratio
+        self.length = len(faces) if limit <= 0 else min(limit, len(faces))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, key) -> dict:
+        index, seed = key if self.train else (int(key), self.seed + int(key))
+        item = self.faces[index]
+        rng = np.random.default_rng(seed)
+        image = item["image"]
+        if rng.random() < self.clean_fraction:
+            occluded, alpha, category = image.clone(), torch.zeros_like(item["face_mask"]), "none"
+        else:
+            occ = self.synth(image.permute(1, 2, 0).numpy(), item["landmarks"].numpy(), rng)
+            occluded = torch.from_numpy(occ.image).permute(2, 0, 1).contiguous()
+            alpha, category = torch.from_numpy(occ.alpha)[None], occ.category
+        render, render_mask = self.prior(item)
+        visible = item["face_mask"] * (1 - alpha)
+        return {
+            "image": image,
+            "occluded": occluded,
+            "valid": item["valid"],
+            "hole": (render_mask * (1 - visible) > HOLE_THRESHOLD).float(),
+            "face_mask": item["face_mask"],
+            "orig_occlusion": original_occlusion(item, render_mask),
+            "render_mask": render_mask,
+            "prior": render if render is not None else torch.zeros_like(image),
+            "has_prior": torch.tensor(float(render is not None)),
+            "poisson": self.poisson(index, item),
+            "real_ok": torch.tensor(float(self.real_ok[index])),
+            "synthetic": alpha * item["mesh_mask"],
+            "category": category,
+            "name": item["name"],
+        }
