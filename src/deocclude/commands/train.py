@@ -1,0 +1,62 @@
+"""``deocclude train <recipe>``: the shared training loop with one recipe per module."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+EXAMPLES = """\
+examples:
+  deocclude train segment --max-minutes 60                  train S for an hour on this machine
+  deocclude train segment --out runs/s1 --resume            continue a run where its checkpoint left off
+  deocclude train segment --resume --max-minutes 90         ... with a larger total budget
+  torchrun --nproc-per-node 4 -m deocclude train segment    the same recipe on 4 GPUs (DDP + AMP)
+
+Every config field is a flag (nested ones dotted: --model.stem-width 64, --loss.ohem-fraction 0.3).
+On --resume the run's saved config.json is the base and only the flags you give change it.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from deocclude.train.config import add_config_flags
+    from deocclude.train.recipes import RECIPES
+
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (segment; R and G recipes join later)",
+        description="Train one of deocclude's networks with the shared loop: time budget, checkpoints, --resume, JSONL log, PNG grids, DDP under torchrun, AMP on CUDA.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="recipe", metavar="<recipe>", required=True)
+    for name, recipe in RECIPES.items():
+        rp = sub.add_parser(name, help=recipe.help, description=recipe.description or recipe.help, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_config_flags(rp, recipe.config_class())
+        rp.set_defaults(func=run, recipe_name=name)
+
+
+def build_config(recipe_name: str, args: argparse.Namespace):  # noqa: ANN201 - the recipe's config type
+    """Defaults (or the run's saved config on --resume) overridden by the flags given."""
+    from pathlib import Path
+
+    from deocclude.train.config import apply_overrides, load_config, overrides_from_args
+    from deocclude.train.recipes import RECIPES
+
+    cls = RECIPES[recipe_name].config_class()
+    overrides = overrides_from_args(args, cls)
+    base = cls()
+    out = Path(overrides.get("out", base.out))
+    if overrides.get("resume") and (out / "config.json").is_file():
+        base = load_config(cls, out / "config.json")
+    return apply_overrides(base, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    from deocclude.train.loop import train
+    from deocclude.train.recipes import RECIPES
+
+    config = build_config(args.recipe_name, args)
+    task = RECIPES[args.recipe_name].make_task(config)
+    summary = train(task, config)
+    print(json.dumps(summary, indent=2))
+    return 0

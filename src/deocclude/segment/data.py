@@ -1,0 +1,89 @@
+"""S's training and validation samples, built on the shared data API.
+
+Faces come from :class:`deocclude.data.UTKFaceFaces` (aligned N×N crops, cached), and
+occluders from :class:`deocclude.synth.OccludedFaces` (METHOD.md eq. 2); the target is
+the visible face after occlusion, ``face_mask_occluded`` = M_F ⊙ (1 − A). For training,
+every random choice comes from the per-sample seed the loop's sampler hands in
+(``(index, seed)`` keys), so a run is reproducible and resumes to the same samples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from deocclude.data import UTKFaceFaces
+from deocclude.synth import OccludedFaces, OcclusionSynthesizer
+
+
+class _SeededOccludedFaces(OccludedFaces):
+    """OccludedFaces whose generator is the loop's per-sample seed, not (seed, epoch, index)."""
+
+    _sample_seed = 0
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng(self._sample_seed)
+
+    def sample(self, index: int, seed: int) -> dict:
+        self._sample_seed = seed
+        return self[index]
+
+
+def load_faces(root: Path, split: str, size: int, min_visible_ratio: float | None, limit: int) -> Dataset:
+    faces = UTKFaceFaces(root, split=split, size=size, min_visible_ratio=min_visible_ratio)
+    return Subset(faces, range(min(limit, len(faces)))) if limit > 0 else faces
+
+
+def face_names(faces: Dataset) -> list[str]:
+    if isinstance(faces, Subset):
+        return [face_names(faces.dataset)[i] for i in faces.indices]
+    return list(faces.names)  # type: ignore[attr-defined]
+
+
+class SegmentTrainSet(Dataset):
+    """Key ``(position, seed)`` → an occluded (or, with ``clean_fraction``, clean) face and its target.
+
+    ``repeats`` (round 2) lists face indices shown more than once per epoch.
+    """
+
+    def __init__(self, faces: Dataset, clean_fraction: float, repeats: list[int] | None = None) -> None:
+        self.faces = faces
+        self.names = face_names(faces)
+        self.occluded = _SeededOccludedFaces(faces, OcclusionSynthesizer(split="train"), p_clean=clean_fraction)
+        self.order = list(range(len(faces))) + list(repeats or [])  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        pos, seed = key
+        item = self.occluded.sample(self.order[pos], seed)
+        out = {"image": item["occluded"], "target": item["face_mask_occluded"], "valid": item["valid"]}
+        if np.random.default_rng([seed, 1]).random() < 0.5:  # mirror: faces are near-symmetric, occluders are not
+            out = {k: v.flip(-1) for k, v in out.items()}
+        return {k: v.contiguous() for k, v in out.items()}
+
+
+class SegmentValSet(Dataset):
+    """Val faces, each clean and with one held-out (``split="test"``) occluder, fixed per face."""
+
+    def __init__(self, faces: Dataset, seed: int) -> None:
+        self.occluded = OccludedFaces(faces, OcclusionSynthesizer(split="test"), seed=seed, p_clean=0.0)
+
+    def __len__(self) -> int:
+        return len(self.occluded)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = self.occluded[i]
+        return {
+            "clean_image": item["image"],
+            "clean_target": item["face_mask"],
+            "image": item["occluded"],
+            "target": item["face_mask_occluded"],
+            "mesh": item["mesh_mask"],
+            "occlusion": item["occlusion"],  # true synthetic occlusion of the face, A ⊙ M_R
+            "valid": item["valid"],
+        }

@@ -1,0 +1,142 @@
+"""Inference for S: ``segment(images) -> visible-face probability``.
+
+Weights are fp16 safetensors whose metadata carries the network shape (``config``) and
+the crop size it was trained at (``size``). The network is fully convolutional, but it
+learnt faces at one scale, so by default inputs are resized to that size, segmented, and
+the probability is resized back to the input's size (``native=False`` skips that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from deocclude.errors import DeoccludeError
+from deocclude.paths import WEIGHTS_DIR
+from deocclude.segment.model import AnySize, UNet, UNetConfig
+
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "segment_s.safetensors"
+
+
+def weights_metadata(config: UNetConfig, size: int) -> dict[str, str]:
+    """What :func:`load_net` needs besides the tensors: the network shape and training size."""
+    return {"config": json.dumps(dataclasses.asdict(config)), "size": str(size), "format": "deocclude.segment/1"}
+
+
+def save_weights(net: UNet, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
+    """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for k, v in net.state_dict().items():
+        v = v.detach().cpu()
+        tensors[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
+    meta = {**weights_metadata(net.config, size), **(extra or {})}
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+class WeightsNotFoundError(DeoccludeError, FileNotFoundError):
+    """The S weights file is missing (a user-fixable error, and a FileNotFoundError for callers
+    that treat S as optional)."""
+
+
+def load_net(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[UNet, int]:
+    """Build the network described by a weights file and load it (float32, eval mode)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsNotFoundError(f"segmentation weights not found: {path}")
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if "config" not in meta:
+        raise DeoccludeError(f"{path}: not a deocclude segmentation weights file (no config metadata)")
+    raw = json.loads(meta["config"])
+    config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    net = UNet(config)
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    return net.to(device).eval(), int(meta.get("size", "128"))
+
+
+class Segmenter:
+    """A loaded S network. Call it on aligned face crops: ``Segmenter(device="cpu")(crop) -> M_F``.
+
+    ``weights`` is a weights file (default: the bundled one) or an in-memory :class:`UNet`
+    (then ``size`` is its training crop size).
+    """
+
+    def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128) -> None:
+        self.device = torch.device(device)
+        net, self.size = (weights, size) if isinstance(weights, UNet) else load_net(weights, self.device)
+        self.net = AnySize(net).to(self.device).eval()
+
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor, native: bool = True, batch_size: int = 32) -> torch.Tensor:
+        """(B,3,H,W) float in [0,1] → (B,H,W) visible-face probability, on ``self.device``."""
+        out = []
+        for chunk in images.split(batch_size):
+            x = chunk.to(self.device, torch.float32)
+            h, w = x.shape[-2:]
+            scale = self.size / max(h, w)
+            if native and abs(scale - 1.0) > 1e-6:
+                nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+                x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
+            logits = self.net(x)
+            if logits.shape[-2:] != (h, w):
+                logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+            out.append(torch.sigmoid(logits[:, 0]))
+        return torch.cat(out)
+
+    def __call__(self, images: np.ndarray | torch.Tensor, native: bool = True) -> np.ndarray | torch.Tensor:
+        return _apply(self, images, native)
+
+
+def _apply(model: Segmenter, images: np.ndarray | torch.Tensor, native: bool) -> np.ndarray | torch.Tensor:
+    if isinstance(images, torch.Tensor):
+        single = images.ndim == 3
+        x = images[None] if single else images
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise DeoccludeError(f"expected a (B,3,H,W) or (3,H,W) tensor, got shape {tuple(images.shape)}")
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        p = model.probabilities(x, native)
+        return p[0] if single else p
+    arr = np.asarray(images)
+    single = arr.ndim == 3
+    arr = arr[None] if single else arr
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise DeoccludeError(f"expected RGB images (H,W,3) or (B,H,W,3), got shape {np.shape(images)}")
+    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
+    x = x.float() / 255.0 if arr.dtype == np.uint8 else x.float()
+    p = model.probabilities(x, native).cpu().numpy().astype(np.float32)
+    return p[0] if single else p
+
+
+@functools.lru_cache(maxsize=4)
+def load_segmenter(weights: str | Path = DEFAULT_WEIGHTS, device: str = "cpu") -> Segmenter:
+    """Load (once per weights file and device) the S network."""
+    return Segmenter(weights, device)
+
+
+def segment(
+    images: np.ndarray | torch.Tensor,
+    device: str | torch.device = "cpu",
+    weights: str | Path = DEFAULT_WEIGHTS,
+    native: bool = True,
+) -> np.ndarray | torch.Tensor:
+    """Visible-face probability M_F of aligned face crops (1 = visible face).
+
+    ``images``: numpy RGB ``(H,W,3)`` / ``(B,H,W,3)`` uint8 or float in [0,1] → numpy
+    float32 ``(H,W)`` / ``(B,H,W)``; or a torch ``(3,H,W)`` / ``(B,3,H,W)`` tensor → a
+    tensor ``(H,W)`` / ``(B,H,W)`` on ``device``. Any H×W works (padded to a multiple of
+    32 inside); with ``native`` (default) the crop is first resized to the training size.
+    Threshold at 0.5 for a binary mask; the occlusion mask is ``M_R * (1 - M_F)``.
+    """
+    return load_segmenter(str(weights), str(device))(images, native)

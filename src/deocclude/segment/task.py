@@ -1,0 +1,135 @@
+"""S as a task of the shared training loop (``deocclude train segment``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from deocclude.errors import DeoccludeError
+from deocclude.paths import utkface_root
+from deocclude.segment.config import SegmentTrainConfig
+from deocclude.segment.data import SegmentTrainSet, SegmentValSet, face_names, load_faces
+from deocclude.segment.inference import weights_metadata
+from deocclude.segment.losses import SegmentLoss
+from deocclude.segment.metrics import mask_counts, precision_iou_recall
+from deocclude.segment.model import UNet
+from deocclude.train.grid import overlay, tile, to_rgb_uint8
+from deocclude.train.task import Batch, Models, Stage, Task
+
+
+class SegmentTask(Task):
+    """Model: one U-Net (``net``). Loss: Dice + OHEM-BCE on the visible face after occlusion.
+
+    Validation reports, at threshold 0.5 and over the valid (real-photo) pixels of all val
+    faces: precision / IoU / recall of M_F on clean faces and on the same faces with one
+    held-out occluder; IoU of the implied occlusion mask M_O = M_R ⊙ (1 − M_F) against
+    M_R ⊙ (1 − M_F'); recall of the synthetic occluder on the face (A ⊙ M_R); and the
+    trivial "everything on the mesh is visible face" baseline.
+    """
+
+    name = "segment"
+
+    def __init__(self, config: SegmentTrainConfig) -> None:
+        self.config = config
+        self.loss = SegmentLoss(config.loss)
+        root = utkface_root()
+        if not (root / "landmarks.npz").is_file():
+            raise DeoccludeError(f"UTKFace training data not found under {root} (set DEOCCLUDE_DATA)")
+        self.root = root
+
+    def _hard_examples(self) -> list[str]:
+        c = self.config
+        if not c.hard_examples:
+            return []
+        scores: dict[str, float] = json.loads(Path(c.hard_examples).read_text())["disagreement"]
+        ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+        return ranked[: int(round(c.hard_fraction * len(ranked)))]
+
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        return {"net": UNet(self.config.model)}
+
+    def stages(self) -> list[Stage]:
+        return [Stage("net", self._losses)]
+
+    def _losses(self, models: Models, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        return self.loss(models["net"](batch["image"]), batch["target"], batch["valid"])
+
+    def train_dataset(self) -> Dataset:
+        c = self.config
+        faces = load_faces(self.root, c.train_split, c.size, c.min_visible_ratio, c.train_limit)
+        repeats: list[int] = []
+        hard = self._hard_examples()
+        if hard:
+            pos = {n: i for i, n in enumerate(face_names(faces))}
+            repeats = [pos[n] for n in hard if n in pos] * max(0, c.hard_repeat - 1)
+        return SegmentTrainSet(faces, c.clean_fraction, repeats)
+
+    def val_dataset(self) -> Dataset:
+        c = self.config
+        return SegmentValSet(load_faces(self.root, "val", c.size, None, c.val_limit), c.val_seed)
+
+    def val_step(self, models: Models, batch: Batch) -> dict[str, torch.Tensor]:
+        net = models["net"]
+        valid = batch["valid"] >= 0.5
+        p_clean = torch.sigmoid(net(batch["clean_image"]).float())
+        logits_occ = net(batch["image"])
+        p_occ = torch.sigmoid(logits_occ.float())
+        mesh = batch["mesh"]
+
+        def counts(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return mask_counts(prob[valid], target[valid])
+
+        implied = mesh * (p_occ < 0.5).float()
+        return {
+            "clean": counts(p_clean, batch["clean_target"]),
+            "occluded": counts(p_occ, batch["target"]),
+            "occlusion": counts(implied, mesh * (1.0 - batch["target"])),
+            "synthetic": counts(implied, batch["occlusion"]),
+            "baseline_mesh_occluded": counts(mesh, batch["target"]),
+            "baseline_mesh_clean": counts(mesh, batch["clean_target"]),
+            "loss_occluded": self.loss(logits_occ, batch["target"], batch["valid"])["loss"].detach().double() * len(mesh),
+            "faces": torch.tensor(float(len(mesh)), dtype=torch.float64),
+        }
+
+    def summarize(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for kind in ("clean", "occluded", "baseline_mesh_clean", "baseline_mesh_occluded"):
+            m = precision_iou_recall(sums[kind])
+            out.update({f"{kind}_precision": m["precision"], f"{kind}_iou": m["iou"]})
+        out["occluded_recall"] = precision_iou_recall(sums["occluded"])["recall"]
+        out["occlusion_iou"] = precision_iou_recall(sums["occlusion"])["iou"]
+        out["synthetic_occluder_recall"] = precision_iou_recall(sums["synthetic"])["recall"]
+        out["val_loss_occluded"] = float(sums["loss_occluded"] / sums["faces"])
+        out["val_faces"] = float(sums["faces"])
+        return {k: round(v, 5) for k, v in out.items()}
+
+    @torch.no_grad()
+    def grid(self, models: Models, batch: Batch) -> np.ndarray:
+        """Rows: faces. Columns: clean | clean prediction | occluded | target | prediction | implied M_O."""
+        net = models["net"]
+        n = min(8, len(batch["image"]))
+        p_clean = torch.sigmoid(net(batch["clean_image"][:n]).float())
+        p_occ = torch.sigmoid(net(batch["image"][:n]).float())
+        rows = []
+        for i in range(n):
+            clean, occ = batch["clean_image"][i].float(), batch["image"][i].float()
+            implied = batch["mesh"][i] * (p_occ[i] < 0.5)
+            rows.append([
+                to_rgb_uint8(clean),
+                to_rgb_uint8(overlay(clean, p_clean[i] >= 0.5)),
+                to_rgb_uint8(occ),
+                to_rgb_uint8(overlay(occ, batch["target"][i] >= 0.5)),
+                to_rgb_uint8(overlay(occ, p_occ[i] >= 0.5)),
+                to_rgb_uint8(overlay(occ, implied, colour=(1.0, 0.0, 0.0))),
+            ])
+        return tile(rows)
+
+    def export(self, models: Models) -> dict[str, torch.Tensor]:
+        return dict(models["net"].state_dict())
+
+    def export_metadata(self) -> dict[str, str]:
+        return weights_metadata(self.config.model, self.config.size)

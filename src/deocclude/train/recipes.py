@@ -1,0 +1,40 @@
+"""The training recipes ``deocclude train <name>`` knows.
+
+A recipe names its config dataclass (importable without torch, so ``--help`` is fast) and
+its task factory (imported only when training starts). R and G add one entry each.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    help: str
+    config: str  # "module:ConfigClass" (a TrainConfig subclass)
+    task: str  # "module:callable(config) -> Task"
+    description: str = ""
+
+    def config_class(self) -> type:
+        return _load(self.config)
+
+    def make_task(self, config: Any) -> Any:
+        return _load(self.task)(config)
+
+
+def _load(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+RECIPES: dict[str, Recipe] = {
+    "segment": Recipe(
+        help="S: visible-face segmentation (U-Net, Dice + OHEM-BCE) on UTKFace + synthetic occluders",
+        config="deocclude.segment.config:SegmentTrainConfig",
+        task="deocclude.segment.task:SegmentTask",
+        description="Train S (METHOD.md §3) on aligned UTKFace train faces with synthetic occluders; validates on val faces, clean and with held-out occluders.",
+    ),
+}

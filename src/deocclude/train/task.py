@@ -1,0 +1,85 @@
+"""What a module (S, R, G) brings to the shared training loop.
+
+A :class:`Task` owns its models, datasets, losses and metrics; the loop owns everything
+else (devices, DDP, AMP, schedule, checkpoints, logs, grids). One training step runs the
+task's :class:`Stage` s in order, each with its own optimizer, so a GAN (G) declares a
+discriminator stage and a generator stage, while S and R have a single stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from deocclude.train.config import TrainConfig
+
+Batch = Any
+Models = Mapping[str, nn.Module]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One optimizer update: ``compute(models, batch, step)`` returns losses, ``"loss"`` is minimised."""
+
+    optimizer: str
+    compute: Callable[[Models, Batch, int], dict[str, torch.Tensor]]
+
+
+class Task:
+    """Base class; override what your module needs.
+
+    Train datasets receive ``(index, seed)`` keys from the loop's sampler (see
+    :class:`~deocclude.train.sampling.SeededSampler`) so that random augmentation is a
+    pure function of the run seed, the epoch and the index: the same run resumes to the
+    same samples. Validation datasets receive plain indices and must be deterministic.
+    """
+
+    name: str = "task"
+
+    def build_models(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def build_optimizers(self, models: Models, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        """Default: one Adam per model, named like the model."""
+        return {
+            name: torch.optim.Adam(m.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+            for name, m in models.items()
+        }
+
+    def stages(self) -> list[Stage]:
+        raise NotImplementedError
+
+    def train_dataset(self) -> Dataset:
+        raise NotImplementedError
+
+    def val_dataset(self) -> Dataset:
+        raise NotImplementedError
+
+    def collate(self, samples: list[Any]) -> Batch:
+        return torch.utils.data.default_collate(samples)
+
+    def val_step(self, models: Models, batch: Batch) -> dict[str, torch.Tensor]:
+        """Additive statistics of one validation batch (sums/counts), summed over batches and ranks."""
+        raise NotImplementedError
+
+    def summarize(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Metrics from the summed statistics."""
+        raise NotImplementedError
+
+    def grid(self, models: Models, batch: Batch) -> np.ndarray:
+        """An RGB uint8 picture of predictions on (part of) a validation batch."""
+        raise NotImplementedError
+
+    def export(self, models: Models) -> dict[str, torch.Tensor]:
+        """The tensors to ship (e.g. one model's state dict); default: everything."""
+        return {f"{n}.{k}": v for n, m in models.items() for k, v in m.state_dict().items()}
+
+    def export_metadata(self) -> dict[str, str]:
+        """String metadata stored with the exported weights (e.g. the model config)."""
+        return {}
