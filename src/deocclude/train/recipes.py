@@ -37,4 +37,11 @@ RECIPES: dict[str, Recipe] = {
         task="deocclude.segment.task:SegmentTask",
         description="Train S (METHOD.md §3) on aligned UTKFace train faces with synthetic occluders; validates on val faces, clean and with held-out occluders.",
     ),
+    "reconstruct": Recipe(
+        help="R: occlusion-robust 3D face reconstruction (x = pose, shape, albedo, SH light) on UTKFace + synthetic occluders",
+        config="deocclude.reconstruct.regressor_config:ReconstructTrainConfig",
+        task="deocclude.reconstruct.task:ReconstructTask",
+        description="Train R (METHOD.md §4) on occluded UTKFace train faces against the teacher's x* of the clean faces "
+        "(run `deocclude fit` first); validates on val faces with held-out occluders.",
+    ),
 }
