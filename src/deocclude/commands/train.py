@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 EXAMPLES = """\
 examples:
@@ -58,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args.recipe_name, args)
     task = RECIPES[args.recipe_name].make_task(config)
     summary = train(task, config)
-    print(json.dumps(summary, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
+        print(json.dumps(summary, indent=2))
     return 0

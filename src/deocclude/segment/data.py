@@ -9,6 +9,7 @@ every random choice comes from the per-sample seed the loop's sampler hands in
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,12 @@ class _SeededOccludedFaces(OccludedFaces):
         return self[index]
 
 
+@functools.lru_cache(maxsize=2)
+def synthesizer(split: str) -> OcclusionSynthesizer:
+    """One synthesizer per split and process: reading the occluder and texture banks takes seconds."""
+    return OcclusionSynthesizer(split=split)
+
+
 def load_faces(root: Path, split: str, size: int, min_visible_ratio: float | None, limit: int) -> Dataset:
     faces = UTKFaceFaces(root, split=split, size=size, min_visible_ratio=min_visible_ratio)
     return Subset(faces, range(min(limit, len(faces)))) if limit > 0 else faces
@@ -52,7 +59,7 @@ class SegmentTrainSet(Dataset):
     def __init__(self, faces: Dataset, clean_fraction: float, repeats: list[int] | None = None) -> None:
         self.faces = faces
         self.names = face_names(faces)
-        self.occluded = _SeededOccludedFaces(faces, OcclusionSynthesizer(split="train"), p_clean=clean_fraction)
+        self.occluded = _SeededOccludedFaces(faces, synthesizer("train"), p_clean=clean_fraction)
         self.order = list(range(len(faces))) + list(repeats or [])  # type: ignore[arg-type]
 
     def __len__(self) -> int:
@@ -71,7 +78,7 @@ class SegmentValSet(Dataset):
     """Val faces, each clean and with one held-out (``split="test"``) occluder, fixed per face."""
 
     def __init__(self, faces: Dataset, seed: int) -> None:
-        self.occluded = OccludedFaces(faces, OcclusionSynthesizer(split="test"), seed=seed, p_clean=0.0)
+        self.occluded = OccludedFaces(faces, synthesizer("test"), seed=seed, p_clean=0.0)
 
     def __len__(self) -> int:
         return len(self.occluded)

@@ -1,0 +1,82 @@
+"""Pictures of S at work, to look at (never commit them: UTKFace / wild photos).
+
+    PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/segment_grids.py [--weights W] [-o out/segment]
+
+- ``val_grid.png``: val faces with held-out (``split="test"``) occluders. Columns: clean |
+  S on clean | occluded | target M_F' | S on occluded | implied occlusion M_O (red).
+- ``wild_grid.png``: wild photos through detect → landmarks → align → S. Columns per face:
+  aligned crop | visible face (green) and M_O = mesh ⊙ (1 − M_F) (red).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deocclude.imageio import read_image, write_image
+from deocclude.paths import data_root
+from deocclude.segment.inference import DEFAULT_WEIGHTS, Segmenter, load_net
+from deocclude.visualize import labelled_grid, overlay_mask
+
+
+def val_grid(weights: Path, count: int) -> np.ndarray:
+    from deocclude.segment.config import SegmentTrainConfig
+    from deocclude.segment.task import SegmentTask
+
+    net, size = load_net(weights)
+    task = SegmentTask(SegmentTrainConfig(size=size, model=net.config))
+    val = task.val_dataset()
+    picks = np.linspace(0, len(val) - 1, count).astype(int)
+    batch = torch.utils.data.default_collate([val[int(i)] for i in picks])
+    with torch.no_grad():
+        parts = [task.grid({"net": net}, {k: v[i : i + 8] for k, v in batch.items()}) for i in range(0, count, 8)]
+    return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+def wild_grid(weights: Path, count: int) -> np.ndarray:
+    from deocclude.faces.detect import FaceDetector
+    from deocclude.faces.landmarks import FaceMesh
+    from deocclude.faces.mesh import mesh_mask
+    from deocclude.segment.photos import segment_photo
+
+    segmenter = Segmenter(weights)
+    detector, mesh = FaceDetector(), FaceMesh()
+    photos = sorted((data_root() / "wild").rglob("*.jpg"))
+    photos = photos[:: max(1, len(photos) // count)]  # spread over all sources
+    rows: list[list[np.ndarray]] = []
+    row: list[np.ndarray] = []
+    for path in photos:
+        masks = segment_photo(read_image(path), segmenter, 128, detector, mesh)
+        for aligned, prob in masks.faces[:1]:
+            visible = (prob >= 0.5).astype(np.float32)
+            occluded = mesh_mask(aligned.landmarks, aligned.size, aligned.size) * (1 - visible)
+            row += [aligned.crop, overlay_mask(overlay_mask(aligned.crop, visible, (0, 255, 0), 0.4), occluded, (255, 0, 0), 0.55)]
+            if len(row) == 8:
+                rows.append(row)
+                row = []
+        if len(rows) * 4 >= count:
+            break
+    if row:
+        rows.append(row)
+    return labelled_grid(rows, ["crop", "S: green face, red M_O"] * 4, cell=128)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    p.add_argument("-o", "--out", type=Path, default=Path("out/segment"))
+    p.add_argument("--val", type=int, default=16)
+    p.add_argument("--wild", type=int, default=40)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    write_image(args.out / "val_grid.png", val_grid(args.weights, args.val))
+    write_image(args.out / "wild_grid.png", wild_grid(args.weights, args.wild))
+    print(f"wrote {args.out}/val_grid.png and {args.out}/wild_grid.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
