@@ -148,7 +148,7 @@ def part_lfw(ref: Dlib, network: DlibFaceResNet) -> dict:
         chips, fallback = [], []
         for f in files:
             image = read_image(root / "images" / f)
-            found = ref.chips(image, upsample=1, largest=True)
+            found = ref.chips(image, upsample=0, largest=True) or ref.chips(image, upsample=1, largest=True)
             fallback.append(not found)
             chips.append(found[0] if found else ref.chips(image, upsample=0, largest=True, fallback=True)[0])
         fallback = np.array(fallback)
