@@ -88,9 +88,10 @@ class ReconstructLoss:
             "lm": landmark_loss(rendered.landmarks, target_points, self.weights),
         }
         if c.per > 0:
+            k = len(x) if c.per_faces <= 0 else min(c.per_faces, len(x))
             with torch.no_grad():
-                target_emb = self.identity(image * mask)
-            terms["per"] = perceptual_loss(target_emb, self.identity(rendered.image * mask))
+                target_emb = self.identity(image[:k] * mask[:k])
+            terms["per"] = perceptual_loss(target_emb, self.identity(rendered.image[:k] * mask[:k]))
         else:
             terms["per"] = x.new_zeros(())
         terms["loss"] = c.coef * terms["coef"] + c.pix * terms["pix"] + c.per * terms["per"] + c.lm * terms["lm"]
