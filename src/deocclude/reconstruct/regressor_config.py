@@ -59,6 +59,9 @@ class ReconstructTrainConfig(TrainConfig):
 
     out: str = "runs/reconstruct"
     lr: float = 3e-4
+    lr_drop_at: float = 0.7
+    num_workers: int = 0  # in-process data: a data worker forked at the first validation, after the identity
+    # net had run in this process, hung on a futex (run reconstruct-r2 at 10 min); synthesis is ~10% of a step
     size: int = 128  # aligned crop size N
     model: RegressorConfig = RegressorConfig()
     loss: ReconstructLossConfig = ReconstructLossConfig()
