@@ -280,13 +280,13 @@ def delight(unw: Unwrapped, reference: torch.Tensor | None, prior: float = 1e-2)
     gains = []
     for i in range(b):
         sel = unw.valid[i]
-        gains.append(ratio[i][:, sel].median(dim=1).values if sel.any() else torch.ones(3))
+        gains.append(ratio[i][:, sel].median(dim=1).values if sel.any() else ratio.new_ones(3))
     gain = torch.stack(gains).clamp(min=1e-3)  # (B, 3)
     target = (ratio / gain[:, :, None, None]).mean(1)  # (B, T, T) shading estimate
     h = unw.basis.flatten(2)  # (B, 9, TT)
     w = v.flatten(1)
-    lhs = torch.einsum("bip,bjp,bp->bij", h, h, w) + prior * torch.eye(9)
-    default = torch.zeros(9)
+    lhs = torch.einsum("bip,bjp,bp->bij", h, h, w) + prior * torch.eye(9, dtype=h.dtype, device=h.device)
+    default = torch.zeros(9, dtype=h.dtype, device=h.device)
     default[0] = 1.0
     rhs = torch.einsum("bip,bp,bp->bi", h, target.flatten(1), w) + prior * default
     light = torch.linalg.solve(lhs, rhs)  # (B, 9)
@@ -417,8 +417,11 @@ def build_face_model(index: UtkIndex, config: BuildConfig = BuildConfig(), log=p
     coverage = float(valid.float().view(len(clean), 3, tex, tex)[:, 0][:, uv_mask].mean())
     log(f"albedo: {len(clean)} faces unwrapped, {coverage * 100:.1f}% of face texels observed (after mirror fill); PCA...")
     mean, comps, std, explained = pca_with_missing(textures, valid, config.n_albedo)
-    mean = dilate_fill(mean.view(3, tex, tex), uv_mask, rounds=8).clamp(0, 1)
-    comps = torch.stack([dilate_fill(c.view(3, tex, tex), uv_mask, rounds=8) for c in comps])
+    # Texels no photo ever showed (the outermost rim of the UV layout) have no statistics:
+    # extend the observed ones outwards so the rendered outline is not dark.
+    seen = valid.view(len(clean), 3, tex, tex)[:, 0].float().mean(0) >= 0.01
+    mean = dilate_fill(mean.view(3, tex, tex), seen, rounds=tex).clamp(0, 1)
+    comps = torch.stack([dilate_fill(c.view(3, tex, tex), seen, rounds=tex) for c in comps])
     log(f"albedo: {config.n_albedo} components explain {float(explained[-1]) * 100:.2f}% of the texture variance")
 
     tris, n_mesh = topology

@@ -39,8 +39,8 @@ class FitConfig:
     lr: float = 0.02
     photometric_noise: float = 0.06  # pixel std-dev in [0, 1] units
     light_prior: float = 1.0  # std-dev of each SH coefficient around the default light
-    appearance_rounds: int = 4
-    max_pixels: int = 3000  # pixels per face used by the appearance solve
+    appearance_rounds: int = 3
+    max_pixels: int = 1000  # random visible pixels per face for the appearance solve (3000 equations for 107 unknowns)
 
 
 @dataclass(frozen=True)
@@ -147,10 +147,10 @@ def surface_samples(model: FaceModel, x: torch.Tensor, images: torch.Tensor, mas
         uv = interpolate(model.uv, rast, model.triangles)
         cover = rast.mask
         use = cover * masks
-        batch = images.shape[0]
         flat_use = use.flatten(1)
         # Random scores, -1 on unusable pixels: topk picks a random subset of usable ones.
-        scores = torch.rand(flat_use.shape, generator=generator, device=flat_use.device)
+        gen_device = generator.device if generator is not None else flat_use.device
+        scores = torch.rand(flat_use.shape, generator=generator, device=gen_device).to(flat_use.device)
         scores = torch.where(flat_use > 0.5, scores, torch.full_like(scores, -1.0))
         k = min(max_pixels, scores.shape[1])
         top, idx = scores.topk(k, dim=1)
@@ -158,7 +158,6 @@ def surface_samples(model: FaceModel, x: torch.Tensor, images: torch.Tensor, mas
         colour = images.flatten(2).transpose(1, 2).gather(1, idx[..., None].expand(-1, -1, 3))
         uv_s = uv.flatten(1, 2).gather(1, idx[..., None].expand(-1, -1, 2))
         n_s = normals.flatten(1, 2).gather(1, idx[..., None].expand(-1, -1, 3))
-        del batch
     return SurfaceSamples(colour=colour, uv=uv_s, basis=sh_basis(n_s), weight=weight), cover
 
 
@@ -195,17 +194,18 @@ def fit_appearance(model: FaceModel, x: torch.Tensor, images: torch.Tensor, mask
     for _ in range(config.appearance_rounds):
         albedo = mean_a + torch.einsum("bk,bpkc->bpc", delta, basis_a)  # (B, P, 3)
         # Light: per channel, obs_c = albedo_c * (h @ L_c); prior L ~ N(default, light_prior^2).
-        a_h = albedo.unsqueeze(-2) * h.unsqueeze(-1)  # (B, P, 9, 3)
-        lhs = torch.einsum("bpic,bpjc,bp->bcij", a_h, a_h, w[..., 0]) + (sigma2 / config.light_prior**2) * eye_9
-        rhs = torch.einsum("bpic,bpc,bp->bci", a_h, obs, w[..., 0]) + (sigma2 / config.light_prior**2) * default.transpose(1, 2)
-        light = torch.linalg.solve(lhs, rhs.unsqueeze(-1))[..., 0].transpose(1, 2)  # (B, 9, 3)
+        a_h = (albedo * w).permute(0, 2, 1).unsqueeze(-1) * h.unsqueeze(1)  # (B, 3, P, 9), weighted
+        a_h = a_h.flatten(0, 1)
+        lhs = torch.bmm(a_h.transpose(1, 2), a_h) + (sigma2 / config.light_prior**2) * eye_9
+        rhs = torch.bmm(a_h.transpose(1, 2), (obs * w).permute(0, 2, 1).flatten(0, 1).unsqueeze(-1))[..., 0]
+        rhs = rhs + (sigma2 / config.light_prior**2) * default.transpose(1, 2).flatten(0, 1)
+        light = torch.linalg.solve(lhs, rhs).view(batch, 3, 9).transpose(1, 2)  # (B, 9, 3)
         # Albedo: obs = shading * (mean + basis @ delta); prior delta ~ N(0, 1).
         shading = torch.einsum("bpi,bic->bpc", h, light)  # (B, P, 3)
-        g = basis_a * shading.unsqueeze(2)  # (B, P, K, 3)
-        resid = (obs - shading * mean_a) * w
-        lhs = torch.einsum("bpkc,bplc,bp->bkl", g, g, w[..., 0]) + sigma2 * eye_k
-        rhs = torch.einsum("bpkc,bpc->bk", g, resid)
-        delta = torch.linalg.solve(lhs, rhs)
+        g = (basis_a * (shading * w).unsqueeze(2)).permute(0, 1, 3, 2).reshape(batch, -1, n_comp)  # (B, 3P, K)
+        resid = ((obs - shading * mean_a) * w).reshape(batch, -1, 1)
+        lhs = torch.bmm(g.transpose(1, 2), g) + sigma2 * eye_k
+        delta = torch.linalg.solve(lhs, torch.bmm(g.transpose(1, 2), resid)[..., 0])
     out = x.clone()
     out[:, model.layout.albedo] = delta
     out[:, model.layout.light] = (light - default).reshape(batch, 27)

@@ -66,42 +66,48 @@ def _candidates(tri: torch.Tensor, valid: torch.Tensor, lo: int, hi: int, height
                 cull_backfaces: bool):
     """Enumerate (triangle, pixel) pairs for flat triangles ``lo:hi`` and keep those inside.
 
-    ``tri`` is (B*F, 3, 3) screen vertices. Returns flat triangle index, pixel key
-    (b*H*W + i*W + j) and depth for every covered pair.
+    ``tri`` is (B*F, 3, 3) screen vertices. Returns flat triangle index, pixel row, pixel
+    column and depth for every covered pair. Per triangle, the barycentrics and 1/depth are
+    affine functions of the pixel position; their 9 coefficients are computed once and
+    gathered once per candidate (cheaper than gathering the vertices).
     """
     t = tri[lo:hi]
-    ok = valid[lo:hi]
+    x0, y0, z0 = t[:, 0, 0], t[:, 0, 1], t[:, 0, 2]
+    x1, y1, z1 = t[:, 1, 0], t[:, 1, 1], t[:, 1, 2]
+    x2, y2, z2 = t[:, 2, 0], t[:, 2, 1], t[:, 2, 2]
+    area = _edge(x0, y0, x1, y1, x2, y2)
+    # Counter-clockwise seen from the camera is clockwise in y-down pixels: area < 0.
+    ok = valid[lo:hi] & ((area < -1e-12) if cull_backfaces else (area.abs() > 1e-12))
+    inv_area = 1.0 / torch.where(ok, area, torch.ones_like(area))
+    # w0 = a0 x + b0 y + c0 (edge 1->2), w1 likewise (edge 2->0), 1/z = ai x + bi y + ci
+    a0, b0 = (y1 - y2) * inv_area, (x2 - x1) * inv_area
+    c0 = -(a0 * x1 + b0 * y1)
+    a1, b1 = (y2 - y0) * inv_area, (x0 - x2) * inv_area
+    c1 = -(a1 * x2 + b1 * y2)
+    d0, d1, d2 = 1.0 / z0 - 1.0 / z2, 1.0 / z1 - 1.0 / z2, 1.0 / z2
+    coef = torch.stack([a0, b0, c0, a1, b1, c1, a0 * d0 + a1 * d1, b0 * d0 + b1 * d1, c0 * d0 + c1 * d1 + d2], 1)
     x, y = t[..., 0], t[..., 1]
     jmin = torch.ceil(x.min(1).values - 0.5).clamp(0, width).long()
     jmax = torch.floor(x.max(1).values - 0.5).clamp(-1, width - 1).long()
     imin = torch.ceil(y.min(1).values - 0.5).clamp(0, height).long()
     imax = torch.floor(y.max(1).values - 0.5).clamp(-1, height - 1).long()
     nx = (jmax - jmin + 1).clamp(min=0)
-    ny = (imax - imin + 1).clamp(min=0)
-    count = torch.where(ok, nx * ny, torch.zeros_like(nx))
+    count = torch.where(ok, nx * (imax - imin + 1).clamp(min=0), torch.zeros_like(nx))
     local_tri = torch.repeat_interleave(torch.arange(hi - lo, device=tri.device), count)
     start = torch.cumsum(count, 0) - count
-    k = torch.arange(local_tri.numel(), device=tri.device) - start[local_tri]
-    px = (jmin[local_tri] + k % nx[local_tri]).to(tri.dtype) + 0.5
-    py = (imin[local_tri] + k // nx[local_tri]).to(tri.dtype) + 0.5
-    v = t[local_tri]  # (K, 3, 3)
-    x0, y0, z0 = v[:, 0, 0], v[:, 0, 1], v[:, 0, 2]
-    x1, y1, z1 = v[:, 1, 0], v[:, 1, 1], v[:, 1, 2]
-    x2, y2, z2 = v[:, 2, 0], v[:, 2, 1], v[:, 2, 2]
-    area = _edge(x0, y0, x1, y1, x2, y2)
-    w0 = _edge(x1, y1, x2, y2, px, py) / area
-    w1 = _edge(x2, y2, x0, y0, px, py) / area
-    w2 = 1.0 - w0 - w1
-    inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-    if cull_backfaces:
-        # Counter-clockwise seen from the camera is clockwise in y-down pixels: area < 0.
-        inside &= area < 0
-    inv_z = w0 / z0 + w1 / z1 + w2 / z2  # 1/depth is affine in screen space
-    depth = 1.0 / inv_z
-    pix_i = (py - 0.5).long()
-    pix_j = (px - 0.5).long()
+    ints = torch.stack([jmin, imin, nx, start], 1)[local_tri]  # one gather for the integers
+    k = torch.arange(local_tri.numel(), device=tri.device) - ints[:, 3]
+    pj = ints[:, 0] + k % ints[:, 2]
+    pi = ints[:, 1] + k // ints[:, 2]
+    px = pj.to(tri.dtype) + 0.5
+    py = pi.to(tri.dtype) + 0.5
+    c = coef[local_tri]  # one gather for the floats
+    w0 = c[:, 0] * px + c[:, 1] * py + c[:, 2]
+    w1 = c[:, 3] * px + c[:, 4] * py + c[:, 5]
+    inside = (w0 >= 0) & (w1 >= 0) & (w0 + w1 <= 1)
     keep = inside.nonzero(as_tuple=True)[0]
-    return local_tri[keep] + lo, pix_i[keep], pix_j[keep], depth[keep]
+    inv_z = c[keep, 6] * px[keep] + c[keep, 7] * py[keep] + c[keep, 8]  # 1/depth is affine in screen space
+    return local_tri[keep] + lo, pi[keep], pj[keep], 1.0 / inv_z
 
 
 @torch.no_grad()
@@ -276,9 +282,11 @@ def render_mesh(verts_camera: torch.Tensor, verts_screen: torch.Tensor, faces: t
     """
     rast = rasterize(verts_screen, faces, size)
     mask = rast.mask.unsqueeze(-1)
-    normals = interpolate(vertex_normals(verts_camera, faces), rast, faces)
-    normals = F.normalize(normals, dim=-1, eps=1e-12)
-    shading = sh_shading(normals, light)
-    albedo = sample_texture(texture, interpolate(uv.to(verts_screen.dtype), rast, faces))
+    normals = vertex_normals(verts_camera, faces)
+    uv = uv.to(normals.dtype)
+    uv = uv.unsqueeze(0).expand(normals.shape[0], -1, -1) if uv.ndim == 2 else uv
+    attrs = interpolate(torch.cat([normals, uv], dim=-1), rast, faces)  # one pass for both
+    shading = sh_shading(F.normalize(attrs[..., :3], dim=-1, eps=1e-12), light)
+    albedo = sample_texture(texture, attrs[..., 3:])
     image = albedo * shading * mask + background * (1.0 - mask)
     return Shaded(image=image.permute(0, 3, 1, 2), mask=mask.permute(0, 3, 1, 2), rast=rast)

@@ -85,3 +85,23 @@ def load_topology(root: Path) -> tuple[np.ndarray, list[list[int]]]:
             raise DeoccludeError(f"mesh topology not found: {path}")
         topo = json.loads(path.read_text())
         return np.asarray(topo["triangles"], dtype=np.int64), [list(map(int, h)) for h in topo["hole_loops"]]
+
+
+def aligned_batch(index: UtkIndex, ids, size: int):
+    """Aligned N x N crops of faces ``ids``: images (B, 3, N, N) float in [0, 1], landmarks
+    (B, 468, 3) in crop pixels, visible-face masks M_F (B, N, N) (0 outside the real photo)."""
+    import cv2
+    import torch
+
+    from deocclude.faces.align import align_face, to_opencv
+
+    images, landmarks, masks = [], [], []
+    for i in ids:
+        aligned = align_face(index.image(int(i)), index.points[int(i)], size)
+        mask = cv2.warpAffine(index.face_mask(int(i)), to_opencv(aligned.matrix), (size, size),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        images.append(aligned.crop)
+        landmarks.append(aligned.landmarks)
+        masks.append(((mask > 0.5) & (aligned.valid > 0.99)).astype(np.float32))
+    img = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+    return img, torch.from_numpy(np.stack(landmarks)).float(), torch.from_numpy(np.stack(masks))
