@@ -1,7 +1,11 @@
 """A DataLoader set up for this machine: worker processes that keep the cores busy.
 
-Workers are limited to one OpenCV/torch thread each (otherwise 2 workers x N threads
-fight over 2 cores), and the shuffling generator is seeded so a run is reproducible.
+Workers are *spawned*, not forked: a forked worker inherits OpenCV's and OpenMP's thread
+pools in whatever state the parent left them, and its first parallel call can then wait
+forever (seen here: 1 in ~4 loaders hung once the parent had run the synthesizer).
+Spawned workers start clean; datasets pickle light (cache paths, uint8 occluders), and
+``persistent_workers`` pays the start-up once. Each worker uses one OpenCV/torch thread
+(2 workers x N threads would fight over 2 cores). Shuffling is seeded for reproducibility.
 """
 
 from __future__ import annotations
@@ -32,4 +36,5 @@ def make_loader(dataset: Dataset, batch_size: int = 32, shuffle: bool = True, nu
     gen.manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=gen,
                       worker_init_fn=_worker_init if workers > 0 else None, persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers > 0 else None, drop_last=drop_last, pin_memory=pin_memory)
+                      prefetch_factor=4 if workers > 0 else None, drop_last=drop_last, pin_memory=pin_memory,
+                      multiprocessing_context="spawn" if workers > 0 else None)

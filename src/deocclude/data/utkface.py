@@ -66,14 +66,22 @@ def align_sample(image: np.ndarray, hair: np.ndarray | None, landmarks: np.ndarr
 
 
 def to_item(arrays: dict[str, np.ndarray], i: int) -> dict[str, torch.Tensor]:
-    """Tensors of one cached face (image float [0, 1], masks (1, N, N), landmarks)."""
+    """Tensors of one cached face (image float [0, 1], masks (1, N, N), landmarks).
+
+    ``face_mask`` = the stored ``face`` array when there is one (user folders with masks),
+    else mesh * (1 - hair) * valid.
+    """
     img = torch.from_numpy(np.asarray(arrays["image"][i], dtype=np.float32) / 255.0).permute(2, 0, 1)
     valid = torch.from_numpy(np.asarray(arrays["valid"][i], dtype=np.float32) / 255.0)[None]
     mesh = torch.from_numpy(np.asarray(arrays["mesh"][i], dtype=np.float32) / 255.0)[None]
     hair = torch.from_numpy(np.asarray(arrays["hair"][i], dtype=np.float32) / 255.0)[None]
+    if "face" in arrays:  # a stored visible-face mask (user folders), else the README's rule
+        face = torch.from_numpy(np.asarray(arrays["face"][i], dtype=np.float32) / 255.0)[None] * valid
+    else:
+        face = mesh * (1.0 - hair) * valid
     return {
         "image": img.contiguous(),
-        "face_mask": mesh * (1.0 - hair) * valid,
+        "face_mask": face,
         "mesh_mask": mesh,
         "hair_mask": hair,
         "valid": valid,
@@ -88,11 +96,13 @@ class UTKFaceFaces(Dataset):
     ``valid`` (1, N, N) float in [0, 1]; ``landmarks`` (468, 3) crop px; ``name`` str;
     ``index`` int (position in this dataset). ``split=None`` = all faces;
     ``min_visible_ratio`` drops faces whose labelled visible ratio is lower (the README
-    suggests ~0.7 for train: below it the hair labels are mostly wrong).
+    suggests ~0.7 for train: below it the hair labels are mostly wrong). ``limit`` keeps only
+    the first faces of the split (quick experiments, tests; cached separately).
     """
 
     def __init__(self, root: str | Path | None = None, split: str | None = "train", size: int = 128,
-                 cache_dir: str | Path | None = None, min_visible_ratio: float | None = None) -> None:
+                 cache_dir: str | Path | None = None, min_visible_ratio: float | None = None,
+                 limit: int | None = None) -> None:
         self.root = Path(root) if root is not None else utkface_root()
         if split is not None and split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS} or None, not {split!r}")
@@ -102,7 +112,7 @@ class UTKFaceFaces(Dataset):
         rows = [r for r in read_index(self.root) if split is None or r["split"] == split]
         lm = np.load(self.root / "landmarks.npz")
         pos = {n: i for i, n in enumerate(lm["names"].tolist())}
-        rows = [r for r in rows if r["file"] in pos]
+        rows = [r for r in rows if r["file"] in pos][:limit]
         names = [r["file"] for r in rows]
         digest = hashlib.sha1(("\n".join(names) + str(self.root.resolve())).encode()).hexdigest()[:10]
         meta = {"version": CACHE_VERSION, "size": self.size, "split": split or "all", "count": len(names), "digest": digest}
@@ -123,6 +133,7 @@ class UTKFaceFaces(Dataset):
                  "hair": ((n, n), np.uint8), "landmarks": ((468, 3), np.float32)}
         self.arrays = load_or_build(entry, specs, len(names), build, meta,
                                     f"aligning UTKFace {split or 'all'} at {n}px")
+        self._entry = entry
         ratios = np.array([float(r["visible_ratio"]) for r in rows])
         keep = np.arange(len(names)) if min_visible_ratio is None else np.nonzero(ratios >= min_visible_ratio)[0]
         self._rows = keep
@@ -132,6 +143,18 @@ class UTKFaceFaces(Dataset):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    # Pickled into spawned DataLoader workers: send the cache path, not the arrays
+    # (pickling a memmap would copy the whole split).
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["arrays"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.arrays = {k: np.load(self._entry / f"{k}.npy", mmap_mode="r")
+                       for k in ("image", "valid", "mesh", "hair", "landmarks")}
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):

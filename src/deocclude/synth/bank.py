@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deocclude.synth.sprite import Sprite, from_rgba
+from deocclude.synth.sprite import Sprite
 
 BANK_CATEGORIES = ("mask", "eyewear", "hand", "cup", "microphone", "phone", "hat",
                    "scarf_cloth", "food", "object", "hair")
@@ -27,13 +27,65 @@ BANK_CATEGORIES = ("mask", "eyewear", "hand", "cup", "microphone", "phone", "hat
 
 @dataclass(frozen=True)
 class BankItem:
-    """One occluder: its sprite (cropped to the object), category, split, optional anchors."""
+    """One occluder: premultiplied RGBA pixels (cropped to the object), category, split,
+    optional MaskTheFace anchors.
 
-    sprite: Sprite
+    Pixels are kept as uint8 with *premultiplied* colour: a quarter of float32 (the bank is
+    copied into every DataLoader worker), and an area-downscale of premultiplied pixels is
+    exact at soft edges, so most objects are shrunk to their pasted size before any float
+    work (:meth:`sprite_for_scale`), which is what keeps synthesis at a few ms per sample.
+    """
+
+    rgba: np.ndarray  # (h, w, 4) uint8, colour premultiplied by alpha
     category: str
     split: str
     name: str
     anchors: np.ndarray | None = None  # (6, 2) MaskTheFace points a..f in sprite px
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgba.shape[0], self.rgba.shape[1]
+
+    def bbox(self) -> tuple[float, float, float, float]:
+        """Tight box of the object (alpha > 5%): (x0, y0, x1, y1) in sprite px."""
+        ys, xs = np.nonzero(self.rgba[..., 3] > 12)
+        if len(xs) == 0:
+            return 0.0, 0.0, float(self.size[1]), float(self.size[0])
+        return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+
+    @property
+    def sprite(self) -> Sprite:
+        """The full-resolution sprite (straight colour)."""
+        return _unpremultiply(self.rgba, self.name)
+
+    def sprite_for_scale(self, scale: float) -> tuple[Sprite, float]:
+        """The sprite area-downscaled for a warp of ``scale`` (< 0.6 only), and the factor used.
+
+        Returns (sprite, f): sprite px = f * full-resolution px.
+        """
+        if scale >= 0.6:
+            return self.sprite, 1.0
+        h, w = self.size
+        f = max(scale * 1.25, 2.0 / max(h, w))
+        nw, nh = max(2, int(round(w * f))), max(2, int(round(h * f)))
+        small = cv2.resize(self.rgba, (nw, nh), interpolation=cv2.INTER_AREA)
+        return _unpremultiply(small, self.name), nw / w
+
+
+def _unpremultiply(rgba: np.ndarray, name: str) -> Sprite:
+    f = rgba.astype(np.float32) * (1.0 / 255.0)
+    a = f[..., 3]
+    colour = f[..., :3] / np.maximum(a[..., None], 1e-6)
+    colour[a <= 0] = 0.0
+    return Sprite(colour=np.clip(colour, 0.0, 1.0), alpha=np.ascontiguousarray(a), name=name)
+
+
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """uint8 straight RGBA -> uint8 premultiplied RGBA."""
+    a = rgba[..., 3:4].astype(np.uint16)
+    out = rgba.copy()
+    out[..., :3] = ((rgba[..., :3].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
+    return out
 
 
 def _read_rgba(path: Path, max_side: int) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -104,7 +156,7 @@ class OccluderBank:
             anc = anchors.get(rel)
             if anc is not None:
                 anc = (anc - np.array([x0, y0])) * scale
-            self.items.append(BankItem(from_rgba(rgba, Path(rel).stem), category, split, Path(rel).stem, anc))
+            self.items.append(BankItem(premultiply(rgba), category, split, Path(rel).stem, anc))
         self._by_key: dict[tuple[str, str], list[int]] = {}
         for i, it in enumerate(self.items):
             self._by_key.setdefault((it.category, it.split), []).append(i)
@@ -140,8 +192,6 @@ class OccluderBank:
         idx = self._by_key.get((category, split), [])
         if not idx and split == "test":
             idx = [i for k, v in self._by_key.items() if k[0] == category for i in v]
-        if split == "train":
-            idx = idx + self._by_key.get((category, ""), [])
         return sorted(idx)
 
     def sample(self, category: str, split: str, rng: np.random.Generator,

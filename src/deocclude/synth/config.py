@@ -47,7 +47,7 @@ class SynthConfig:
     max_shear: float = 0.15
     p_flip: float = 0.5
     colour_jitter: float = 1.0
-    alpha_blur: tuple[float, float] = (0.0, 1.2)  # sigma of the alpha-edge blur, in px at IOD=40
+    alpha_blur: tuple[float, float] = (0.0, 0.8)  # sigma of the alpha-edge blur, in px at IOD=40
     eyewear: EyewearConfig = EyewearConfig()
 
     def __post_init__(self) -> None:

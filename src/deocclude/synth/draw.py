@@ -52,3 +52,14 @@ def smooth_closed(pts: np.ndarray, samples: int = 8) -> np.ndarray:
         out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
                           + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3))
     return np.concatenate(out)
+
+
+def polyline_into(canvas: np.ndarray, pts: np.ndarray, thickness: float, value: float) -> None:
+    """Draw a polyline into a uint8 canvas in place (later strokes cover earlier ones).
+
+    Much cheaper than one float canvas per stroke when drawing hundreds of hair strands.
+    Thicknesses below 1 px are drawn 1 px wide at proportionally lower value.
+    """
+    t = max(1, int(round(thickness)))
+    v = int(round(255 * value * min(1.0, max(thickness, 0.05))))
+    cv2.polylines(canvas, [_int_pts(pts)], False, v, thickness=t, lineType=cv2.LINE_AA, shift=_SHIFT)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from deocclude.faces.align import estimate_similarity
-from deocclude.synth.draw import fill_polygon, polyline
+from deocclude.synth.draw import fill_polygon, polyline_into
 from deocclude.synth.geometry import CHIN, NOSE_TIP, FaceFrame, eye_centres
 from deocclude.synth.params import pick, split_uniform
 
@@ -31,16 +31,16 @@ def hair_colour(rng: np.random.Generator) -> np.ndarray:
     return np.clip(base * rng.uniform(0.75, 1.25) + rng.normal(0, 0.02, 3), 0, 1).astype(np.float32)
 
 
-def _strand(h: int, w: int, frame: FaceFrame, rng: np.random.Generator, top: np.ndarray, end: np.ndarray,
-            curl: float, width: tuple[float, float]) -> np.ndarray:
-    """One wavy strand (cubic through two jittered control points) as alpha."""
+def _strand_points(frame: FaceFrame, rng: np.random.Generator, top: np.ndarray, end: np.ndarray,
+                   curl: float) -> np.ndarray:
+    """A wavy strand (cubic through two jittered control points), image px (24, 2)."""
     d = end - top
     n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-6)
     c1 = top + d / 3 + n * curl * rng.normal()
     c2 = top + 2 * d / 3 + n * curl * rng.normal()
     t = np.linspace(0, 1, 24)[:, None]
     pts = (1 - t) ** 3 * top + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t ** 2 * c2 + t ** 3 * end
-    return polyline(h, w, frame.to_image(pts), rng.uniform(*width) * frame.iod)
+    return frame.to_image(pts)
 
 
 def draw_procedural_hair(h: int, w: int, frame: FaceFrame, rng: np.random.Generator,
@@ -53,12 +53,11 @@ def draw_procedural_hair(h: int, w: int, frame: FaceFrame, rng: np.random.Genera
     kind = pick(rng, ("bangs", "side", "strands"), (0.45, 0.35, 0.2))
     base = hair_colour(rng)
     alpha = np.zeros((h, w), np.float32)
-    shade = np.ones((h, w), np.float32)
     curl = split_uniform(rng, 0.0, 0.12, split, (0.055, 0.07))
     strands: list[tuple[np.ndarray, np.ndarray]] = []
     if kind == "bangs":
         x0, x1 = -rng.uniform(0.9, 1.5), rng.uniform(0.9, 1.5)
-        depth = rng.uniform(-0.45, 0.35)  # where the fringe ends (brows ~ -0.25, eyes 0)
+        depth = rng.uniform(-0.4, 0.45)  # where the fringe ends (brows ~ -0.25, eyes 0)
         tilt = rng.uniform(-0.45, 0.45)
         xs = np.linspace(x0, x1, 10)
         edge = depth + tilt * xs / 1.5 + rng.normal(0, 0.05, len(xs))
@@ -82,16 +81,23 @@ def draw_procedural_hair(h: int, w: int, frame: FaceFrame, rng: np.random.Genera
             xi = float(np.interp(y_end, ys, x_in))
             x_end = side * (xi + rng.uniform(-0.06, 0.3))
             strands.append((np.array([side * (xi + 0.3), -1.2]), np.array([x_end, y_end])))
-    else:
-        for _ in range(int(6 + 24 * rng.random())):
+    else:  # loose wisps: bundles of strands that share a path and fan out at the ends
+        for _ in range(int(2 + 6 * rng.random())):
             x = rng.uniform(-1.2, 1.2)
-            strands.append((np.array([x, -1.4]), np.array([x + rng.normal(0, 0.3), rng.uniform(-0.3, 1.6)])))
+            top, end = np.array([x, -1.4]), np.array([x + rng.normal(0, 0.3), rng.uniform(-0.3, 1.6)])
+            spread = rng.uniform(0.03, 0.12)
+            for _ in range(int(5 + 10 * rng.random())):
+                strands.append((top + [rng.normal(0, spread), 0], end + rng.normal(0, spread * 1.5, 2)))
     width = (0.008, 0.025) if kind == "strands" else (0.012, 0.035)
+    strand_a = np.zeros((h, w), np.uint8)
+    tone = np.full((h, w), 100, np.uint8)  # 100 = base colour; strands lighter or darker
     for top, end in strands:
-        s = _strand(h, w, frame, rng, top, end, curl + 0.03, width) * rng.uniform(0.5, 1.0)
-        tone = rng.uniform(0.7, 1.35)
-        shade = np.where(s > 0.3, tone, shade)
-        alpha = np.maximum(alpha, s)
+        pts = _strand_points(frame, rng, top, end, curl + 0.03)
+        th = rng.uniform(*width) * frame.iod
+        polyline_into(strand_a, pts, th, rng.uniform(0.5, 1.0))
+        polyline_into(tone, pts, max(th, 1.0), rng.uniform(0.7, 1.35) * 100 / 255)
+    alpha = np.maximum(alpha, strand_a.astype(np.float32) / 255.0)
+    shade = tone.astype(np.float32) / 100.0
     streak = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), sigmaX=0.4, sigmaY=1.5)
     shade = shade * (0.85 + 0.3 * (streak - streak.mean()) / max(float(streak.std()), 1e-6) * 0.3)
     colour = np.clip(base[None, None, :] * shade[..., None], 0, 1).astype(np.float32)

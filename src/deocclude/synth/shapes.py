@@ -44,8 +44,9 @@ def draw_blob(h: int, w: int, frame: FaceFrame, rng: np.random.Generator, split:
     """Alpha of a random blob / polygon / stroke set somewhere over the face."""
     kind = pick(rng, ("blob", "polygon", "strokes"), (0.4, 0.3, 0.3))
     x0, x1, y0, y1 = face_box
-    centre = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
-    size = rng.uniform(0.3, 1.2)
+    mx, my = 0.15 * (x1 - x0), 0.15 * (y1 - y0)  # keep the centre on the face
+    centre = np.array([rng.uniform(x0 + mx, x1 - mx), rng.uniform(y0 + my, y1 - my)])
+    size = rng.uniform(0.3, 1.3)
     if kind == "strokes":
         alpha = np.zeros((h, w), np.float32)
         for _ in range(int(rng.integers(1, 5))):
@@ -78,7 +79,7 @@ def draw_scarf(h: int, w: int, frame: FaceFrame, rng: np.random.Generator, split
         return fill_polygon(h, w, frame.to_image(smooth_closed(pts, 4))), "scarf"
     width = split_uniform(rng, 0.15, 0.6, split, (0.35, 0.4))
     if kind == "headband":
-        y = rng.uniform(-0.9, -0.35)
+        y = rng.uniform(-0.6, -0.2)
         ang = rng.uniform(-12, 12)
         centre = np.array([0.0, y])
     else:

@@ -11,6 +11,8 @@ fixed order, so the same seed gives the same bytes on any machine.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -40,12 +42,35 @@ _OBJECT_RULES: dict[str, tuple[tuple[float, float], float]] = {
 }
 
 
+@lru_cache(maxsize=4)
+def _load_bank(root: str, max_side: int) -> OccluderBank:
+    """Banks are read-only once loaded, so synthesizers over the same folder share one."""
+    return OccluderBank(root, max_side)
+
+
+@lru_cache(maxsize=4)
+def _load_hair(root: str, split: str) -> HairBank:
+    return HairBank(root, split)
+
+
 def _resolve(path: Path | None, shared: Path | None, sub: str) -> Path | None:
     if path is not None:
         return Path(path)
     if shared is not None and (shared / sub).exists():
         return shared / sub
     return None
+
+
+def _brim(alpha: np.ndarray) -> np.ndarray:
+    """Centre of a hat's widest row (its brim or rim) in sprite px; ``alpha`` uint8.
+
+    The alpha box's bottom would be wrong for helmets whose chin strap hangs below the rim.
+    """
+    solid = alpha > 127
+    y = int(np.argmax(solid.sum(axis=1)))
+    xs = np.nonzero(solid[y])[0]
+    x = (xs.min() + xs.max() + 1) / 2 if len(xs) else alpha.shape[1] / 2
+    return np.array([float(x), y + 0.5])
 
 
 class OcclusionSynthesizer:
@@ -69,9 +94,10 @@ class OcclusionSynthesizer:
         occ = _resolve(config.occluder_root, shared, "occluders")
         tex = _resolve(config.texture_root, shared, "textures")
         hair = _resolve(config.hair_root, shared, "faces/utkface")
-        self.bank = OccluderBank(occ, config.max_side) if occ is not None else None
+        self.bank = _load_bank(str(occ.resolve()), config.max_side) if occ is not None else None
         self.textures = TextureBank(tex) if tex is not None else None
-        self.hair_bank = HairBank(hair, split) if hair is not None and (hair / "landmarks.npz").is_file() else None
+        self.hair_bank = (_load_hair(str(hair.resolve()), split)
+                          if hair is not None and (hair / "landmarks.npz").is_file() else None)
         self.categories = tuple(c for c in config.categories if self._available(c))
         if not self.categories:
             raise ValueError("no occluder category is available (no bank and no procedural category selected)")
@@ -117,19 +143,20 @@ class OcclusionSynthesizer:
                 return t
         return procedural_texture(h, w, rng, hue_range=hue)
 
-    def _vary_sprite(self, sprite: Sprite, rng: np.random.Generator, p_retexture: float) -> Sprite:
+    def _vary_sprite(self, sprite: Sprite, rng: np.random.Generator, p_retexture: float,
+                     jitter: float = 1.0) -> Sprite:
         colour = sprite.colour
         if rng.random() < p_retexture:
             h, w = sprite.size
             colour = retexture(colour, sprite.alpha, self._texture(h, w, rng))
-        colour = jitter_colour(colour, rng, self.config.colour_jitter)
+        colour = jitter_colour(colour, rng, jitter * self.config.colour_jitter)
         return Sprite(colour, sprite.alpha, sprite.name)
 
-    def _object_matrix(self, sprite: Sprite, frame: FaceFrame, rng: np.random.Generator,
+    def _object_matrix(self, item: BankItem, frame: FaceFrame, rng: np.random.Generator,
                        size: tuple[float, float], rot: float, pos: np.ndarray,
                        src_pt: np.ndarray | None = None, by_width: bool = False) -> np.ndarray:
         cfg = self.config
-        x0, y0, x1, y1 = sprite.bbox()
+        x0, y0, x1, y1 = item.bbox()
         extent = (x1 - x0) if by_width else max(x1 - x0, y1 - y0)
         target = rng.uniform(*size) * (1 + rng.uniform(-cfg.scale_jitter, cfg.scale_jitter)) * frame.iod
         angle = frame.angle_deg + rng.uniform(-rot, rot)
@@ -140,9 +167,13 @@ class OcclusionSynthesizer:
         return similarity(src, frame.to_image(pos), target / max(extent, 1.0), angle, shear, flip, aspect)
 
     def _paste(self, item: BankItem, matrix: np.ndarray, h: int, w: int, rng: np.random.Generator,
-               p_retexture: float) -> Layer:
-        sprite = self._vary_sprite(item.sprite, rng, p_retexture)
-        colour, alpha = warp_sprite(sprite, matrix, h, w)
+               p_retexture: float, jitter: float = 1.0) -> Layer:
+        m3 = np.vstack([matrix, [0.0, 0.0, 1.0]]) if matrix.shape[0] == 2 else matrix / matrix[2, 2]
+        scale = float(np.sqrt(abs(np.linalg.det(m3[:2, :2]))))
+        small, f = item.sprite_for_scale(scale)
+        m3 = m3 @ np.diag([1.0 / f, 1.0 / f, 1.0])
+        sprite = self._vary_sprite(small, rng, p_retexture, jitter)
+        colour, alpha = warp_sprite(sprite, m3[:2] if matrix.shape[0] == 2 else m3, h, w)
         return colour, alpha, item.name
 
     @staticmethod
@@ -161,8 +192,10 @@ class OcclusionSynthesizer:
     def _draw_bank_object(self, category: str, h: int, w: int, frame: FaceFrame, rng: np.random.Generator) -> Layer:
         item = self._bank_item(category, rng)
         size, rot = _OBJECT_RULES[category]
-        m = self._object_matrix(item.sprite, frame, rng, size, rot, self._lower_biased(rng))
-        return self._paste(item, m, h, w, rng, self.config.p_retexture_other)
+        m = self._object_matrix(item, frame, rng, size, rot, self._lower_biased(rng))
+        # skin keeps plausible tones: hands get half the colour jitter and no re-texturing
+        skin = category == "hand"
+        return self._paste(item, m, h, w, rng, 0.0 if skin else self.config.p_retexture_other, 0.5 if skin else 1.0)
 
     def _draw_hand(self, h, w, lm, frame, rng, img) -> Layer:
         return self._draw_bank_object("hand", h, w, frame, rng)
@@ -184,10 +217,14 @@ class OcclusionSynthesizer:
 
     def _draw_hat(self, h, w, lm, frame, rng, img) -> Layer:
         item = self._bank_item("hat", rng)
-        x0, y0, x1, y1 = item.sprite.bbox()
-        brim = np.array([(x0 + x1) / 2, y1 - 0.08 * (y1 - y0)])
-        pos = np.array([rng.normal(0, 0.1), rng.uniform(-0.9, -0.15)])
-        m = self._object_matrix(item.sprite, frame, rng, (2.2, 3.2), 10.0, pos, src_pt=brim, by_width=True)
+        brim = _brim(item.rgba[..., 3])
+        # drop what hangs below the brim (chin straps, ribbons): it would float over the mouth
+        cut = int(np.ceil(brim[1] + 0.06 * item.size[0]))
+        rgba = item.rgba.copy()
+        rgba[cut:] = 0  # premultiplied: colour goes with alpha
+        item = replace(item, rgba=rgba)
+        pos = np.array([rng.normal(0, 0.1), rng.uniform(-0.7, 0.05)])  # brows ~ -0.25, eyes 0
+        m = self._object_matrix(item, frame, rng, (2.2, 3.2), 10.0, pos, src_pt=brim, by_width=True)
         return self._paste(item, m, h, w, rng, self.config.p_retexture_other)
 
     def _draw_eyewear(self, h, w, lm, frame, rng, img) -> Layer:
@@ -195,11 +232,11 @@ class OcclusionSynthesizer:
         left, right = eye_centres(lm)
         if self.bank is not None and self.bank.choices("eyewear", self.split) and rng.random() < cfg.eyewear.p_bank:
             item = self._bank_item("eyewear", rng)
-            m = self._object_matrix(item.sprite, frame, rng, (2.0, 2.5), 5.0, np.array([0.0, rng.uniform(0, 0.12)]),
+            m = self._object_matrix(item, frame, rng, (1.7, 2.2), 5.0, np.array([0.0, rng.uniform(0, 0.12)]),
                                     by_width=True)
             return self._paste(item, m, h, w, rng, cfg.p_retexture_other)
         design = random_design(rng, self.split, cfg.eyewear)
-        sprite, centres = draw_glasses(design, 2.0 * frame.iod, rng)
+        sprite, centres = draw_glasses(design, 1.25 * frame.iod, rng)  # slight supersampling
         sep = rng.uniform(0.95, 1.12)
         down = rng.uniform(0.0, 0.12) * frame.iod * frame.uy
         mid = (left + right) / 2
@@ -254,7 +291,7 @@ class OcclusionSynthesizer:
         if self.bank is not None and self.bank.choices("scarf_cloth", self.split) and rng.random() < 0.3:
             item = self._bank_item("scarf_cloth", rng)
             pos = np.array([rng.normal(0, 0.3), rng.uniform(1.0, 2.3)])
-            m = self._object_matrix(item.sprite, frame, rng, (1.8, 3.2), 20.0, pos)
+            m = self._object_matrix(item, frame, rng, (1.8, 3.2), 20.0, pos)
             return self._paste(item, m, h, w, rng, cfg.p_retexture_other)
         alpha, kind = draw_scarf(h, w, frame, rng, self.split)
         colour = self._texture(h, w, rng)
