@@ -172,6 +172,58 @@ def part_lfw(ref: Dlib, network: DlibFaceResNet) -> dict:
     }
 
 
+def lfw_aligned_crops(files: list[str], root: Path, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Our faces path on LFW: MediaPipe detection + mesh, canonical crops; cached. Misses use the mean landmarks."""
+    from deocclude.faces.align import align_face
+    from deocclude.faces.detect import FaceDetector
+    from deocclude.faces.landmarks import FaceMesh
+
+    cache = CACHE / f"lfw_crops_{size}.npz"
+    if cache.is_file():
+        data = np.load(cache)
+        return data["crops"], data["missed"]
+    detector, mesh = FaceDetector(), FaceMesh()
+    points: list[np.ndarray | None] = []
+    for f in files:
+        image = read_image(root / "images" / f)
+        h, w = image.shape[:2]
+        faces = detector(image)
+        faces = sorted(faces, key=lambda d: np.abs(d.box.reshape(2, 2).mean(0) - [w / 2, h / 2]).sum())[:1]
+        marks = [m for m in mesh(image, faces) if m.present]
+        points.append(marks[0].points if marks else None)
+    mean = np.mean([p for p in points if p is not None], axis=0)
+    missed = np.array([p is None for p in points])
+    crops = np.stack([align_face(read_image(root / "images" / f), mean if p is None else p, size).crop for f, p in zip(files, points)])
+    np.savez(cache, crops=crops, missed=missed)
+    return crops, missed
+
+
+def part_lfw_ours(network: DlibFaceResNet) -> dict:
+    """LFW through our faces path (canonical 128 crops -> fixed warp -> network), and its agreement with dlib chips."""
+    root = data_root() / "faces" / "lfw"
+    pairs = lfw_pairs(root)
+    files = sorted({p for pair in pairs for p in pair[1:3]})
+    crops, missed = lfw_aligned_crops(files, root)
+    index = {f: i for i, f in enumerate(files)}
+    same = np.array([p[3] for p in pairs])
+    fold = np.array([p[0] for p in pairs])
+    dlib_chips = np.load(CACHE / "lfw_chips.npz")
+    e_dlib = embed_chips(network, list(dlib_chips["chips"]))
+    out: dict = {"images": len(files), "mediapipe_missed_used_mean_landmarks": int(missed.sum()), "crop_size": 128}
+    for mode in ("reflection", "zeros"):
+        cfg = ChipWarpConfig(padding_mode=mode)
+        with torch.no_grad():
+            emb = torch.cat([face_embedding(crops[i : i + 32], network, cfg) for i in range(0, len(crops), 32)]).numpy()
+        a = emb[[index[p[1]] for p in pairs]]
+        b = emb[[index[p[2]] for p in pairs]]
+        agree = cosine(emb, e_dlib)
+        out[mode] = {
+            "cosine": folds_accuracy(cosine(a, b), same, fold),
+            "vs_dlib_chip_cos": {"mean": float(agree.mean()), "median": float(np.median(agree)), "p05": float(np.percentile(agree, 5))},
+        }
+    return out
+
+
 def part_wild(ref: Dlib, network: DlibFaceResNet) -> dict:
     folder = data_root() / "wild" / "deepface"
     with open(folder / "pairs.csv", newline="") as f:
@@ -297,6 +349,8 @@ def main() -> None:
             results[part] = part_parity(ref)
         elif part == "lfw":
             results[part] = part_lfw(ref, network)
+        elif part == "lfw_ours":
+            results[part] = part_lfw_ours(network)
         elif part == "wild":
             results[part] = part_wild(ref, network)
         elif part == "utk":

