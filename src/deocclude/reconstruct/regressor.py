@@ -2,8 +2,9 @@
 
 The encoder is S's (:class:`deocclude.segment.model.ResNetEncoder`), so the project has one
 ResNet; R adds a global average pool and one linear layer. The paper uses a ResNet-50;
-bundled weights must stay under 25 MB and train on a 2-core CPU, so ours is ResNet-18
-sized (width configurable: full ResNet-18 is 11.3 M parameters, 22.6 MB in fp16).
+bundled weights must stay under 25 MB and train on a 2-core CPU, so ours has the ResNet-18
+layout; the bundled R uses S's half width (2.9 M parameters, 5.8 MB in fp16) so that it
+can start from S's trained encoder; full width (11.3 M, 22.6 MB) is one config change.
 
 Why the output scale: the layer's raw outputs are O(1) at initialisation, but the fields
 of x live on very different scales (a few hundredths of a radian of roll, several std-devs
