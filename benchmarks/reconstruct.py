@@ -100,7 +100,9 @@ def bench_teacher(model: FaceModel, size: int, limit: int | None, batch: int) ->
     index = load_index(utkface_root())
     ids = index.select("val")[:limit]
     gen = torch.Generator().manual_seed(0)
-    lm_err, ph_err, base_lm, base_ph = [], [], [], []
+    from deocclude.faces.mesh import mesh_mask
+
+    lm_err, ph_err, base_lm, base_ph, ious = [], [], [], [], []
     wall = cpu = load_wall = 0.0
     first = None
     for s in range(0, len(ids), batch):
@@ -112,6 +114,11 @@ def bench_teacher(model: FaceModel, size: int, limit: int | None, batch: int) ->
         result = fit_teacher(model, images, landmarks, masks, FitConfig(), gen)
         wall += time.perf_counter() - w
         cpu += time.process_time() - c
+        with torch.no_grad():
+            cover = model.render(result.x, size).mask[:, 0].numpy() > 0.5
+        for k in range(len(chunk)):
+            target = mesh_mask(landmarks[k, :, :2].numpy(), size, size) > 0.5
+            ious.append(float((cover[k] & target).sum() / max(1, (cover[k] | target).sum())))
         lm_err.append(result.landmark_error)
         ph_err.append(result.photometric_error)
         base = evaluate_fit(model, model.layout.zeros(len(chunk)), images, landmarks, masks)
@@ -130,6 +137,7 @@ def bench_teacher(model: FaceModel, size: int, limit: int | None, batch: int) ->
         "photometric_l1_masked": {"mean": float(ph.mean()), "p95": float(ph.quantile(0.95)),
                                   "note": "mean |I_R - I| over M_F * M_R, per channel, images in [0, 1]"},
         "mean_face_photometric_l1_masked": float(torch.cat(base_ph).mean()),
+        "mask_iou_M_R_vs_data_mesh_mask": {"mean": float(np.mean(ious)), "p5": float(np.percentile(ious, 5))},
         "fit_ms_per_face": {"wall": wall / len(ids) * 1000, "cpu": cpu / len(ids) * 1000},
         "load_align_ms_per_face_wall": load_wall / len(ids) * 1000,
         "batch": batch,

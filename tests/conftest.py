@@ -44,3 +44,15 @@ def wild_root(data_root: Path) -> Path:
 def example_photo() -> Path:
     """The bundled public-domain example photo (scikit-image's astronaut, NASA)."""
     return EXAMPLES_DIR / "astronaut.jpg"
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Many small tensor ops (rasterizer, fits): one thread is much faster than two on a busy
+    2-core machine, where OpenMP barriers stall whenever one thread is descheduled."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -43,6 +43,8 @@ def test_run_on_the_example_writes_photo_grid_and_manifest(tmp_path: Path, examp
     assert result.shape == read_image(example_photo).shape
     grid = read_image(out / "astronaut_faces.png")
     assert grid.shape[0] > 100
+    occlusion = read_image(out / "astronaut_occlusion.png")[..., 0]
+    assert occlusion.shape == result.shape[:2] and occlusion.max() <= 255
     manifest = json.loads((out / "manifest.json").read_text())
     [entry] = manifest["files"]
     assert entry["status"] == "ok" and len(entry["faces"]) == 1
@@ -97,3 +99,20 @@ def test_skip_existing_and_suffix(tmp_path: Path, example_photo: Path, capsys) -
 def test_bad_option_values_give_one_line(tmp_path: Path, example_photo: Path, capsys) -> None:
     assert main(["run", str(example_photo), "-o", str(tmp_path / "o"), "--size", "100"]) == 2
     assert "multiple of 32" in capsys.readouterr().err
+
+
+def test_sunglasses_example_is_found_and_removed(tmp_path: Path, capsys) -> None:
+    """The bundled occluded example: the occlusion mask covers the glasses, and the photo changes only there."""
+    from deocclude.paths import REPO_DIR
+
+    photo_path = REPO_DIR / "examples" / "astronaut_sunglasses.jpg"
+    assert main(["run", str(photo_path), "-o", str(tmp_path)]) == 0
+    photo, result = read_image(photo_path), read_image(tmp_path / "astronaut_sunglasses.png")
+    occlusion = read_image(tmp_path / "astronaut_sunglasses_occlusion.png")[..., 0] > 127
+    lens = photo.astype(int).sum(axis=2) < 120  # the nearly black frames and lenses
+    face_band = np.zeros_like(lens)
+    face_band[100:140, 198:255] = True  # the eye band, inside the face outline (temples lie outside M_R)
+    assert occlusion[lens & face_band].mean() > 0.8
+    changed = np.abs(result.astype(int) - photo).max(axis=2) > 8
+    assert changed[lens & face_band].mean() > 0.8
+    assert changed[:60].mean() < 0.01 and changed[300:].mean() < 0.01  # background and suit untouched

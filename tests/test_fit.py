@@ -12,6 +12,10 @@ from deocclude.reconstruct.fit import FitConfig, evaluate_fit, fit_teacher
 from deocclude.reconstruct.utkface import aligned_batch, load_index
 
 
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 @pytest.fixture(scope="module")
 def val_batch(utkface_root):
     index = load_index(utkface_root)

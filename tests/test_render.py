@@ -10,6 +10,10 @@ import torch
 from deocclude.reconstruct import render
 from deocclude.reconstruct.render import interpolate, rasterize, render_mesh, sample_texture, sh_basis, sh_shading
 
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 QUAD_FACES = torch.tensor([[0, 3, 2], [0, 2, 1]])  # counter-clockwise seen from the camera
 
 

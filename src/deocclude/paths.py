@@ -25,3 +25,13 @@ def data_root() -> Path:
 
 def utkface_root() -> Path:
     return data_root() / "faces" / "utkface"
+
+
+def cache_root() -> Path:
+    """Where derived files are cached (aligned datasets, teacher fits, converted weights).
+
+    ``$DEOCCLUDE_CACHE`` if set, else ``~/.cache/deocclude``. Nothing in it is needed to run
+    the bundled models; every entry can be rebuilt from its source.
+    """
+    env = os.environ.get("DEOCCLUDE_CACHE")
+    return Path(env).expanduser().resolve() if env else Path.home() / ".cache" / "deocclude"

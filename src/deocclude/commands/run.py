@@ -15,6 +15,7 @@ Only occluded face pixels change; the rest of the photo is untouched.
 
 Writes, per input photo, into OUTDIR:
   NAME<suffix>.png        the de-occluded photo
+  NAME_occlusion.png      where it changed: the occlusion mask M_O in photo pixels (255 = occluded)
   NAME_faces.png          one row per face: aligned crop, landmarks, occlusion mask, result
   NAME/                   with --save-intermediates: every crop and mask as its own PNG
 and manifest.json (per file: faces found, occluded fraction, status, timings).
@@ -125,7 +126,7 @@ def _unique_output_names(files: list[Path]) -> list[str]:
 
 def _process_file(deoccluder, path: Path, name: str, out_dir: Path, args: argparse.Namespace, console) -> dict:  # noqa: ANN001
     from deocclude.errors import DeoccludeError
-    from deocclude.imageio import read_image, write_image
+    from deocclude.imageio import read_image, write_image, write_mask
     from deocclude.report import face_grid, write_face_intermediates
 
     entry: dict = {"input": str(path), "output": str(out_dir / f"{name}{args.suffix}.png")}
@@ -146,6 +147,8 @@ def _process_file(deoccluder, path: Path, name: str, out_dir: Path, args: argpar
         console.print(f"[yellow]no face:[/yellow] {path}: no face found (photo not written)", highlight=False)
         return entry | {"status": "no face", "output": None, "seconds": time.perf_counter() - started}
     write_image(out_photo, result.photo)
+    if any(face.occlusion_mask is not None for face in result.faces):
+        write_mask(out_dir / f"{name}_occlusion.png", result.occlusion_mask())
     write_image(out_dir / f"{name}_faces.png", face_grid(result))
     if args.save_intermediates:
         write_face_intermediates(out_dir / name, result)

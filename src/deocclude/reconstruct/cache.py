@@ -8,13 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.paths import REPO_DIR
-
-
-def cache_root() -> Path:
-    """``$DEOCCLUDE_CACHE`` if set, else ``<repo>/cache`` (git-ignored)."""
-    env = os.environ.get("DEOCCLUDE_CACHE")
-    return Path(env).expanduser().resolve() if env else REPO_DIR / "cache"
+from deocclude.paths import cache_root
 
 
 def teacher_cache_path(size: int = 128) -> Path:

@@ -25,7 +25,7 @@ def _commit() -> str:
         return "unknown"
 
 
-def bundle(run: Path, out: Path = DEFAULT_WEIGHTS) -> Path:
+def bundle(run: Path, out: Path = DEFAULT_WEIGHTS, trained_with: str = "") -> Path:
     net, size = load_net(run / "final" / "weights.safetensors")
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     end = [r for r in log if r["event"] == "end"][-1]
@@ -33,7 +33,8 @@ def bundle(run: Path, out: Path = DEFAULT_WEIGHTS) -> Path:
         "training_run": run.name,
         "training": json.dumps({k: end[k] for k in ("step", "epochs", "images", "minutes")}),
         "val": json.dumps({k: v for k, v in end.items() if k not in ("event", "step", "epochs", "images", "minutes", "weights")}),
-        "commit": _commit(),
+        "bundled_at_commit": _commit(),
+        "trained_with_commit": trained_with or "unknown",
         "data": "UTKFace train split (visible_ratio >= 0.7), aligned N=128, deocclude.synth occluders (train split); research-only data",
     }
     path = save_weights(net, out, size, extra)
@@ -46,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path)
     p.add_argument("-o", "--out", type=Path, default=DEFAULT_WEIGHTS)
+    p.add_argument("--trained-with", default="", help="commit of the code the run was trained with")
     args = p.parse_args(argv)
-    path = bundle(args.run, args.out)
+    path = bundle(args.run, args.out, args.trained_with)
     print(f"{path}: {path.stat().st_size / 1e6:.2f} MB")
     return 0
 

@@ -66,6 +66,16 @@ def load_net(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "c
     return net.to(device).eval(), int(meta.get("size", "128"))
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else as torch spells it."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise DeoccludeError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)") from None
+
+
 class Segmenter:
     """A loaded S network. Call it on aligned face crops: ``Segmenter(device="cpu")(crop) -> M_F``.
 
@@ -74,7 +84,7 @@ class Segmenter:
     """
 
     def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128) -> None:
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         net, self.size = (weights, size) if isinstance(weights, UNet) else load_net(weights, self.device)
         self.net = AnySize(net).to(self.device).eval()
 
