@@ -44,4 +44,11 @@ RECIPES: dict[str, Recipe] = {
         description="Train G (METHOD.md §5) on aligned UTKFace train faces with synthetic occluders of every category; "
         "I_R from --prior (a folder of cached renders) or zeros; ablations --no-prior and --no-ssim-loss.",
     ),
+    "reconstruct": Recipe(
+        help="R: occlusion-robust 3D face reconstruction (x = pose, shape, albedo, SH light) on UTKFace + synthetic occluders",
+        config="deocclude.reconstruct.regressor_config:ReconstructTrainConfig",
+        task="deocclude.reconstruct.task:ReconstructTask",
+        description="Train R (METHOD.md §4) on occluded UTKFace train faces against the teacher's x* of the clean faces "
+        "(run `deocclude fit` first); validates on val faces with held-out occluders.",
+    ),
 }

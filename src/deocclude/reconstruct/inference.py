@@ -1,0 +1,141 @@
+"""Inference for R: ``reconstruct(images) -> (x, I_R, M_R)`` and the 3-D face as an ``.obj``.
+
+Weights are fp16 safetensors whose metadata carries the network shape (``config``) and
+the crop size R was trained at (``size``). Inputs are aligned face crops (the canonical
+framing of :mod:`deocclude.faces.align`) of any size: they are resized to the training
+size for the regressor, and the face is rendered back at the input's size (the camera
+is defined per image size, so x does not depend on N).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from deocclude.errors import DeoccludeError
+from deocclude.paths import WEIGHTS_DIR
+from deocclude.reconstruct.face_model import FaceModel
+from deocclude.reconstruct.regressor import Regressor
+from deocclude.reconstruct.regressor_config import RegressorConfig
+
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "reconstruct_r.safetensors"
+FORMAT = "deocclude.reconstruct/1"
+
+
+def weights_metadata(config: RegressorConfig, size: int) -> dict[str, str]:
+    """What :func:`load_regressor` needs besides the tensors."""
+    return {"config": config.to_json(), "size": str(size), "format": FORMAT}
+
+
+def save_weights(net: Regressor, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
+    """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
+               for k, v in net.state_dict().items()}
+    save_file(tensors, str(path), metadata={**weights_metadata(net.config, size), **(extra or {})})
+    return path
+
+
+def load_regressor(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Regressor, int]:
+    """Build the regressor described by a weights file and load it (float32, eval mode)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DeoccludeError(f"reconstruction weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # a corrupt or foreign file: say which
+        raise DeoccludeError(f"cannot read reconstruction weights {path}: {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise DeoccludeError(f"{path}: not a deocclude reconstruction weights file")
+    net = Regressor(RegressorConfig.from_json(meta["config"]))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    return net.to(device).eval(), int(meta.get("size", "128"))
+
+
+class Reconstruction(NamedTuple):
+    """R's outputs; unpacks as ``x, I_R, M_R``."""
+
+    x: torch.Tensor  # (B, 257) coefficients
+    image: torch.Tensor  # (B, 3, N, N) I_R in [0, 1], 0 outside the face
+    mask: torch.Tensor  # (B, 1, N, N) M_R, 1 = face surface
+
+
+class Reconstructor:
+    """A loaded R and face model: ``Reconstructor()(crops) -> Reconstruction``.
+
+    ``weights``: a weights file (default: the bundled one) or an in-memory
+    :class:`Regressor` (then ``size`` is its training crop size).
+    """
+
+    def __init__(self, weights: str | Path | Regressor = DEFAULT_WEIGHTS, face_model: str | Path | FaceModel | None = None,
+                 device: str | torch.device = "cpu", size: int = 128) -> None:
+        self.device = torch.device(device)
+        if isinstance(weights, Regressor):
+            self.net, self.size = weights.to(self.device).eval(), size
+        else:
+            self.net, self.size = load_regressor(weights, self.device)
+        model = face_model if isinstance(face_model, FaceModel) else FaceModel.load(face_model)
+        self.face_model = model.to(self.device)
+
+    @torch.no_grad()
+    def __call__(self, images: object) -> Reconstruction:
+        """Aligned crops: float tensor (B, 3, N, N) / (3, N, N) in [0, 1], or uint8 arrays (N, N, 3) / (B, N, N, 3)."""
+        from deocclude.identity.embed import as_crop_batch
+
+        crops = as_crop_batch(images, self.device).float()
+        n = crops.shape[-1]
+        inputs = crops if n == self.size else F.interpolate(crops, size=(self.size, self.size), mode="bilinear",
+                                                            align_corners=False, antialias=n > self.size)
+        x = self.net(inputs)
+        rendered = self.face_model.render(x, n)
+        return Reconstruction(x, rendered.image.clamp(0, 1), rendered.mask)
+
+    @torch.no_grad()
+    def mesh(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Posed vertices (B, 468, 3) in camera space (X right, Y up, Z to the viewer), their
+        albedo colours (B, 468, 3) in [0, 1] and the triangles (F, 3) of the face of x."""
+        fm = self.face_model
+        x = x.to(self.device).float()
+        verts = fm.camera_vertices(x)
+        texture = fm.albedo(x[:, fm.layout.albedo])  # (B, 3, T, T)
+        grid = (fm.uv * 2 - 1).view(1, 1, -1, 2).expand(len(x), -1, -1, -1)
+        colours = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        colours = colours[:, :, 0].transpose(1, 2).clamp(0, 1)
+        return verts.cpu().numpy(), colours.cpu().numpy(), fm.triangles.cpu().numpy()
+
+
+@functools.lru_cache(maxsize=2)
+def default_reconstructor(device: str = "cpu") -> Reconstructor:
+    """The bundled R on ``device``, loaded once."""
+    return Reconstructor(device=device)
+
+
+def reconstruct(images: object, device: str | torch.device = "cpu") -> Reconstruction:
+    """``(x, I_R, M_R)`` of aligned face crops with the bundled weights (see :class:`Reconstructor`)."""
+    return default_reconstructor(str(device))(images)
+
+
+def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, colours: np.ndarray | None = None) -> Path:
+    """One face as a Wavefront ``.obj`` (vertex colours as the common ``v x y z r g b`` extension)."""
+    path = Path(path)
+    lines = ["# deocclude reconstruction: 468 MediaPipe-topology vertices, camera space (X right, Y up, Z to the viewer)"]
+    for i, v in enumerate(np.asarray(vertices, dtype=np.float64)):
+        extra = "" if colours is None else " {:.4f} {:.4f} {:.4f}".format(*np.asarray(colours[i], dtype=np.float64))
+        lines.append(f"v {v[0]:.6f} {v[1]:.6f} {v[2]:.6f}{extra}")
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in np.asarray(triangles, dtype=np.int64)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+__all__ = ["DEFAULT_WEIGHTS", "Reconstruction", "Reconstructor", "reconstruct", "load_regressor", "save_weights",
+           "weights_metadata", "write_obj", "default_reconstructor"]
