@@ -43,7 +43,9 @@ class DeoccluderConfig:
     """Visible-face probability below which a face-surface pixel counts as occluded."""
     dilate: int = 2
     """Grow the occlusion mask by this many crop pixels so occluder edges are removed too."""
-    fill: Literal["auto", "telea", "navier-stokes"] = "auto"
+    fill: Literal["auto", "telea", "navier-stokes", "g"] = "auto"
+    """``auto`` = the best fill by our benchmarks: OpenCV Telea for now, because the bundled G
+    (513 CPU steps, no I_R) scores below it (benchmarks/results/inpaint.json); ``g`` forces G."""
     device: str = "auto"
     paste: PasteConfig = PasteConfig()
 
@@ -131,8 +133,10 @@ class Deoccluder:
         self._segmenter = _optional_stage("deocclude.segment.inference", "Segmenter", device=self.device)
         self._reconstructor = _optional_stage("deocclude.reconstruct.inference", "Reconstructor", device=self.device)
         self._inpainter = None
-        if config.fill == "auto":
+        if config.fill == "g":
             self._inpainter = _optional_stage("deocclude.inpaint.api", "load_inpainter", device=self.device)
+            if self._inpainter is None:
+                raise DeoccludeError("--fill g: G's weights (inpaint_g.safetensors) are not installed")
 
     @property
     def can_remove_occlusions(self) -> bool:
