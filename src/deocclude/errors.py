@@ -15,3 +15,8 @@ class ImageReadError(DeoccludeError):
 
 class NoFaceError(DeoccludeError):
     """No face was found in an image."""
+
+
+class WeightsNotFoundError(DeoccludeError, FileNotFoundError):
+    """A weights file is missing: a user-fixable error, and a FileNotFoundError so that the
+    pipeline can treat a learned stage as optional and fall back to the classical one."""

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from deocclude.errors import DeoccludeError
+from deocclude.errors import DeoccludeError, WeightsNotFoundError
 from deocclude.inpaint.config import GeneratorConfig
 from deocclude.inpaint.generator import Generator, composite, generator_input
 from deocclude.paths import WEIGHTS_DIR
@@ -49,7 +49,7 @@ def load_generator(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.devic
     """The generator a weights file describes (float32, eval mode) and its training size."""
     path = Path(path)
     if not path.is_file():
-        raise DeoccludeError(f"inpainting weights not found: {path}")
+        raise WeightsNotFoundError(f"inpainting weights not found: {path}")
     with safe_open(str(path), framework="pt", device="cpu") as f:
         meta = f.metadata() or {}
         tensors = {k: f.get_tensor(k) for k in f.keys()}

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from deocclude.errors import DeoccludeError
+from deocclude.errors import DeoccludeError, WeightsNotFoundError
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.reconstruct.face_model import FaceModel
 from deocclude.reconstruct.regressor import Regressor
@@ -48,7 +48,7 @@ def load_regressor(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.devic
     """Build the regressor described by a weights file and load it (float32, eval mode)."""
     path = Path(path)
     if not path.is_file():
-        raise DeoccludeError(f"reconstruction weights not found: {path}")
+        raise WeightsNotFoundError(f"reconstruction weights not found: {path}")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from deocclude.errors import DeoccludeError
+from deocclude.errors import DeoccludeError, WeightsNotFoundError
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.segment.model import AnySize, UNet, UNetConfig
 
@@ -42,11 +42,6 @@ def save_weights(net: UNet, path: str | Path, size: int, extra: dict[str, str] |
     meta = {**weights_metadata(net.config, size), **(extra or {})}
     save_file(tensors, str(path), metadata=meta)
     return path
-
-
-class WeightsNotFoundError(DeoccludeError, FileNotFoundError):
-    """The S weights file is missing (a user-fixable error, and a FileNotFoundError for callers
-    that treat S as optional)."""
 
 
 def load_net(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[UNet, int]:
