@@ -8,10 +8,12 @@ never a silent "0 files processed".
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deocclude.errors import DeoccludeError
 from deocclude.imageio import IMAGE_SUFFIXES
 
 
@@ -56,3 +58,39 @@ def expand_inputs(arguments: Sequence[str], recursive: bool = False) -> InputSet
         else:
             result.problems.append(f"{path}: no such file or folder")
     return result
+
+
+def _print_error(message: str) -> None:
+    print(f"deocclude: error: {message}", file=sys.stderr)
+
+
+def prepare_batch(arguments: Sequence[str], out_dir: Path, recursive: bool = False,
+                  report: Callable[[str], None] = _print_error) -> InputSet:
+    """What every batch command does first: expand the inputs, report each problem, and make sure
+    the output folder can be written and is not an input folder (so no input is ever overwritten).
+
+    Raises :class:`DeoccludeError` when nothing matched or the output folder is unusable.
+    """
+    found = expand_inputs(arguments, recursive=recursive)
+    for problem in found.problems:
+        report(problem)
+    if not found.files:
+        raise DeoccludeError("no input image found (nothing to do)")
+    check_output_folder(out_dir, found.files)
+    return found
+
+
+def check_output_folder(out_dir: Path, files: Sequence[Path]) -> None:
+    """Create ``out_dir`` and check it is writable and holds none of the inputs."""
+    resolved = Path(out_dir).resolve()
+    if resolved.exists() and not resolved.is_dir():
+        raise DeoccludeError(f"output {out_dir} exists and is not a folder")
+    if any(f.resolve().parent == resolved for f in files):
+        raise DeoccludeError(f"output folder {out_dir} is also an input folder; choose another -o so inputs are never overwritten")
+    try:
+        resolved.mkdir(parents=True, exist_ok=True)
+        probe = resolved / ".deocclude-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DeoccludeError(f"cannot write to output folder {out_dir}: {exc.strerror}") from None

@@ -56,21 +56,13 @@ def run(args: argparse.Namespace) -> int:
 
     from deocclude.errors import DeoccludeError
     from deocclude.imageio import read_image, write_image, write_mask
-    from deocclude.inputs import expand_inputs
+    from deocclude.inputs import prepare_batch
     from deocclude.reconstruct.inference import DEFAULT_WEIGHTS, Reconstructor, write_obj
 
     if args.size < 32 or args.size % 32:
         raise DeoccludeError(f"--size must be a multiple of 32 (at least 32), got {args.size}")
-    found = expand_inputs(args.inputs)
-    for problem in found.problems:
-        print(f"deocclude: error: {problem}")
-    if not found.files:
-        raise DeoccludeError("no input image found (nothing to do)")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise DeoccludeError(f"{out}: exists and is not a folder")
-    if any(f.resolve().parent == out.resolve() for f in found.files):
-        raise DeoccludeError(f"output folder {out} is also an input folder; choose another -o so inputs are never overwritten")
+    found = prepare_batch(args.inputs, out)
     model = Reconstructor(args.weights or DEFAULT_WEIGHTS, device=args.device)
     detector = mesh = None
     if not args.aligned:
@@ -78,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
         from deocclude.faces.landmarks import FaceMesh
 
         detector, mesh = FaceDetector(), FaceMesh()
-    out.mkdir(parents=True, exist_ok=True)
     failures = len(found.problems)
     for path in found.files:
         try:

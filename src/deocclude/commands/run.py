@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -56,18 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from deocclude.errors import DeoccludeError
-    from deocclude.inputs import expand_inputs
+    from deocclude.inputs import prepare_batch
     from deocclude.pipeline import Deoccluder, DeoccluderConfig
 
     console = Console(stderr=True, soft_wrap=True)
-    found = expand_inputs(args.inputs, recursive=args.recursive)
-    for problem in found.problems:
-        console.print(f"[red]error:[/red] {problem}", highlight=False)
-    if not found.files:
-        raise DeoccludeError("no input image found (nothing to do)")
     out_dir: Path = args.output
-    _check_output_folder(out_dir, found.files)
+    found = prepare_batch(args.inputs, out_dir, args.recursive,
+                          report=lambda problem: console.print(f"[red]error:[/red] {problem}", highlight=False))
 
     config = DeoccluderConfig(size=args.size, detector=args.detector, min_face_score=args.min_face_score,
                               only_largest_face=args.only_largest_face, mask_threshold=args.mask_threshold,
@@ -94,23 +88,6 @@ def run(args: argparse.Namespace) -> int:
     faces = sum(len(e.get("faces", [])) for e in manifest["files"])
     console.print(f"{done} photo(s) processed ({faces} face(s)), {skipped} skipped, {failures} failed → {out_dir}")
     return 1 if failures else 0
-
-
-def _check_output_folder(out_dir: Path, files: list[Path]) -> None:
-    from deocclude.errors import DeoccludeError
-
-    resolved = out_dir.resolve()
-    if resolved.exists() and not resolved.is_dir():
-        raise DeoccludeError(f"output {out_dir} exists and is not a folder")
-    if any(f.resolve().parent == resolved for f in files):
-        raise DeoccludeError(f"output folder {out_dir} is also an input folder; choose another -o so inputs are never overwritten")
-    try:
-        resolved.mkdir(parents=True, exist_ok=True)
-        probe = resolved / ".deocclude-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise DeoccludeError(f"cannot write to output folder {out_dir}: {exc.strerror}") from None
 
 
 def _unique_output_names(files: list[Path]) -> list[str]:

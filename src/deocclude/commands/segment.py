@@ -41,23 +41,15 @@ def run(args: argparse.Namespace) -> int:
 
     from deocclude.errors import DeoccludeError
     from deocclude.imageio import read_image, write_image, write_mask
-    from deocclude.inputs import expand_inputs
+    from deocclude.inputs import prepare_batch
     from deocclude.segment.inference import DEFAULT_WEIGHTS, load_segmenter
     from deocclude.segment.photos import segment_photo
     from deocclude.visualize import overlay_mask
 
     if not 0.0 < args.threshold < 1.0:
         raise DeoccludeError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    found = expand_inputs(args.inputs)
-    for problem in found.problems:
-        print(f"deocclude: error: {problem}", file=sys.stderr)
-    if not found.files:
-        raise DeoccludeError("no input image found (nothing to do)")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise DeoccludeError(f"{out}: exists and is not a folder")
-    if any(f.resolve().parent == out.resolve() for f in found.files):
-        raise DeoccludeError(f"output folder {out} is also an input folder; choose another -o so inputs are never overwritten")
+    found = prepare_batch(args.inputs, out)
     model = load_segmenter(str(args.weights or DEFAULT_WEIGHTS), args.device)
     failures = len(found.problems)
     for path in found.files:
