@@ -270,7 +270,7 @@ def part_utk(ref: Dlib, network: DlibFaceResNet, faces: int) -> dict:
         split = {row["file"]: row["split"] for row in csv.DictReader(f)}
     names = [str(n) for n in lm["names"]]
     test = [i for i, n in enumerate(names) if split[n] == "test"][:faces]
-    clean, occluded, dlib_chips, have_dlib, grid = [], [], [], [], []
+    clean, occluded, dlib_chips, have_dlib = [], [], [], []
     for i in test:
         image = read_image(root / "images" / names[i])
         aligned = align_face(image, lm["points"][i], size=128)
@@ -309,7 +309,9 @@ def _save_grid(clean: list[np.ndarray], occluded: list[np.ndarray]) -> None:
     grid = np.concatenate([np.concatenate(clean, 1), np.concatenate(occluded, 1)], 0)
     CACHE.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(CACHE / "utk_sunglasses_grid.png"), grid[..., ::-1])
-    chips = (crops_chips := __import__("deocclude.identity.embed", fromlist=["crops_to_chips"]).crops_to_chips)(
+    from deocclude.identity.embed import crops_to_chips
+
+    chips = crops_to_chips(
         torch.from_numpy(np.stack(clean)).permute(0, 3, 1, 2).float() / 255)
     row = (chips.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
     cv2.imwrite(str(CACHE / "utk_chips_grid.png"), np.concatenate(list(row), 1)[..., ::-1])

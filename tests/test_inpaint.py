@@ -11,7 +11,7 @@ import torch
 from deocclude.cli import main
 from deocclude.errors import DeoccludeError
 from deocclude.imageio import read_image, write_image
-from deocclude.inpaint.api import DEFAULT_WEIGHTS, inpaint, load_generator, save_generator
+from deocclude.inpaint.api import inpaint, load_generator, save_generator
 from deocclude.inpaint.config import DiscriminatorConfig, GeneratorConfig
 from deocclude.inpaint.discriminator import Discriminator
 from deocclude.inpaint.generator import Generator, composite, generator_input

@@ -124,7 +124,7 @@ class Deoccluder:
     """Remove occlusions from every face of a photo: ``Deoccluder().run(photo) -> Result``."""
 
     def __init__(self, config: DeoccluderConfig = DeoccluderConfig()) -> None:
-        from deocclude.train.distributed import resolve_device
+        from deocclude.device import resolve_device
 
         self.config = config
         self.device = str(resolve_device(config.device))

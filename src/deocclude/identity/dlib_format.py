@@ -12,7 +12,6 @@ hand it to anything that could run code).
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -9,18 +9,15 @@ input's own resolution, so pixels outside the hole are always the input's, exact
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from deocclude.errors import DeoccludeError, WeightsNotFoundError
+from deocclude.errors import DeoccludeError
+from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
 from deocclude.inpaint.config import GeneratorConfig
 from deocclude.inpaint.generator import Generator, composite, generator_input
 from deocclude.paths import WEIGHTS_DIR
@@ -36,28 +33,15 @@ def save_generator(net: Generator, path: str | Path, size: int, extra: dict[str,
 
 def save_state(state: dict[str, torch.Tensor], config: GeneratorConfig, path: str | Path, size: int,
                extra: dict[str, str] | None = None, half: bool = True) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
-               for k, v in state.items()}
-    meta = {"config": json.dumps(dataclasses.asdict(config)), "size": str(size), "format": FORMAT, **(extra or {})}
-    save_file(tensors, str(path), metadata=meta)
-    return path
+    meta = {"config": config_to_json(config), "size": str(size), "format": FORMAT, **(extra or {})}
+    return write_weights(state, path, meta, half)
 
 
 def load_generator(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Generator, int]:
     """The generator a weights file describes (float32, eval mode) and its training size."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"inpainting weights not found: {path}")
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        meta = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    if meta.get("format") != FORMAT or "config" not in meta:
-        raise DeoccludeError(f"{path}: not a deocclude inpainting weights file")
-    raw = json.loads(meta["config"])
-    net = Generator(GeneratorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}))
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    meta, tensors = read_weights(path, "inpainting", FORMAT)
+    net = Generator(config_from_json(GeneratorConfig, meta["config"]))
+    net.load_state_dict(tensors)
     return net.to(device).eval(), int(meta.get("size", "128"))
 
 

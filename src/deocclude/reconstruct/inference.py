@@ -16,10 +16,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from deocclude.errors import DeoccludeError, WeightsNotFoundError
+from deocclude.device import resolve_device
+from deocclude.weights_file import read_weights, write_weights
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.reconstruct.face_model import FaceModel
 from deocclude.reconstruct.regressor import Regressor
@@ -36,29 +35,14 @@ def weights_metadata(config: RegressorConfig, size: int) -> dict[str, str]:
 
 def save_weights(net: Regressor, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
     """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
-               for k, v in net.state_dict().items()}
-    save_file(tensors, str(path), metadata={**weights_metadata(net.config, size), **(extra or {})})
-    return path
+    return write_weights(net.state_dict(), path, {**weights_metadata(net.config, size), **(extra or {})}, half)
 
 
 def load_regressor(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Regressor, int]:
     """Build the regressor described by a weights file and load it (float32, eval mode)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"reconstruction weights not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # a corrupt or foreign file: say which
-        raise DeoccludeError(f"cannot read reconstruction weights {path}: {exc}") from exc
-    if meta.get("format") != FORMAT:
-        raise DeoccludeError(f"{path}: not a deocclude reconstruction weights file")
+    meta, tensors = read_weights(path, "reconstruction", FORMAT)
     net = Regressor(RegressorConfig.from_json(meta["config"]))
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    net.load_state_dict(tensors)
     return net.to(device).eval(), int(meta.get("size", "128"))
 
 
@@ -79,7 +63,7 @@ class Reconstructor:
 
     def __init__(self, weights: str | Path | Regressor = DEFAULT_WEIGHTS, face_model: str | Path | FaceModel | None = None,
                  device: str | torch.device = "cpu", size: int = 128) -> None:
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         if isinstance(weights, Regressor):
             self.net, self.size = weights.to(self.device).eval(), size
         else:

@@ -8,18 +8,16 @@ the probability is resized back to the input's size (``native=False`` skips that
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from deocclude.errors import DeoccludeError, WeightsNotFoundError
+from deocclude.device import resolve_device
+from deocclude.errors import DeoccludeError
+from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.segment.model import AnySize, UNet, UNetConfig
 
@@ -28,47 +26,20 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "segment_s.safetensors"
 
 def weights_metadata(config: UNetConfig, size: int) -> dict[str, str]:
     """What :func:`load_net` needs besides the tensors: the network shape and training size."""
-    return {"config": json.dumps(dataclasses.asdict(config)), "size": str(size), "format": "deocclude.segment/1"}
+    return {"config": config_to_json(config), "size": str(size), "format": "deocclude.segment/1"}
 
 
 def save_weights(net: UNet, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
     """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {}
-    for k, v in net.state_dict().items():
-        v = v.detach().cpu()
-        tensors[k] = (v.half() if half and v.is_floating_point() else v).contiguous()
-    meta = {**weights_metadata(net.config, size), **(extra or {})}
-    save_file(tensors, str(path), metadata=meta)
-    return path
+    return write_weights(net.state_dict(), path, {**weights_metadata(net.config, size), **(extra or {})}, half)
 
 
 def load_net(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[UNet, int]:
     """Build the network described by a weights file and load it (float32, eval mode)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"segmentation weights not found: {path}")
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        meta = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    if "config" not in meta:
-        raise DeoccludeError(f"{path}: not a deocclude segmentation weights file (no config metadata)")
-    raw = json.loads(meta["config"])
-    config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
-    net = UNet(config)
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    meta, tensors = read_weights(path, "segmentation")
+    net = UNet(config_from_json(UNetConfig, meta["config"]))
+    net.load_state_dict(tensors)
     return net.to(device).eval(), int(meta.get("size", "128"))
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else as torch spells it."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise DeoccludeError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)") from None
 
 
 class Segmenter:

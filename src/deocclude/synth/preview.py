@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deocclude.errors import DeoccludeError
 
 LABEL_W = 96
 
@@ -35,13 +34,10 @@ def preview_faces(count: int, size: int) -> tuple[list[tuple[np.ndarray, np.ndar
             a = align_sample(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, lm["points"][pos[name]], size)
             faces.append((a["image"].astype(np.float32) / 255.0, a["landmarks"]))
         return faces, f"UTKFace val ({root})"
-    from deocclude.data.photos import PhotoLandmarker, faces_path_available
+    from deocclude.data.photos import PhotoLandmarker
     from deocclude.faces.align import align_face
     from deocclude.imageio import read_image
 
-    if not faces_path_available():
-        raise DeoccludeError(f"no faces to preview: the shared data is not at {root} (set DEOCCLUDE_DATA) and "
-                             "this installation has no face detector")
     photo = read_image(REPO_DIR / "examples" / "astronaut.jpg")
     aligned = align_face(photo, PhotoLandmarker()(photo), size)
     face = (aligned.crop.astype(np.float32) / 255.0, aligned.landmarks)
