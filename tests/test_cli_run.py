@@ -13,6 +13,7 @@ import pytest
 
 from deocclude.cli import main
 from deocclude.imageio import read_image
+from deocclude.paths import REPO_DIR
 
 
 def digest(path: Path) -> str:
@@ -103,7 +104,7 @@ def test_bad_option_values_give_one_line(tmp_path: Path, example_photo: Path, ca
 
 def test_sunglasses_example_is_found_and_removed(tmp_path: Path, capsys) -> None:
     """The bundled occluded example: the occlusion mask covers the glasses, and the photo changes only there."""
-    from deocclude.paths import REPO_DIR
+
 
     photo_path = REPO_DIR / "examples" / "astronaut_sunglasses.jpg"
     assert main(["run", str(photo_path), "-o", str(tmp_path)]) == 0
@@ -116,3 +117,20 @@ def test_sunglasses_example_is_found_and_removed(tmp_path: Path, capsys) -> None
     changed = np.abs(result.astype(int) - photo).max(axis=2) > 8
     assert changed[lens & face_band].mean() > 0.8
     assert changed[:60].mean() < 0.01 and changed[300:].mean() < 0.01  # background and suit untouched
+
+
+def test_run_aligned_batches_faces_and_matches_one_at_a_time():
+    """Aligned crops in one batch give the same masks as each crop alone (batching changes nothing)."""
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+
+    photo = read_image(REPO_DIR / "examples" / "astronaut_sunglasses.jpg")
+    face = Deoccluder(DeoccluderConfig(only_largest_face=True)).run(photo).faces[0]
+    crops = [face.aligned.crop, face.aligned.crop[:, ::-1].copy()]
+    together = Deoccluder(DeoccluderConfig(batch_size=2)).run_aligned(crops)
+    alone = Deoccluder(DeoccluderConfig(batch_size=1)).run_aligned(crops)
+    assert [f.status for f in together] == ["ok", "ok"]
+    for a, b in zip(together, alone):
+        assert a.occlusion_mask.sum() > 50  # the sunglasses are found in the aligned crop
+        assert np.mean(a.occlusion_mask != b.occlusion_mask) < 0.002
+        assert np.abs(a.restored.astype(int) - b.restored.astype(int)).max() <= 2
+    assert together[0].detection is None and together[0].restored.shape == (128, 128, 3)

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.faces.align import AlignedFace, align_face, invert_affine, to_opencv
+from deocclude.faces.align import AlignedFace, align_face, canonical_template, invert_affine, to_opencv
 from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
@@ -47,6 +47,8 @@ class DeoccluderConfig:
     """``auto`` = the best fill by our benchmarks: OpenCV Telea for now, because the bundled G
     (513 CPU steps, no I_R) scores below it (benchmarks/results/inpaint.json); ``g`` forces G."""
     device: str = "auto"
+    batch_size: int = 16
+    """Faces per S / R call (faces of one photo, or aligned crops, are batched)."""
     paste: PasteConfig = PasteConfig()
 
     def __post_init__(self) -> None:
@@ -54,6 +56,8 @@ class DeoccluderConfig:
             raise DeoccludeError(f"--size must be a multiple of 32 and at least 64, got {self.size}")
         if not 0.0 < self.mask_threshold < 1.0:
             raise DeoccludeError(f"--mask-threshold must lie in (0, 1), got {self.mask_threshold}")
+        if self.batch_size < 1:
+            raise DeoccludeError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.dilate < 0:
             raise DeoccludeError(f"--dilate must be >= 0, got {self.dilate}")
 
@@ -67,7 +71,8 @@ class FaceResult:
     """
 
     index: int
-    detection: FaceDetection
+    detection: FaceDetection | None
+    """None for faces given as aligned crops."""
     landmarks: np.ndarray
     aligned: AlignedFace
     face_region: np.ndarray
@@ -151,10 +156,14 @@ class Deoccluder:
         with _Timer(timings, "landmarks"):
             meshes = [m for m in self.mesh(photo, detections) if m.present]
         faces: list[FaceResult] = []
-        output = photo
         for index, mesh in enumerate(meshes):
-            face = self._process_face(photo, index, mesh.detection, mesh.points)
-            faces.append(face)
+            face_timings: dict[str, float] = {}
+            with _Timer(face_timings, "align"):
+                aligned = align_face(photo, mesh.points, self.config.size)
+            faces.append(self._new_face(index, aligned, mesh.detection, mesh.points, face_timings))
+        self.deocclude_faces(faces)
+        output = photo
+        for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
                 with _Timer(face.timings, "paste"):
                     output = paste_back(output, face.aligned, face.restored, face.occlusion_mask, self.config.paste)
@@ -163,34 +172,74 @@ class Deoccluder:
                 timings[name] = timings.get(name, 0.0) + seconds
         return Result(photo=output if output is not photo else photo.copy(), faces=faces, timings=timings)
 
-    def _process_face(self, photo: np.ndarray, index: int, detection: FaceDetection, landmarks: np.ndarray) -> FaceResult:
-        face_timings: dict[str, float] = {}
-        with _Timer(face_timings, "align"):
-            aligned = align_face(photo, landmarks, self.config.size)
+    def run_aligned(self, crops: np.ndarray | list[np.ndarray]) -> list[FaceResult]:
+        """De-occlude faces that are already canonical N×N crops (``--aligned``, evaluation).
+
+        Nothing is detected: every crop is taken as one face in the canonical frame (its
+        landmarks are the canonical template), resized to ``size`` when it has another side.
+        ``FaceResult.restored`` is then the whole output.
+        """
+        faces = []
+        for index, crop in enumerate(crops):
+            crop = np.asarray(crop)
+            if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] != crop.shape[1]:
+                raise DeoccludeError(f"an aligned face must be a square RGB crop, got shape {crop.shape}")
+            n = self.config.size
+            if crop.shape[0] != n:
+                crop = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA if crop.shape[0] > n else cv2.INTER_LINEAR)
+            landmarks = np.concatenate([canonical_template(n), np.zeros((len(canonical_template(n)), 1), np.float32)], 1)
+            aligned = AlignedFace(crop=np.ascontiguousarray(crop, dtype=np.uint8), valid=np.ones((n, n), np.float32),
+                                  matrix=np.array([[1.0, 0, 0], [0, 1.0, 0]]), landmarks=landmarks)
+            faces.append(self._new_face(index, aligned, None, landmarks, {}))
+        return self.deocclude_faces(faces)
+
+    def _new_face(self, index: int, aligned: AlignedFace, detection: FaceDetection | None, landmarks: np.ndarray,
+                  timings: dict[str, float]) -> FaceResult:
+        with _Timer(timings, "align"):
             region = mesh_mask(aligned.landmarks, self.config.size, self.config.size)
-        face = FaceResult(index=index, detection=detection, landmarks=landmarks, aligned=aligned, face_region=region,
-                          restored=aligned.crop, timings=face_timings)
+        return FaceResult(index=index, detection=detection, landmarks=landmarks, aligned=aligned, face_region=region,
+                          restored=aligned.crop, timings=timings)
+
+    def deocclude_faces(self, faces: list[FaceResult]) -> list[FaceResult]:
+        """S, R and the fill for aligned faces, ``batch_size`` crops per network call.
+
+        A batch that fails marks its faces failed (they keep their pixels) and the run goes on.
+        """
         if self._segmenter is None:
-            face.status = "ok"
-            return face
-        try:
-            with _Timer(face_timings, "segment"):
-                face.face_mask = self._segmenter(aligned.crop)
-            if self._reconstructor is not None:
-                with _Timer(face_timings, "reconstruct"):
-                    x, render, surface = self._reconstructor(aligned.crop)
-                face.coefficients = x[0].cpu().numpy()
-                face.render = _to_uint8_image(render[0])
-                face.face_region = (surface[0, 0].cpu().numpy() > 0.5).astype(np.float32)
-            face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, aligned.valid)
-            with _Timer(face_timings, "fill"):
-                face.restored, fill_name = self._fill(aligned.crop, face.occlusion_mask, face.render)
-            surface_name = "R" if self._reconstructor is not None else "mesh surface"
+            return faces
+        step = max(1, self.config.batch_size)
+        for start in range(0, len(faces), step):
+            batch = faces[start:start + step]
+            try:
+                self._deocclude_batch(batch)
+            except Exception as exc:  # one batch failing must not lose the others
+                for face in batch:
+                    face.status = f"failed: {type(exc).__name__}: {exc}"
+                    face.restored, face.occlusion_mask = face.aligned.crop, None
+        return faces
+
+    def _deocclude_batch(self, faces: list[FaceResult]) -> None:
+        crops = np.stack([face.aligned.crop for face in faces])
+        share = 1.0 / len(faces)  # batched stages: each face is charged its share of the call
+        start = time.perf_counter()
+        visible = self._segmenter(crops)
+        _charge(faces, "segment", (time.perf_counter() - start) * share)
+        renders: list[np.ndarray | None] = [None] * len(faces)
+        if self._reconstructor is not None:
+            start = time.perf_counter()
+            x, render, surface = self._reconstructor(crops)
+            _charge(faces, "reconstruct", (time.perf_counter() - start) * share)
+            for i, face in enumerate(faces):
+                face.coefficients = x[i].cpu().numpy()
+                face.render = renders[i] = _to_uint8_image(render[i])
+                face.face_region = (surface[i, 0].cpu().numpy() > 0.5).astype(np.float32)
+        surface_name = "R" if self._reconstructor is not None else "mesh surface"
+        for i, face in enumerate(faces):
+            face.face_mask = visible[i]
+            face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned.valid)
+            with _Timer(face.timings, "fill"):
+                face.restored, fill_name = self._fill(face.aligned.crop, face.occlusion_mask, renders[i])
             face.method = f"S + {surface_name} + {fill_name}"
-        except Exception as exc:  # one face failing must not lose the others
-            face.status = f"failed: {type(exc).__name__}: {exc}"
-            face.restored = aligned.crop
-        return face
 
     def _fill(self, crop: np.ndarray, hole: np.ndarray, render: np.ndarray | None) -> tuple[np.ndarray, str]:
         """G when its weights are installed (and ``fill`` is auto), else OpenCV."""
@@ -220,6 +269,11 @@ class Deoccluder:
             k = 2 * self.config.dilate + 1
             mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
         return mask.astype(np.float32) * (valid > 0.5)
+
+
+def _charge(faces: list[FaceResult], stage: str, seconds: float) -> None:
+    for face in faces:
+        face.timings[stage] = face.timings.get(stage, 0.0) + seconds
 
 
 def _optional_stage(module: str, factory: str, **kwargs: object):  # noqa: ANN202 - a loaded model or None
