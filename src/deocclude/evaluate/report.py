@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from typing import TYPE_CHECKING
 
 from deocclude.evaluate.paper import PAPER_NOTE, PAPER_TABLE1
 from deocclude.paths import REPO_DIR
+
+if TYPE_CHECKING:
+    from deocclude.evaluate.config import Table1Config
+    from deocclude.evaluate.fills import LoadedG
 
 DEFINITIONS = {
     "true_occlusion": "T = (synthetic occluder opacity A > {alpha}) ∩ face surface (mesh of the clean landmarks); "
@@ -28,8 +33,8 @@ DEFINITIONS = {
 }
 
 
-def build_report(config, rows: dict, masks: dict, mask_by_category: dict, gs: list, *, faces: int,  # noqa: ANN001
-                 categories: dict, skipped: dict, pipeline: dict, grid: str | None, seconds: float) -> dict:
+def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category: dict, gs: list[LoadedG], *,
+                 faces: int, categories: dict, skipped: dict, pipeline: dict, grid: str | None, seconds: float) -> dict:
     """Assemble the report of one run (``rows`` keyed ``"<mask>|<method>"`` as the evaluation adds them)."""
     import torch
 
@@ -49,7 +54,7 @@ def build_report(config, rows: dict, masks: dict, mask_by_category: dict, gs: li
         "definitions": {k: v.format(alpha=config.true_alpha, dilate=config.dilate) for k, v in DEFINITIONS.items()},
         "rows": table,
         "mask": masks.get("M_O", {}),
-        "mask_by_category": mask_by_category,
+        "mask_by_category": dict(sorted(mask_by_category.items())),
         "paper_table1_different_data": {"note": PAPER_NOTE, "rows": PAPER_TABLE1},
         "grid": grid,
         "seconds": round(seconds, 1),
@@ -86,7 +91,7 @@ def table1_markdown(report: dict) -> str:
     if len(report["mask_by_category"]) > 1:
         for cat, c in report["mask_by_category"].items():
             lines.append(_mask_line(cat, c))
-    lines += ["", f"The paper's Table 1, **different data**: {report['paper_table1_different_data']['note']}.", "",
+    lines += ["", f"The paper's Table 1 beside ours, **different data** ({report['paper_table1_different_data']['note']}):", "",
               "| paper method | L1 ↓ | SSIM ↑ | PSNR ↑ | ArcFace ID cos ↑ |", "|---|---|---|---|---|"]
     for name, r in report["paper_table1_different_data"]["rows"].items():
         lines.append(f"| {name} | {r['l1']} | {r['ssim']} | {r['psnr']} | {r['id_cos']} |")

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deocclude.evaluate.config import Table1Config
 
 ORACLE, AUTOMATIC, NONE = "oracle", "automatic (S + R)", "none"
 INPUT_ROW = "occluded input (no de-occlusion)"
@@ -62,7 +66,7 @@ def _device(name: str) -> str:
     return str(resolve_device(name))
 
 
-def evaluate(config, grid: Path | None = None, progress: bool = True) -> dict:  # noqa: ANN001 - a Table1Config
+def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = True) -> dict:
     """Run every row over the protocol's faces, streaming batch by batch; returns the report."""
     import time
 
