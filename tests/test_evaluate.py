@@ -120,7 +120,8 @@ def test_eval_sunglasses_end_to_end(utkface_root: Path, tmp_path: Path, one_torc
     rows = {(r["mask"], r["method"]): r for r in report["rows"]}
     assert set(rows) == {("none", "occluded input (no de-occlusion)"),
                          ("oracle", "OpenCV Telea"), ("oracle", "OpenCV Navier-Stokes"), ("oracle", "G (bundled)"),
-                         ("automatic (S + R)", "OpenCV Telea"), ("automatic (S + R)", "G (bundled)")}
+                         ("oracle", "I_R Poisson blend"), ("automatic (S + R)", "OpenCV Telea"),
+                         ("automatic (S + R)", "I_R Poisson blend"), ("automatic (S + R)", "G (bundled)")}
     for row in rows.values():
         assert row["n"] == 4
         assert 0 <= row["l1"] <= 1 and -1 <= row["ssim"] <= 1 and 0 < row["psnr"] < 100 and -1 <= row["id_cos"] <= 1

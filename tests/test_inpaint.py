@@ -249,3 +249,26 @@ def test_ssim_loss_is_skipped_without_a_prior() -> None:
     models = task.build_models()
     losses = task.generator_losses(models, _fake_batch(prior=False), 1)
     assert losses["ssim"] == 0 and "id" not in losses  # id every 4th step by default
+
+
+def test_prior_blend_brings_the_render_structure_with_the_photo_colours() -> None:
+    """A dark hole (sunglasses) over a flat skin patch: the blend takes the render's eye
+    (a dark dot) and the photo's skin tone, and leaves everything outside the hole alone."""
+    from deocclude.inpaint.classical import prior_blend
+
+    image = np.full((64, 64, 3), (180, 140, 120), np.uint8)
+    image[20:40, 10:54] = 10  # the occluder
+    render = np.full((64, 64, 3), 90, np.uint8)  # a darker render of the same face...
+    render[28:32, 20:24] = 20  # ...with an eye
+    hole = np.zeros((64, 64), np.float32)
+    hole[19:41, 9:55] = 1
+    out = prior_blend(image, hole, render)
+    assert np.array_equal(out[hole == 0], image[hole == 0])
+    skin = out[22, 40].astype(int)
+    assert np.abs(skin - (180, 140, 120)).max() <= 3  # the photo's colour, not the render's 90
+    assert out[30, 22].astype(int).sum() < skin.sum() - 150  # the eye is there
+    face = np.ones((64, 64), np.float32)
+    face[:, 50:] = 0  # the hole leaves the rendered face, whose background is black: Telea guides there
+    unrendered = np.where(face[..., None] > 0, render, 0).astype(np.uint8)
+    out = prior_blend(image, hole, unrendered, face)
+    assert np.abs(out[30, 52].astype(int) - (180, 140, 120)).max() <= 10

@@ -6,8 +6,8 @@ M_O = M_R ⊙ (1 − M_F) → fill M_O → paste the filled crop back into the p
 
 Which parts run depends on which weights are installed (each face's ``method`` says what
 ran): without S only the faces path runs (crops, landmarks, lossless paste back); without
-R, M_R is the surface of the detected 468-point mesh and there is no I_R; without G the
-fill is OpenCV Telea. Faces are processed independently: a face that fails keeps the
+R, M_R is the surface of the detected 468-point mesh and there is no I_R (the fill is then
+OpenCV Telea instead of the blend of I_R). Faces are processed independently: a face that fails keeps the
 original pixels and reports why.
 """
 
@@ -26,7 +26,7 @@ from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back
-from deocclude.inpaint.classical import classical_inpaint
+from deocclude.inpaint.classical import classical_inpaint, prior_blend
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,12 @@ class DeoccluderConfig:
     """Visible-face probability below which a face-surface pixel counts as occluded."""
     dilate: int = 2
     """Grow the occlusion mask by this many crop pixels so occluder edges are removed too."""
-    fill: Literal["auto", "telea", "navier-stokes", "g"] = "auto"
-    """``auto`` = the best fill by our benchmarks: OpenCV Telea for now, because the bundled G
-    (513 CPU steps, no I_R) scores below it (benchmarks/results/inpaint.json); ``g`` forces G."""
+    fill: Literal["auto", "prior", "telea", "navier-stokes", "g"] = "auto"
+    """``auto`` = the best fill by our benchmarks: ``prior`` (R's render I_R Poisson-blended into
+    M_O: eyes and brows come back, colours from the hole's rim) when R is installed, else
+    OpenCV Telea. Sunglasses, oracle mask: L1 0.069 vs Telea 0.107, SSIM 0.69 vs 0.45
+    (benchmarks/results/eval_sunglasses.md). ``g`` forces the learned G, which still scores
+    below both (CPU-trained only)."""
     device: str = "auto"
     batch_size: int = 16
     """Faces per S / R call (faces of one photo, or aligned crops, are batched)."""
@@ -238,11 +241,12 @@ class Deoccluder:
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned.valid)
             with _Timer(face.timings, "fill"):
-                face.restored, fill_name = self._fill(face.aligned.crop, face.occlusion_mask, renders[i])
+                face.restored, fill_name = self._fill(face.aligned.crop, face.occlusion_mask, renders[i], face.face_region)
             face.method = f"S + {surface_name} + {fill_name}"
 
-    def _fill(self, crop: np.ndarray, hole: np.ndarray, render: np.ndarray | None) -> tuple[np.ndarray, str]:
-        """G when its weights are installed (and ``fill`` is auto), else OpenCV."""
+    def _fill(self, crop: np.ndarray, hole: np.ndarray, render: np.ndarray | None,
+              region: np.ndarray) -> tuple[np.ndarray, str]:
+        """G when asked for; else R's render blended in (``prior``, without R: Telea), or OpenCV."""
         if self._inpainter is not None:
             import torch
 
@@ -253,7 +257,9 @@ class Deoccluder:
                 prior = torch.from_numpy(render).permute(2, 0, 1)[None].float() / 255.0
             filled = self._inpainter.fill(image, mask, prior)
             return _to_uint8_image(filled[0]), "G" + (" with I_R" if prior is not None else "")
-        method = "telea" if self.config.fill == "auto" else self.config.fill
+        if self.config.fill in ("auto", "prior") and render is not None:
+            return prior_blend(crop, hole, render, region), "I_R Poisson blend"
+        method = "telea" if self.config.fill in ("auto", "prior") else self.config.fill
         return classical_inpaint(crop, hole, method), f"OpenCV {method}"
 
     def _occlusion_mask(self, region: np.ndarray, visible: np.ndarray, valid: np.ndarray) -> np.ndarray:

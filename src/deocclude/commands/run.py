@@ -41,8 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only-largest-face", action="store_true", help="process only the largest face of each photo")
     p.add_argument("--mask-threshold", type=float, default=0.5, help="visible-face probability below which a face pixel is occluded")
     p.add_argument("--dilate", type=int, default=2, help="grow the occlusion mask by this many crop pixels (default 2)")
-    p.add_argument("--fill", choices=["auto", "telea", "navier-stokes", "g"], default="auto",
-                   help="how to fill occluded pixels: auto = the best by our benchmarks (Telea today), g = the learned G")
+    p.add_argument("--fill", choices=["auto", "prior", "telea", "navier-stokes", "g"], default="auto",
+                   help="how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
+                        "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1 ... (default auto)")
     p.add_argument("--suffix", default="", help="appended to output photo names, e.g. _clean")
     p.add_argument("--skip-existing", action="store_true", help="skip photos whose output already exists")

@@ -26,6 +26,13 @@ def classical_fill(occluded: np.ndarray, masks: np.ndarray, method: ClassicalMet
     return to_tensor(np.stack([classical_inpaint(img, m, method) for img, m in zip(occluded, masks)]))
 
 
+def prior_fill(occluded: np.ndarray, masks: np.ndarray, renders: np.ndarray, render_masks: np.ndarray) -> torch.Tensor:
+    """R's render I_R Poisson-blended into every mask (the pipeline's ``fill="prior"``)."""
+    from deocclude.inpaint.classical import prior_blend
+
+    return to_tensor(np.stack([prior_blend(img, m, r, rm) for img, m, r, rm in zip(occluded, masks, renders, render_masks)]))
+
+
 @dataclass(frozen=True)
 class LoadedG:
     """A G to compare, under the label its rows carry."""
@@ -66,6 +73,8 @@ class PipelineOutput:
     """(B, N, N) float32 M_O found by S and R (zeros where the pipeline failed)."""
     renders: np.ndarray | None
     """(B, N, N, 3) uint8 I_R, or None when R's weights are not installed."""
+    render_masks: np.ndarray
+    """(B, N, N) float32 M_R (R's rendered face; the mesh surface without R)."""
     telea: torch.Tensor
     """(B, 3, N, N) the pipeline's own result with the Telea fill."""
     failed: int
@@ -96,5 +105,6 @@ class AutomaticPipeline:
         has_render = all(f.render is not None for f in faces)
         renders = np.stack([f.render for f in faces]) if has_render else None
         methods = sorted({f.method for f, good in zip(faces, ok) if good})
-        return PipelineOutput(masks.astype(np.float32), renders, to_tensor(restored), failed=ok.count(False),
+        regions = np.stack([f.face_region for f in faces]).astype(np.float32)
+        return PipelineOutput(masks.astype(np.float32), renders, regions, to_tensor(restored), failed=ok.count(False),
                               method=", ".join(methods))

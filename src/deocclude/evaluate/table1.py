@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 ORACLE, AUTOMATIC, NONE = "oracle", "automatic (S + R)", "none"
 INPUT_ROW = "occluded input (no de-occlusion)"
+PRIOR_ROW = "I_R Poisson blend"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +74,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     import numpy as np
     import torch
 
-    from deocclude.evaluate.fills import AutomaticPipeline, classical_fill, load_gs, to_tensor
+    from deocclude.evaluate.fills import AutomaticPipeline, classical_fill, load_gs, prior_fill, to_tensor
     from deocclude.evaluate.grid import GridCollector
     from deocclude.evaluate.masks import mask_agreement
     from deocclude.evaluate.metrics import IdentityScorer, MeanTable, pixel_scores
@@ -105,9 +106,13 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 auto = pipeline(occluded)
                 score(ORACLE, "OpenCV Telea", classical_fill(occluded, batch.oracle, "telea"), clean, region)
                 score(ORACLE, "OpenCV Navier-Stokes", classical_fill(occluded, batch.oracle, "navier-stokes"), clean, region)
+                if auto.renders is not None:
+                    score(ORACLE, PRIOR_ROW, prior_fill(occluded, batch.oracle, auto.renders, auto.render_masks), clean, region)
                 for g in gs:
                     score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.renders, seed), clean, region)
                 score(AUTOMATIC, "OpenCV Telea", auto.telea, clean, region)
+                if auto.renders is not None:
+                    score(AUTOMATIC, PRIOR_ROW, prior_fill(occluded, auto.occlusion, auto.renders, auto.render_masks), clean, region)
                 first_g = None
                 for g in gs:
                     filled = g.fill(occluded, auto.occlusion, auto.renders, seed)

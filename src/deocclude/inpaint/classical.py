@@ -29,3 +29,21 @@ def classical_inpaint(image: np.ndarray, hole: np.ndarray, method: ClassicalMeth
     radius = radius if radius is not None else max(3.0, 0.03 * max(image.shape[:2]))
     filled = cv2.inpaint(image, binary, radius, _FLAGS[method])
     return np.where(binary[..., None] > 0, filled, image)
+
+
+def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_mask: np.ndarray | None = None) -> np.ndarray:
+    """Fill ``hole`` with R's render I_R, Poisson-blended into ``image`` (1 = fill in ``hole``).
+
+    The render carries the face's structure (eyes, brows, mouth where R puts them), the
+    blend takes its colours from the hole's boundary: what the paper uses as G's L_ssim
+    target I_P, and a fill in its own right that needs no generator. Where the hole leaves
+    the rendered face (``render_mask`` 0: glasses temples, hair), OpenCV Telea's fill is the
+    guidance instead of the render's empty background.
+    """
+    from deocclude.inpaint.poisson import poisson_target
+
+    guidance = render
+    if render_mask is not None and (np.asarray(render_mask) <= 0.5).any():
+        outside = (np.asarray(render_mask) <= 0.5)[..., None]
+        guidance = np.where(outside, classical_inpaint(image, hole, "telea"), render)
+    return poisson_target(image, guidance, hole)

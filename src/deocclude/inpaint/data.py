@@ -65,7 +65,7 @@ class PoissonTargets(MemmapCached):
                     yield {"target": poisson_target(img, _uint8(render), original_occlusion(item, mask)[0].numpy())}
 
         self.arrays = load_or_build(entry, {"target": ((n, n, 3), np.uint8)}, len(names), rows,
-                                    {"version": 1, "prior": prior.key, "count": len(names), "size": n},
+                                    {"version": 2, "prior": prior.key, "count": len(names), "size": n},
                                     "Poisson targets I_P")
 
     def __call__(self, index: int, item: dict) -> torch.Tensor:
