@@ -37,13 +37,16 @@ def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_
     The render carries the face's structure (eyes, brows, mouth where R puts them), the
     blend takes its colours from the hole's boundary: what the paper uses as G's L_ssim
     target I_P, and a fill in its own right that needs no generator. Where the hole leaves
-    the rendered face (``render_mask`` 0: glasses temples, hair), OpenCV Telea's fill is the
-    guidance instead of the render's empty background.
+    the rendered face (``render_mask`` 0: glasses temples, hair), the render's empty
+    background is replaced by the render's own colours carried outwards (Telea on the
+    render), so the guidance has no edge at the face outline and the photo's rim colours
+    take over there.
     """
     from deocclude.inpaint.poisson import poisson_target
 
     guidance = render
-    if render_mask is not None and (np.asarray(render_mask) <= 0.5).any():
-        outside = (np.asarray(render_mask) <= 0.5)[..., None]
-        guidance = np.where(outside, classical_inpaint(image, hole, "telea"), render)
+    if render_mask is not None:
+        outside = np.asarray(render_mask) <= 0.5
+        if outside.any() and (outside & (np.asarray(hole) > 0.5)).any():
+            guidance = classical_inpaint(render, outside.astype(np.float32), "telea")
     return poisson_target(image, guidance, hole)
