@@ -112,3 +112,18 @@ def test_pipeline_removes_more_of_the_sunglasses_temples_with_the_extension():
         changed = np.abs(face.restored.astype(int) - crop).max(axis=2) > 30
         changed_outside[extend] = int((changed & outside & dark).sum())
     assert changed_outside[True] > changed_outside[False] + 20, changed_outside
+
+
+def test_run_no_extend_flag_keeps_the_papers_mask(tmp_path):
+    """``deocclude run --no-extend`` replaces fewer pixels than the default (extended) run."""
+    from deocclude.cli import main
+    from deocclude.imageio import read_image
+    from deocclude.paths import REPO_DIR
+
+    photo = REPO_DIR / "examples" / "astronaut_sunglasses.jpg"
+    assert main(["run", str(photo), "-o", str(tmp_path / "with")]) == 0
+    assert main(["run", str(photo), "-o", str(tmp_path / "without"), "--no-extend"]) == 0
+    masks = {name: read_image(tmp_path / name / "astronaut_sunglasses_occlusion.png")[..., 0] > 127
+             for name in ("with", "without")}
+    assert masks["with"].sum() > masks["without"].sum()
+    assert not (masks["without"] & ~masks["with"]).any()  # the extension only adds
