@@ -63,7 +63,7 @@ class ExtendConfig:
     min_ratio: float = 5.0
     """Foreground / background colour likelihood ratio a candidate pixel needs. On the mixed
     protocol, share of the occluder past M_R found / share of the added pixels that are
-    occluder / px added per clean face: 3 → 0.65 / 0.76 / 48, 5 → 0.60 / 0.87 / 16,
+    occluder / px added per clean face (before dilation): 3 → 0.65 / 0.76 / 48, 5 → 0.60 / 0.87 / 16,
     8 → 0.48 / 0.88 / 8 (benchmarks/occlusion_extension.py)."""
     bins: int = 16
     """Histogram bins per Lab channel."""
