@@ -87,54 +87,22 @@ def extend_occlusion(
     place the brow line (without them nothing above 0.17 N, the canonical brows, grows).
     Returns a float32 N×N mask, 1 = occluded, equal to ``occluded`` inside M_R.
     """
-    occ = np.asarray(occluded) > 0.5
-    added = occlusion_extension(image, occ, face_region, visible, valid, landmarks, config, visible_threshold)
-    return (occ | added).astype(np.float32)
-
-
-def occlusion_extension(
-    image: np.ndarray,
-    occluded: np.ndarray,
-    face_region: np.ndarray,
-    visible: np.ndarray,
-    valid: np.ndarray | None = None,
-    landmarks: np.ndarray | None = None,
-    config: ExtendConfig = ExtendConfig(),
-    visible_threshold: float = 0.5,
-) -> np.ndarray:
-    """Only the pixels :func:`extend_occlusion` adds (bool N×N, all outside M_R)."""
+    given = np.asarray(occluded) > 0.5
     n = image.shape[0]
     region = np.asarray(face_region) > 0.5
-    occ = (np.asarray(occluded) > 0.5) & region
-    nothing = np.zeros(region.shape, bool)
+    occ = given & region
     if not occ.any() or region.all() or not region.any():
-        return nothing
+        return given.astype(np.float32)
     face = np.asarray(visible) >= visible_threshold
     real = np.ones_like(region) if valid is None else np.asarray(valid) > 0.5
     rows = np.arange(n, dtype=np.float32)[:, None]
     below_brows = np.broadcast_to(rows >= _brow_line(landmarks, n), region.shape)
-
     depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)  # inside M_R: px to its border
     outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 5)  # outside M_R: px to M_R
 
-    core = occ & (depth >= config.min_depth * n)
-    if not core.any():
-        return nothing
-    # the occluder's body: M_O reached from the core in about as many steps as the core is
-    # deep, which leaves out the rims that run along the face outline far from the core
-    body = _geodesic_grow(core, occ, int(np.ceil(1.5 * config.min_depth * n)) + 2)
-    exits = body & (depth <= 2.0) & below_brows
-    # a body much longer along the face outline than it is deep is a rim too (hair falling
-    # along the cheek, a rotated face's outline): it does not seed growth
-    count, labels = cv2.connectedComponents(body.astype(np.uint8), connectivity=8)
-    deepest = np.zeros(count, np.float32)
-    np.maximum.at(deepest, labels[body], depth[body])
-    contact = np.bincount(labels[body & (depth <= 2.0)], minlength=count)
-    slender = deepest < config.min_depth_per_contact * contact
-    slender[0] = True
-    exits &= ~slender[labels]
+    body, exits = _occluder_exits(occ, depth, below_brows, config.min_depth * n, config.min_depth_per_contact)
     if not exits.any():
-        return nothing
+        return given.astype(np.float32)
     to_exit = cv2.distanceTransform((~exits).astype(np.uint8), cv2.DIST_L2, 5)
 
     lab = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2LAB)
@@ -149,7 +117,25 @@ def occlusion_extension(
     likely = (allowed & (ratio >= config.min_ratio)).astype(np.float32)
     support = cv2.boxFilter(likely, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
     candidates = (likely > 0) & (support >= 3)
-    return _connected_to(candidates, exits)
+    return (given | _connected_to(candidates, exits)).astype(np.float32)
+
+
+def _occluder_exits(occ: np.ndarray, depth: np.ndarray, below_brows: np.ndarray, min_depth: float,
+                    min_depth_per_contact: float) -> tuple[np.ndarray, np.ndarray]:
+    """(the occluders' bodies, their pixels on M_R's border where growth may start)."""
+    core = occ & (depth >= min_depth)
+    # the occluder's body: M_O reached from the core in about as many steps as the core is
+    # deep, which leaves out the rims that run along the face outline far from the core
+    body = _geodesic_grow(core, occ, int(np.ceil(1.5 * min_depth)) + 2)
+    border = body & (depth <= 2.0)
+    # a body much longer along the face outline than it is deep is a rim too (hair falling
+    # along the cheek, a rotated face's outline): it does not seed growth
+    count, labels = cv2.connectedComponents(body.astype(np.uint8), connectivity=8)
+    deepest = np.zeros(count, np.float32)
+    np.maximum.at(deepest, labels[body], depth[body])
+    slender = deepest < min_depth_per_contact * np.bincount(labels[border], minlength=count)
+    slender[0] = True
+    return body, border & below_brows & ~slender[labels]
 
 
 def _brow_line(landmarks: np.ndarray | None, n: int) -> float:
