@@ -2,7 +2,8 @@
 
 Per face: detect → 468 landmarks → align to an N×N crop → S gives the visible face M_F,
 the face surface M_R says where the face should be → occlusion mask
-M_O = M_R ⊙ (1 − M_F) → fill M_O → paste the filled crop back into the photo.
+M_O = M_R ⊙ (1 − M_F), extended past M_R where the occluder goes on (``extend``; the
+paper's §4.5 limitation) → fill M_O → paste the filled crop back into the photo.
 
 Which parts run depends on which weights are installed (each face's ``method`` says what
 ran): without S only the faces path runs (crops, landmarks, lossless paste back); without
@@ -27,6 +28,7 @@ from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back
 from deocclude.inpaint.classical import classical_inpaint, prior_blend
+from deocclude.masks.extend import extend_occlusion
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class DeoccluderConfig:
     device: str = "auto"
     batch_size: int = 16
     """Faces per S / R call (faces of one photo, or aligned crops, are batched)."""
+    extend: bool = True
+    """Grow M_O past the face surface M_R where the occluder goes on (masks/extend.py), so
+    temples, straps, hands and scarves are removed beyond the face too; False = the paper's M_O."""
     paste: PasteConfig = PasteConfig()
 
     def __post_init__(self) -> None:
@@ -239,7 +244,7 @@ class Deoccluder:
         surface_name = "R" if self._reconstructor is not None else "mesh surface"
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
-            face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned.valid)
+            face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned)
             with _Timer(face.timings, "fill"):
                 face.restored, fill_name = self._fill(face.aligned.crop, face.occlusion_mask, renders[i], face.face_region)
             face.method = f"S + {surface_name} + {fill_name}"
@@ -262,8 +267,9 @@ class Deoccluder:
         method = "telea" if self.config.fill in ("auto", "prior") else self.config.fill
         return classical_inpaint(crop, hole, method), f"OpenCV {method}"
 
-    def _occlusion_mask(self, region: np.ndarray, visible: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """M_O = M_R ⊙ (1 − M_F), opened, grown by ``dilate`` px, never outside the real photo.
+    def _occlusion_mask(self, region: np.ndarray, visible: np.ndarray, aligned: AlignedFace) -> np.ndarray:
+        """M_O = M_R ⊙ (1 − M_F), opened, extended past M_R (``extend``), grown by ``dilate`` px,
+        never outside the real photo.
 
         The 3×3 opening removes the one-pixel rim where S and the face surface disagree along
         the face outline (val: M_O IoU 0.802 → 0.814); the dilation then makes sure the edges
@@ -271,10 +277,13 @@ class Deoccluder:
         """
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
         mask = cv2.morphologyEx(occluded.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        if self.config.extend and mask.any():
+            mask = extend_occlusion(aligned.crop, mask, region, visible, aligned.valid, aligned.landmarks,
+                                    visible_threshold=self.config.mask_threshold).astype(np.uint8)
         if self.config.dilate and mask.any():
             k = 2 * self.config.dilate + 1
             mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        return mask.astype(np.float32) * (valid > 0.5)
+        return mask.astype(np.float32) * (aligned.valid > 0.5)
 
 
 def _charge(faces: list[FaceResult], stage: str, seconds: float) -> None:

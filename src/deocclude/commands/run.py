@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only-largest-face", action="store_true", help="process only the largest face of each photo")
     p.add_argument("--mask-threshold", type=float, default=0.5, help="visible-face probability below which a face pixel is occluded")
     p.add_argument("--dilate", type=int, default=2, help="grow the occlusion mask by this many crop pixels (default 2)")
+    p.add_argument("--no-extend", action="store_true",
+                   help="replace only inside the face surface M_R, as the paper does (default: also remove the "
+                        "parts of an occluder that run past it: temples, straps, hands, scarves)")
     p.add_argument("--fill", choices=["auto", "prior", "telea", "navier-stokes", "g"], default="auto",
                    help="how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
                         "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G")
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = DeoccluderConfig(size=args.size, detector=args.detector, min_face_score=args.min_face_score,
                               only_largest_face=args.only_largest_face, mask_threshold=args.mask_threshold,
-                              dilate=args.dilate, fill=args.fill, device=args.device)
+                              dilate=args.dilate, fill=args.fill, device=args.device,
+                              extend=not args.no_extend)
     deoccluder = Deoccluder(config)
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "

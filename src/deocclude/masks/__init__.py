@@ -1,0 +1,1 @@
+"""Mask operations on the aligned crop beyond S and R (occlusion-mask extension)."""
