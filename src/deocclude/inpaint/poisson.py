@@ -44,9 +44,7 @@ def harmonic_fill(values: np.ndarray, region: np.ndarray, iterations: int = 500,
     def apply(x: np.ndarray) -> np.ndarray:  # the region's Laplacian system: deg·x − Σ inside neighbours
         return (degree * x - _neighbour_sum(x)) * inside_f
 
-    # start from the boundary mean per channel: CG then only has to add the variation
-    x = np.broadcast_to((b.sum(axis=(0, 1)) / np.maximum((_neighbour_sum(1 - inside_f) * inside_f).sum(), 1)),
-                        known.shape) * inside_f
+    x = _coarse_guess(values, inside, iterations, tolerance) * inside_f
     r = b - apply(x)
     p = r.copy()
     rs = (r * r).sum(axis=(0, 1))
@@ -62,6 +60,26 @@ def harmonic_fill(values: np.ndarray, region: np.ndarray, iterations: int = 500,
         p = r + (rs_new / np.maximum(rs, 1e-20)) * p
         rs = rs_new
     return np.where(inside[..., None], x, values)
+
+
+def _coarse_guess(values: np.ndarray, inside: np.ndarray, iterations: int, tolerance: float) -> np.ndarray:
+    """A starting point for CG: the same problem solved at half resolution, upsampled.
+
+    CG needs about as many iterations as the region is wide; solving the half-size problem
+    first (recursively) leaves only the fine detail to the full-size iterations: several
+    times faster on a 128 px face.
+    """
+    h, w = inside.shape
+    if min(h, w) < 16:
+        known = ~inside
+        mean = values[known].mean(axis=0) if known.any() else np.zeros(values.shape[2], np.float32)
+        return np.broadcast_to(mean, values.shape).astype(np.float32)
+    h2, w2 = h // 2 * 2, w // 2 * 2
+    blocks = values[:h2, :w2].reshape(h2 // 2, 2, w2 // 2, 2, -1).mean(axis=(1, 3))
+    coarse_inside = inside[:h2, :w2].reshape(h2 // 2, 2, w2 // 2, 2).any(axis=(1, 3))
+    coarse = harmonic_fill(blocks, coarse_inside, iterations, tolerance)
+    up = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
+    return np.pad(up, ((0, h - h2), (0, w - w2), (0, 0)), mode="edge").astype(np.float32)
 
 
 def poisson_target(image: np.ndarray, render: np.ndarray, region: np.ndarray) -> np.ndarray:
