@@ -164,6 +164,12 @@ class Deoccluder:
 
         return torch.autocast("cuda", dtype=torch.float16)
 
+    def _synchronize(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
     def run(self, photo: np.ndarray) -> Result:
         """Every face of one photo: detect, align, de-occlude (batched over its faces), paste back."""
         timings: dict[str, float] = {}
@@ -269,6 +275,7 @@ class Deoccluder:
             start = time.perf_counter()
             with self._autocast():
                 x, render, surface = self._reconstructor(crops)
+            self._synchronize()  # R returns device tensors: without this its CUDA time lands in later stages
             _charge(faces, "reconstruct", (time.perf_counter() - start) * share)
             for i, face in enumerate(faces):
                 face.coefficients = x[i].float().cpu().numpy()
