@@ -363,8 +363,8 @@ def to_markdown(result: dict, command: str) -> str:
         "landmarks, align, the whole mesh surface as the hole, OpenCV Telea, paste back, no networks (its hole is "
         "all of M_R, larger than S's M_O, so its fill time is an upper bound).",
         "",
-        "| way | N | device | batch | faces/s | ms/face | " + " | ".join(STAGES) + " | peak RSS +MB | GPU MB |",
-        "|---|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|",
+        "| way | N | device | batch | faces/s | ms/face | " + " | ".join(STAGES) + " | RSS MB | numpy MB | GPU MB |",
+        "|---|---|---|---|---|---|" + "---|" * len(STAGES) + "---|---|---|",
     ]
     for row in result["rows"]:
         stages = row["stages_ms_per_face"]
@@ -372,15 +372,17 @@ def to_markdown(result: dict, command: str) -> str:
         lines.append(
             f"| {row['mode']} | {row['size']} | {row['device']} | {row['batch_size']} | {row['faces_per_s']['median']:.1f} | "
             f"{_cell(row['ms_per_face'])} | " + " | ".join(_cell(stages.get(s)) for s in STAGES)
-            + f" | {mem['peak_rss_above_start_mb'] if mem['peak_rss_above_start_mb'] is not None else '–'}"
-            + f" | {mem.get('cuda_max_allocated_mb', '–')} |")
+            + f" | {mem['peak_rss_mb'] if mem['peak_rss_mb'] is not None else mem['ru_maxrss_mb']}"
+            + f" | {mem['tracemalloc_peak_mb']} | {mem.get('cuda_max_allocated_mb', '–')} |")
     methods = sorted({method for row in result["rows"] for method in row["method"]})
     failed = sum(row["failed_faces"] for row in result["rows"])
     lines += [
         "",
-        f"Methods that ran: {', '.join(methods)}; faces that failed: {failed}. Peak RSS +MB: the largest resident set "
-        "during one untimed repeat minus the resident set before it (model weights loaded before are not counted; "
-        "`bench.json` also has `ru_maxrss` and the tracemalloc peak of numpy/Python allocations).",
+        f"Methods that ran: {', '.join(methods)}; faces that failed: {failed}. Memory, in one more untimed repeat: "
+        "RSS MB = the process's largest resident set (cumulative: it includes every model loaded by earlier rows); "
+        "numpy MB = the peak of numpy/Python allocations during the repeat (tracemalloc; torch's CPU tensors are not "
+        "traced); GPU MB = `torch.cuda.max_memory_allocated`. `bench.json` also has the growth of the resident set "
+        "during the repeat and `ru_maxrss`.",
         "",
     ]
     return "\n".join(lines)
