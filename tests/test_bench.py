@@ -37,7 +37,7 @@ def test_bench_writes_json_and_markdown(tmp_path: Path, capsys) -> None:
         assert set(row["stages_ms_per_face"]) == expected[row["mode"]]
         for stat in [row["ms_per_face"], *row["stages_ms_per_face"].values()]:
             assert set(stat) == {"median", "p90"} and 0 <= stat["median"] <= stat["p90"]
-        assert row["faces_per_s"]["median"] > 0
+        assert row["faces_per_s"]["median"] > 0 and row["process_cpu_per_wall"] > 0
         assert {"peak_rss_above_start_mb", "ru_maxrss_mb", "tracemalloc_peak_mb"} <= set(row["memory"])
     markdown = (out / "bench.md").read_text()
     assert markdown.startswith("# deocclude bench\n\n```bash\n" + result["command"] + "\n```\n")

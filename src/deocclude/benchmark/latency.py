@@ -13,7 +13,8 @@ Three ways through, each timed at every crop size N and device:
   occluded from visible face, so its hole is all of M_R, larger than the M_O that S finds.
 
 A repeat is one pass over F faces (the bundled example photos cycled, one face each).
-Warm-up repeats run first and are excluded. Per stage: ms per face (a batched call's time is
+Warm-up repeats run first and are excluded; the timed repeats take the configurations in turn,
+round after round, so that the load of a shared machine drifts over all of them alike. Per stage: ms per face (a batched call's time is
 split evenly over its faces), median and p90 over repeats; end to end: wall-clock ms per
 face and faces/s. Memory is measured in one more, untimed repeat: the peak resident set
 above its level at the start (sampled every millisecond), the process's ``ru_maxrss``, the
@@ -167,41 +168,68 @@ def _stats(samples: list[float]) -> dict[str, float]:
     return {"median": round(float(np.median(samples)), 3), "p90": round(float(np.percentile(samples, 90)), 3)}
 
 
-def measure(once: Pass, repeats: int, warmup: int, cuda: bool) -> dict:
-    """Warm up, time ``repeats`` passes, then one untimed pass for memory."""
-    import torch
+class _Row:
+    """One configuration being measured: its description, its pass, and the samples so far."""
 
-    def synchronize() -> None:
-        if cuda:
+    def __init__(self, meta: dict, once: Pass) -> None:
+        self.meta, self.once = meta, once
+        self.cuda = meta["device"].startswith("cuda")
+        self.per_face_ms: list[float] = []
+        self.cpu_share: list[float] = []
+        self.stages: dict[str, list[float]] = {}
+        self.methods: list[str] = []
+        self.faces = 0
+        self.memory: dict = {}
+
+    def _synchronize(self) -> None:
+        if self.cuda:
+            import torch
+
             torch.cuda.synchronize()
 
-    for _ in range(warmup):
-        once()
-    per_face_ms: list[float] = []
-    stages: dict[str, list[float]] = {}
-    methods: list[str] = []
-    for _ in range(repeats):
-        synchronize()
-        start = time.perf_counter()
-        faces, timings, methods = once()
-        synchronize()
-        wall = time.perf_counter() - start
+    def time_once(self) -> None:
+        self._synchronize()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        faces, timings, self.methods = self.once()
+        self._synchronize()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         if faces == 0:
             raise DeoccludeError("no face found in the benchmark photos")
-        per_face_ms.append(wall * 1000.0 / faces)
+        self.faces = faces
+        self.per_face_ms.append(wall * 1000.0 / faces)
+        self.cpu_share.append(cpu / wall)
         for name, seconds in timings.items():
-            stages.setdefault(name, []).append(seconds * 1000.0 / faces)
-    wall_ms = _stats(per_face_ms)
-    row = {
-        "faces_per_repeat": faces,
-        "ms_per_face": wall_ms,
-        "faces_per_s": {"median": round(1000.0 / wall_ms["median"], 2), "at_p90_latency": round(1000.0 / wall_ms["p90"], 2)},
-        "stages_ms_per_face": {name: _stats(stages[name]) for name in STAGES if name in stages},
-        "method": sorted(set(methods)),
-        "failed_faces": sum(m.startswith("failed") for m in methods),
-    }
-    row["memory"] = _memory(once, cuda)
-    return row
+            self.stages.setdefault(name, []).append(seconds * 1000.0 / faces)
+
+    def summary(self) -> dict:
+        wall_ms = _stats(self.per_face_ms)
+        return {
+            **self.meta,
+            "faces_per_repeat": self.faces,
+            "ms_per_face": wall_ms,
+            "faces_per_s": {"median": round(1000.0 / wall_ms["median"], 2),
+                            "at_p90_latency": round(1000.0 / wall_ms["p90"], 2)},
+            "stages_ms_per_face": {name: _stats(self.stages[name]) for name in STAGES if name in self.stages},
+            "process_cpu_per_wall": round(float(np.median(self.cpu_share)), 2),
+            "method": sorted(set(self.methods)),
+            "failed_faces": sum(m.startswith("failed") for m in self.methods),
+            "memory": self.memory,
+        }
+
+
+def measure(rows: list[_Row], repeats: int, warmup: int, log: Callable[[str], None] = print) -> list[dict]:
+    """Warm every row up, then time the rows in turn, ``repeats`` rounds (so that a change in the
+    machine's load hits every row alike), then one untimed pass per row for memory."""
+    for row in rows:
+        for _ in range(warmup):
+            row.once()
+    for round_ in range(repeats):
+        log(f"  repeat {round_ + 1}/{repeats}")
+        for row in rows:
+            row.time_once()
+    for row in rows:
+        row.memory = _memory(row.once, row.cuda)
+    return [row.summary() for row in rows]
 
 
 def _memory(once: Pass, cuda: bool) -> dict:
@@ -308,31 +336,31 @@ def run_benchmark(config: BenchConfig, log: Callable[[str], None] = print) -> di
     try:
         photos = [read_image(p) for p in paths]
         photo_set = [photos[i % len(photos)] for i in range(config.faces)]
-        rows = []
+        rows: list[_Row] = []
         for size in config.sizes:
             probe = Deoccluder(DeoccluderConfig(size=size, device="cpu", only_largest_face=True))
             crops = [face.aligned.crop for photo in photos for face in probe.run(photo).faces]
             if len(crops) != len(photos):
                 raise DeoccludeError("every benchmark photo must show exactly one detectable face")
             crop_set = [crops[i % len(crops)] for i in range(config.faces)]
-
-            def add(mode: str, device: str, batch: int, once: Pass) -> None:
-                log(f"  N={size} {device} {mode} batch {batch} ...")
-                row = {"mode": mode, "size": size, "device": device, "batch_size": batch,
-                       **measure(once, config.repeats, config.warmup, device.startswith("cuda"))}
-                rows.append(row)
-                log(f"    {row['faces_per_s']['median']:.1f} faces/s, {row['ms_per_face']['median']:.1f} ms/face "
-                    f"(p90 {row['ms_per_face']['p90']:.1f})")
-
-            add("classical", "cpu", 1, _classical_pass(probe, photo_set, size))
+            rows.append(_Row({"mode": "classical", "size": size, "device": "cpu", "batch_size": 1},
+                             _classical_pass(probe, photo_set, size)))
             for device in devices:
                 for batch in config.batch_sizes:
                     deoccluder = Deoccluder(DeoccluderConfig(size=size, device=device, batch_size=batch,
                                                              only_largest_face=True))
-                    add("photos", device, batch, _photos_pass(deoccluder, photo_set, batch))
-                    add("aligned", device, batch, _aligned_pass(deoccluder, crop_set, batch))
+                    meta = {"size": size, "device": device, "batch_size": batch, "fp16": deoccluder.uses_half}
+                    rows.append(_Row({"mode": "photos", **meta}, _photos_pass(deoccluder, photo_set, batch)))
+                    rows.append(_Row({"mode": "aligned", **meta}, _aligned_pass(deoccluder, crop_set, batch)))
+        log(f"  {len(rows)} configurations, {config.warmup} warm-up and {config.repeats} timed passes of "
+            f"{config.faces} faces each")
+        summaries = measure(rows, config.repeats, config.warmup, log)
+        for row in summaries:
+            log(f"  N={row['size']} {row['device']} {row['mode']} batch {row['batch_size']}: "
+                f"{row['faces_per_s']['median']:.1f} faces/s, {row['ms_per_face']['median']:.1f} ms/face "
+                f"(p90 {row['ms_per_face']['p90']:.1f})")
         return {"machine": machine_info(devices, config.threads), "config": asdict(config) | {"photos": [str(p) for p in paths]},
-                "rows": rows}
+                "rows": summaries}
     finally:
         torch.set_num_threads(old_threads[0])
         cv2.setNumThreads(old_threads[1])
@@ -354,10 +382,12 @@ def to_markdown(result: dict, command: str) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), torch {m['torch']} with "
         f"{m['torch_threads']} thread(s), OpenCV {m['opencv']}, Python {m['python']}{gpu}; load average at start "
-        f"{m['load_average_at_start']}.",
+        f"{m['load_average_at_start']}; CPU time / wall time of the process while timed, median over rows: "
+        f"{float(np.median([r['process_cpu_per_wall'] for r in result['rows']])):.2f} (below 1: other jobs took the CPU).",
         "",
         f"Per face, median / p90 over {c['repeats']} repeats of {result['rows'][0]['faces_per_repeat']} faces "
-        f"({c['warmup']} warm-up repeat(s) excluded); a batched call's time is split evenly over its faces. "
+        f"({c['warmup']} warm-up repeat(s) excluded; configurations timed in turn, round after round); a batched "
+        "call's time is split evenly over its faces. "
         "`photos`: whole photos through the pipeline (batch = photos per `run_many`, whose faces share S / R calls); "
         "`aligned`: canonical crops through `deocclude_faces` (batch = crops per S / R call); `classical`: detect, "
         "landmarks, align, the whole mesh surface as the hole, OpenCV Telea, paste back, no networks (its hole is "

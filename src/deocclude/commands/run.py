@@ -23,7 +23,8 @@ for --aligned inputs, whose faces have no detection box).
 With --aligned each input is one face already cropped in the canonical frame (what
 --save-intermediates writes as NAME/face0_crop.png): nothing is detected or pasted, and
 NAME<suffix>.png is the restored crop at the input's size (pixels outside M_O unchanged).
-Faces are de-occluded --batch-size at a time, across photos.
+
+Faces go through S and R --batch-size at a time, across photos; on CUDA in fp16 unless --no-half.
 Masks are PNGs with 255 = occluded (M_O) or 255 = face (M_F, M_R)."""
 
 EPILOG = """\
