@@ -266,28 +266,26 @@ def _timer(timings: dict[str, float], name: str):  # noqa: ANN202
     timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
 
-def _photos_pass(deoccluder, photos: list[np.ndarray], batch: int) -> Pass:  # noqa: ANN001
+def _batched_pass(items: list[np.ndarray], batch: int, run_chunk: Callable[[list[np.ndarray]], list]) -> Pass:
+    """A pass over ``items`` (photos or crops), ``batch`` at a time; ``run_chunk`` returns
+    (timings, faces) per photo or crop."""
     def once() -> tuple[int, dict[str, float], list[str]]:
         timings: dict[str, float] = {}
         methods: list[str] = []
-        for start in range(0, len(photos), batch):
-            for result in deoccluder.run_many(photos[start:start + batch]):
-                _add(timings, result.timings)
-                methods += [f.method if f.status == "ok" else f.status for f in result.faces]
+        for start in range(0, len(items), batch):
+            for item_timings, faces in run_chunk(items[start:start + batch]):
+                _add(timings, item_timings)
+                methods += [f.method if f.status == "ok" else f.status for f in faces]
         return len(methods), timings, methods
     return once
+
+
+def _photos_pass(deoccluder, photos: list[np.ndarray], batch: int) -> Pass:  # noqa: ANN001
+    return _batched_pass(photos, batch, lambda chunk: [(r.timings, r.faces) for r in deoccluder.run_many(chunk)])
 
 
 def _aligned_pass(deoccluder, crops: list[np.ndarray], batch: int) -> Pass:  # noqa: ANN001
-    def once() -> tuple[int, dict[str, float], list[str]]:
-        timings: dict[str, float] = {}
-        methods: list[str] = []
-        for start in range(0, len(crops), batch):
-            for face in deoccluder.run_aligned(crops[start:start + batch]):
-                _add(timings, face.timings)
-                methods.append(face.method if face.status == "ok" else face.status)
-        return len(methods), timings, methods
-    return once
+    return _batched_pass(crops, batch, lambda chunk: [(f.timings, [f]) for f in deoccluder.run_aligned(chunk)])
 
 
 def _classical_pass(deoccluder, photos: list[np.ndarray], size: int) -> Pass:  # noqa: ANN001
@@ -370,6 +368,14 @@ def _cell(stat: dict | None) -> str:
     return "–" if not stat else f"{stat['median']:.1f} / {stat['p90']:.1f}"
 
 
+def _cpu_share(rows: list[dict]) -> str:
+    shares = [row["process_cpu_per_wall"] for row in rows if "process_cpu_per_wall" in row]
+    if not shares:
+        return ""
+    return (f"; CPU time / wall time of the process while timed, median over rows: {float(np.median(shares)):.2f} "
+            "(below 1: other jobs took the CPU, or the CPU waited for the GPU)")
+
+
 def to_markdown(result: dict, command: str) -> str:
     m, c = result["machine"], result["config"]
     gpu = f"; GPU {m['gpu']} (CUDA {m['cuda']})" if "gpu" in m else ""
@@ -382,8 +388,7 @@ def to_markdown(result: dict, command: str) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), torch {m['torch']} with "
         f"{m['torch_threads']} thread(s), OpenCV {m['opencv']}, Python {m['python']}{gpu}; load average at start "
-        f"{m['load_average_at_start']}; CPU time / wall time of the process while timed, median over rows: "
-        f"{float(np.median([r['process_cpu_per_wall'] for r in result['rows']])):.2f} (below 1: other jobs took the CPU).",
+        f"{m['load_average_at_start']}{_cpu_share(result['rows'])}.",
         "",
         f"Per face, median / p90 over {c['repeats']} repeats of {result['rows'][0]['faces_per_repeat']} faces "
         f"({c['warmup']} warm-up repeat(s) excluded; configurations timed in turn, round after round); a batched "
@@ -409,7 +414,7 @@ def to_markdown(result: dict, command: str) -> str:
     lines += [
         "",
         f"Methods that ran: {', '.join(methods)}; faces that failed: {failed}. Memory, in one more untimed repeat: "
-        "RSS MB = the process's largest resident set (cumulative: it includes every model loaded by earlier rows); "
+        "RSS MB = the process's largest resident set (it includes the models of every row, all loaded before timing); "
         "numpy MB = the peak of numpy/Python allocations during the repeat (tracemalloc; torch's CPU tensors are not "
         "traced); GPU MB = `torch.cuda.max_memory_allocated`. `bench.json` also has the growth of the resident set "
         "during the repeat and `ru_maxrss`.",

@@ -161,6 +161,7 @@ class _PhotoBatch:
         return len(pending) >= self.args.batch_size or sum(len(i["faces"]) for i in pending) >= self.args.batch_size
 
     def add(self, path: Path, name: str) -> None:
+        """Read one input and prepare it (skipped, failed, or pending until :meth:`finish`)."""
         from deocclude.imageio import read_image
 
         item = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
@@ -169,19 +170,20 @@ class _PhotoBatch:
             item["entry"]["status"] = "skipped"
             return
         try:
-            item["photo"] = read_image(path)
-            item["timings"] = {}
-            faces = self.deoccluder.find_faces(item["photo"], item["timings"])
+            self._take(item, path, read_image(path))
         except Exception as exc:  # a broken photo must not stop the batch
-            return self._error(item, exc)
+            self._error(item, exc)
+
+    def _take(self, item: dict, path: Path, photo) -> None:  # noqa: ANN001 - RGB uint8 image
+        timings: dict[str, float] = {}
+        faces = self.deoccluder.find_faces(photo, timings)
         if not faces:
-            del item["photo"]
             self.console.print(f"[yellow]no face:[/yellow] {path}: no face found (photo not written)", highlight=False)
             item["entry"] |= {"status": "no face", "output": None,
                               "seconds": round(time.perf_counter() - item["started"], 4)}
             return
-        item["faces"] = faces
-        item["seconds"] = time.perf_counter() - item["started"]  # reading and finding the faces
+        item |= {"photo": photo, "timings": timings, "faces": faces,
+                 "seconds": time.perf_counter() - item["started"]}  # reading and finding the faces
 
     charged = ("segment", "reconstruct", "fill")
     """Face stages timed outside this file's own wall-clock steps (batched calls: its faces' share)."""
@@ -232,26 +234,14 @@ class _AlignedBatch(_PhotoBatch):
     def full(self) -> bool:
         return sum("crop" in item for item in self.items) >= self.args.batch_size
 
-    def add(self, path: Path, name: str) -> None:
-        from deocclude.imageio import read_image
-
-        item = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
-        self.items.append(item)
-        if self.args.skip_existing and Path(item["entry"]["output"]).exists():
-            item["entry"]["status"] = "skipped"
-            return
-        try:
-            crop = read_image(path)
-        except Exception as exc:
-            return self._error(item, exc)
+    def _take(self, item: dict, path: Path, crop) -> None:  # noqa: ANN001 - RGB uint8 image
         if crop.shape[0] != crop.shape[1]:
             from deocclude.errors import DeoccludeError
 
-            return self._error(item, DeoccludeError(
-                f"{path}: {crop.shape[1]}x{crop.shape[0]} px is not a square face crop (--aligned expects the "
-                "canonical crops that --save-intermediates writes; drop --aligned for ordinary photos)"))
-        item["crop"] = crop
-        item["seconds"] = time.perf_counter() - item["started"]
+            raise DeoccludeError(f"{path}: {crop.shape[1]}x{crop.shape[0]} px is not a square face crop (--aligned "
+                                 "expects the canonical crops that --save-intermediates writes; drop --aligned for "
+                                 "ordinary photos)")
+        item |= {"crop": crop, "seconds": time.perf_counter() - item["started"]}
 
     charged = ("align", "segment", "reconstruct", "fill")
 
