@@ -43,6 +43,9 @@ def read_image(path: str | Path) -> np.ndarray:
     if size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
     data = np.fromfile(str(path), dtype=np.uint8)
+    if data[:8].tobytes() == b"\x89PNG\r\n\x1a\n" and data.tobytes().rfind(b"IEND") < 0:
+        # caught here because libpng would also print its own line on stderr
+        raise ImageReadError(f"{path}: not a readable image (truncated PNG: no IEND chunk)")
     # IMREAD_UNCHANGED keeps alpha and 16 bits but ignores EXIF orientation, so read twice
     # only when the file has an alpha channel; the colour read applies orientation.
     raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)

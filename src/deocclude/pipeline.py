@@ -14,6 +14,7 @@ original pixels and reports why.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -52,8 +53,12 @@ class DeoccluderConfig:
     (benchmarks/results/eval_sunglasses.md). ``g`` forces the learned G, which still scores
     below both (CPU-trained only)."""
     device: str = "auto"
+    half: bool = True
+    """On CUDA, run S, R and G under fp16 autocast (R's renderer stays fp32); ignored on CPU,
+    which always runs fp32."""
     batch_size: int = 16
-    """Faces per S / R call (faces of one photo, or aligned crops, are batched)."""
+    """Faces per S / R call (faces of one photo, of several photos given to :meth:`Deoccluder.run_many`,
+    or aligned crops are batched)."""
     extend: bool = True
     """Grow M_O past the face surface M_R where the occluder goes on (masks/extend.py), so
     temples, straps, hands and scarves are removed beyond the face too; False = the paper's M_O."""
@@ -155,8 +160,44 @@ class Deoccluder:
     def can_remove_occlusions(self) -> bool:
         return self._segmenter is not None
 
+    @property
+    def uses_half(self) -> bool:
+        """True when S, R and G run under fp16 autocast (CUDA with ``half``)."""
+        return self.config.half and self.device.startswith("cuda")
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if not self.uses_half:
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cuda", dtype=torch.float16)
+
+    def _synchronize(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
     def run(self, photo: np.ndarray) -> Result:
+        """Every face of one photo: detect, align, de-occlude (batched over its faces), paste back."""
         timings: dict[str, float] = {}
+        faces = self.find_faces(photo, timings)
+        self.deocclude_faces(faces)
+        return self.paste_faces(photo, faces, timings)
+
+    def run_many(self, photos: list[np.ndarray]) -> list[Result]:
+        """Several photos at once: their faces share S / R calls (``batch_size`` faces per call)."""
+        found = []
+        for photo in photos:
+            timings: dict[str, float] = {}
+            found.append((photo, self.find_faces(photo, timings), timings))
+        self.deocclude_faces([face for _, faces, _ in found for face in faces])
+        return [self.paste_faces(photo, faces, timings) for photo, faces, timings in found]
+
+    def find_faces(self, photo: np.ndarray, timings: dict[str, float] | None = None) -> list[FaceResult]:
+        """Detect, landmark and align the faces of a photo (not yet de-occluded: pass them to
+        :meth:`deocclude_faces`, then :meth:`paste_faces`). Photo-level timings go into ``timings``."""
+        timings = {} if timings is None else timings
         with _Timer(timings, "detect"):
             detections = self.detector(photo)
         if self.config.only_largest_face and detections:
@@ -169,7 +210,11 @@ class Deoccluder:
             with _Timer(face_timings, "align"):
                 aligned = align_face(photo, mesh.points, self.config.size)
             faces.append(self._new_face(index, aligned, mesh.detection, mesh.points, face_timings))
-        self.deocclude_faces(faces)
+        return faces
+
+    def paste_faces(self, photo: np.ndarray, faces: list[FaceResult], timings: dict[str, float] | None = None) -> Result:
+        """Paste the restored faces back into ``photo``; the Result's timings add the faces' to ``timings``."""
+        timings = dict(timings or {})
         output = photo
         for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
@@ -230,15 +275,18 @@ class Deoccluder:
         crops = np.stack([face.aligned.crop for face in faces])
         share = 1.0 / len(faces)  # batched stages: each face is charged its share of the call
         start = time.perf_counter()
-        visible = self._segmenter(crops)
+        with self._autocast():
+            visible = self._segmenter(crops)
         _charge(faces, "segment", (time.perf_counter() - start) * share)
         renders: list[np.ndarray | None] = [None] * len(faces)
         if self._reconstructor is not None:
             start = time.perf_counter()
-            x, render, surface = self._reconstructor(crops)
+            with self._autocast():
+                x, render, surface = self._reconstructor(crops)
+            self._synchronize()  # R returns device tensors: without this its CUDA time lands in later stages
             _charge(faces, "reconstruct", (time.perf_counter() - start) * share)
             for i, face in enumerate(faces):
-                face.coefficients = x[i].cpu().numpy()
+                face.coefficients = x[i].float().cpu().numpy()
                 face.render = renders[i] = _to_uint8_image(render[i])
                 face.face_region = (surface[i, 0].cpu().numpy() > 0.5).astype(np.float32)
         surface_name = "R" if self._reconstructor is not None else "mesh surface"
@@ -261,7 +309,8 @@ class Deoccluder:
             prior = None
             if render is not None and self._inpainter.uses_prior:
                 prior = torch.from_numpy(render).permute(2, 0, 1)[None].float() / 255.0
-            filled = self._inpainter.fill(image, mask, prior)
+            with self._autocast():
+                filled = self._inpainter.fill(image, mask, prior)
             return _to_uint8_image(filled[0]), "G" + (" with I_R" if prior is not None else "")
         if self.config.fill in ("auto", "prior") and render is not None:
             return prior_blend(crop, hole, render, region, visible), "I_R Poisson blend"
@@ -303,4 +352,4 @@ def _optional_stage(module: str, factory: str, **kwargs: object):  # noqa: ANN20
 
 
 def _to_uint8_image(tensor) -> np.ndarray:  # noqa: ANN001 - a (3, H, W) torch tensor in [0, 1]
-    return (tensor.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    return (tensor.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)

@@ -17,7 +17,14 @@ Writes, per input photo, into OUTDIR:
   NAME_occlusion.png      where it changed: the occlusion mask M_O in photo pixels (255 = occluded)
   NAME_faces.png          one row per face: aligned crop, landmarks, occlusion mask, result
   NAME/                   with --save-intermediates: every crop and mask as its own PNG
-and manifest.json (per file: faces found, occluded fraction, status, timings).
+and manifest.json (per file: faces found, occluded fraction, status, timings; "aligned": true
+for --aligned inputs, whose faces have no detection box).
+
+With --aligned each input is one face already cropped in the canonical frame (what
+--save-intermediates writes as NAME/face0_crop.png): nothing is detected or pasted, and
+NAME<suffix>.png is the restored crop at the input's size (pixels outside M_O unchanged).
+
+Faces go through S and R --batch-size at a time, across photos; on CUDA in fp16 unless --no-half.
 Masks are PNGs with 255 = occluded (M_O) or 255 = face (M_F, M_R)."""
 
 EPILOG = """\
@@ -25,6 +32,7 @@ examples:
   deocclude run examples/astronaut.jpg -o out/
   deocclude run photos/ -o cleaned/ --only-largest-face
   deocclude run 'shoot/*.jpg' -o out/ --size 256 --save-intermediates
+  deocclude run crops/ -o restored/ --aligned --batch-size 32 --device cuda
 
 exit status: 0 all photos processed, 1 some photos failed or had no face, 2 bad arguments."""
 
@@ -47,7 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fill", choices=["auto", "prior", "telea", "navier-stokes", "g"], default="auto",
                    help="how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
                         "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G")
-    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1 ... (default auto)")
+    p.add_argument("--aligned", action="store_true",
+                   help="inputs are already canonical square face crops (e.g. NAME/face0_crop.png of --save-intermediates): "
+                        "no detection, one face per file, output at the crop's size")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="faces per S / R network call, batched across photos (default 16)")
+    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
+    p.add_argument("--no-half", dest="half", action="store_false",
+                   help="on CUDA, run the networks in fp32 instead of fp16 autocast (CPU always runs fp32)")
     p.add_argument("--suffix", default="", help="appended to output photo names, e.g. _clean")
     p.add_argument("--skip-existing", action="store_true", help="skip photos whose output already exists")
     p.add_argument("--save-intermediates", action="store_true", help="also write every crop and mask per face")
@@ -69,23 +84,34 @@ def run(args: argparse.Namespace) -> int:
 
     config = DeoccluderConfig(size=args.size, detector=args.detector, min_face_score=args.min_face_score,
                               only_largest_face=args.only_largest_face, mask_threshold=args.mask_threshold,
-                              dilate=args.dilate, fill=args.fill, device=args.device,
-                              extend=not args.no_extend)
+                              dilate=args.dilate, fill=args.fill, device=args.device, batch_size=args.batch_size,
+                              half=args.half, extend=not args.no_extend)
     deoccluder = Deoccluder(config)
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "
                       "(detect, align, paste back); photos come out unchanged.")
-    manifest: dict = {"config": {k: v for k, v in vars(args).items() if k != "func"} | {"output": str(out_dir)}, "files": []}
-    names = _unique_output_names(found.files)
+    manifest: dict = {"config": {k: v for k, v in vars(args).items() if k != "func"}
+                      | {"output": str(out_dir), "resolved_device": deoccluder.device, "fp16": deoccluder.uses_half},
+                      "files": []}
+    batch = _AlignedBatch if args.aligned else _PhotoBatch
     failures = len(found.problems)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=not console.is_terminal) as progress:
+                  console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("de-occluding", total=len(found.files))
-        for path, name in zip(found.files, names):
-            entry = _process_file(deoccluder, path, name, out_dir, args, progress.console)
-            manifest["files"].append(entry)
-            failures += entry["status"] not in ("ok", "skipped")
-            progress.advance(task)
+        pending = batch(deoccluder, out_dir, args, progress.console)
+
+        def flush() -> None:
+            nonlocal failures
+            for entry in pending.finish():
+                manifest["files"].append(entry)
+                failures += entry["status"] not in ("ok", "skipped")
+                progress.advance(task)
+
+        for path, name in zip(found.files, _unique_output_names(found.files)):
+            pending.add(path, name)
+            if pending.full():
+                flush()
+        flush()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     done = sum(e["status"] == "ok" for e in manifest["files"])
@@ -107,50 +133,183 @@ def _unique_output_names(files: list[Path]) -> list[str]:
     return names
 
 
-def _process_file(deoccluder, path: Path, name: str, out_dir: Path, args: argparse.Namespace, console) -> dict:  # noqa: ANN001
+def _describe(exc: Exception, path: Path) -> str:
     from deocclude.errors import DeoccludeError
-    from deocclude.imageio import read_image, write_image, write_mask
-    from deocclude.report import face_grid, write_face_intermediates
 
-    entry: dict = {"input": str(path), "output": str(out_dir / f"{name}{args.suffix}.png")}
-    out_photo = Path(entry["output"])
-    if args.skip_existing and out_photo.exists():
-        return entry | {"status": "skipped"}
-    started = time.perf_counter()
-    try:
-        photo = read_image(path)
-        result = deoccluder.run(photo)
-    except DeoccludeError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        return entry | {"status": f"error: {exc}"}
-    except Exception as exc:  # a broken photo must not stop the batch
-        console.print(f"[red]error:[/red] {path}: {type(exc).__name__}: {exc}", highlight=False)
-        return entry | {"status": f"error: {type(exc).__name__}: {exc}"}
-    if not result.faces:
-        console.print(f"[yellow]no face:[/yellow] {path}: no face found (photo not written)", highlight=False)
-        return entry | {"status": "no face", "output": None, "seconds": time.perf_counter() - started}
-    write_image(out_photo, result.photo)
-    if any(face.occlusion_mask is not None for face in result.faces):
-        write_mask(out_dir / f"{name}_occlusion.png", result.occlusion_mask())
-    write_image(out_dir / f"{name}_faces.png", face_grid(result))
-    if args.save_intermediates:
-        write_face_intermediates(out_dir / name, result)
-    for face in result.faces:
+    return str(exc) if isinstance(exc, DeoccludeError) else f"{path}: {type(exc).__name__}: {exc}"
+
+
+class _PhotoBatch:
+    """Photos whose faces are found one photo at a time and de-occluded ``--batch-size`` faces at a time.
+
+    Entries come back in input order; a photo that fails (unreadable, no face, cannot be
+    written) becomes an error entry and never stops the others.
+    """
+
+    aligned = False
+
+    def __init__(self, deoccluder, out_dir: Path, args: argparse.Namespace, console) -> None:  # noqa: ANN001
+        self.deoccluder, self.out_dir, self.args, self.console = deoccluder, out_dir, args, console
+        self.items: list[dict] = []  # per file: entry, and while pending its photo, faces, timings
+
+    def _entry(self, path: Path, name: str) -> dict:
+        return {"input": str(path), "output": str(self.out_dir / f"{name}{self.args.suffix}.png"), "aligned": self.aligned}
+
+    def _error(self, item: dict, exc: Exception) -> None:
+        message = _describe(exc, Path(item["entry"]["input"]))
+        self.console.print(f"[red]error:[/red] {message}", highlight=False)
+        item["entry"] |= {"status": f"error: {message}", "output": None}
+
+    def full(self) -> bool:
+        pending = [item for item in self.items if "faces" in item]
+        return len(pending) >= self.args.batch_size or sum(len(i["faces"]) for i in pending) >= self.args.batch_size
+
+    def add(self, path: Path, name: str) -> None:
+        """Read one input and prepare it (skipped, failed, or pending until :meth:`finish`)."""
+        from deocclude.imageio import read_image
+
+        item = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
+        self.items.append(item)
+        if self.args.skip_existing and Path(item["entry"]["output"]).exists():
+            item["entry"]["status"] = "skipped"
+            return
+        try:
+            self._take(item, path, read_image(path))
+        except Exception as exc:  # a broken photo must not stop the batch
+            self._error(item, exc)
+
+    def _take(self, item: dict, path: Path, photo) -> None:  # noqa: ANN001 - RGB uint8 image
+        timings: dict[str, float] = {}
+        faces = self.deoccluder.find_faces(photo, timings)
+        if not faces:
+            self.console.print(f"[yellow]no face:[/yellow] {path}: no face found (photo not written)", highlight=False)
+            item["entry"] |= {"status": "no face", "output": None,
+                              "seconds": round(time.perf_counter() - item["started"], 4)}
+            return
+        item |= {"photo": photo, "timings": timings, "faces": faces,
+                 "seconds": time.perf_counter() - item["started"]}  # reading and finding the faces
+
+    charged = ("segment", "reconstruct", "fill")
+    """Face stages timed outside this file's own wall-clock steps (batched calls: its faces' share)."""
+
+    def finish(self) -> list[dict]:
+        """De-occlude every pending face in ``--batch-size`` batches, write the outputs, return the entries."""
+        self._deocclude()
+        entries = []
+        for item in self.items:
+            if "faces" in item:
+                started = time.perf_counter()
+                try:
+                    self._write(item)
+                except Exception as exc:  # e.g. an output path that is a folder: this file fails, not the run
+                    self._error(item, exc)
+                else:
+                    share = sum(t for f in item["faces"] for k, t in f.timings.items() if k in self.charged)
+                    item["entry"]["seconds"] = round(item["seconds"] + share + time.perf_counter() - started, 4)
+            entries.append(item["entry"])
+        self.items = []
+        return entries
+
+    def _deocclude(self) -> None:
+        self.deoccluder.deocclude_faces([face for item in self.items for face in item.get("faces", [])])
+
+    def _write(self, item: dict) -> None:
+        from deocclude.imageio import write_image, write_mask
+        from deocclude.report import face_grid, write_face_intermediates
+
+        result = self.deoccluder.paste_faces(item["photo"], item["faces"], item["timings"])
+        name, out_dir = item["name"], self.out_dir
+        write_image(item["entry"]["output"], result.photo)
+        if any(face.occlusion_mask is not None for face in result.faces):
+            write_mask(out_dir / f"{name}_occlusion.png", result.occlusion_mask())
+        write_image(out_dir / f"{name}_faces.png", face_grid(result))
+        if self.args.save_intermediates:
+            write_face_intermediates(out_dir / name, result)
+        _warn_failed_faces(result.faces, item["entry"]["input"], self.console)
+        item["entry"] |= {"status": "ok", "timings": {k: round(v, 4) for k, v in result.timings.items()},
+                          "faces": [_face_entry(f) for f in result.faces]}
+
+
+class _AlignedBatch(_PhotoBatch):
+    """``--aligned``: each file is one canonical square face crop; ``--batch-size`` crops per network call."""
+
+    aligned = True
+
+    def full(self) -> bool:
+        return sum("crop" in item for item in self.items) >= self.args.batch_size
+
+    def _take(self, item: dict, path: Path, crop) -> None:  # noqa: ANN001 - RGB uint8 image
+        if crop.shape[0] != crop.shape[1]:
+            from deocclude.errors import DeoccludeError
+
+            raise DeoccludeError(f"{path}: {crop.shape[1]}x{crop.shape[0]} px is not a square face crop (--aligned "
+                                 "expects the canonical crops that --save-intermediates writes; drop --aligned for "
+                                 "ordinary photos)")
+        item |= {"crop": crop, "seconds": time.perf_counter() - item["started"]}
+
+    charged = ("align", "segment", "reconstruct", "fill")
+
+    def _deocclude(self) -> None:
+        pending = [item for item in self.items if "crop" in item]
+        try:
+            faces = self.deoccluder.run_aligned([item["crop"] for item in pending]) if pending else []
+        except Exception as exc:
+            for item in pending:
+                self._error(item, exc)
+            return
+        for item, face in zip(pending, faces):
+            item["faces"] = [face]
+
+    def _write(self, item: dict) -> None:
+        from deocclude.imageio import write_image, write_mask
+        from deocclude.pipeline import Result
+        from deocclude.report import face_grid, write_face_intermediates
+
+        crop, face, name, out_dir = item["crop"], item["faces"][0], item["name"], self.out_dir
+        restored, occlusion = _at_crop_size(crop, face)
+        write_image(item["entry"]["output"], restored)
+        if face.occlusion_mask is not None:
+            write_mask(out_dir / f"{name}_occlusion.png", occlusion)
+        result = Result(photo=restored, faces=[face], timings=dict(face.timings))
+        write_image(out_dir / f"{name}_faces.png", face_grid(result))
+        if self.args.save_intermediates:
+            write_face_intermediates(out_dir / name, result)
+        _warn_failed_faces([face], item["entry"]["input"], self.console)
+        item["entry"] |= {"status": "ok", "timings": {k: round(v, 4) for k, v in face.timings.items()},
+                          "faces": [_face_entry(face)]}
+
+
+def _at_crop_size(crop, face) -> tuple:  # noqa: ANN001 - (N, N, 3) uint8 crop, its FaceResult
+    """The restored crop and M_O at the input crop's own size: outside M_O the input's pixels, exactly."""
+    import cv2
+    import numpy as np
+
+    side = crop.shape[0]
+    occlusion = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(face.restored.shape[:2], np.float32)
+    if face.restored.shape[0] == side:
+        return face.restored, occlusion
+    mask = cv2.resize(occlusion, (side, side), interpolation=cv2.INTER_LINEAR)
+    filled = cv2.resize(face.restored, (side, side), interpolation=cv2.INTER_CUBIC if side > face.restored.shape[0]
+                        else cv2.INTER_AREA)
+    blend = mask[..., None]
+    out = (crop.astype(np.float32) * (1.0 - blend) + filled.astype(np.float32) * blend + 0.5).astype(np.uint8)
+    return out, mask
+
+
+def _warn_failed_faces(faces: list, path: str, console) -> None:  # noqa: ANN001
+    for face in faces:
         if face.status != "ok":
             console.print(f"[yellow]face {face.index} of {path} kept as is:[/yellow] {face.status}", highlight=False)
-    return entry | {
-        "status": "ok",
-        "seconds": round(time.perf_counter() - started, 4),
-        "timings": {k: round(v, 4) for k, v in result.timings.items()},
-        "faces": [
-            {
-                "index": f.index,
-                "box": [round(float(v), 1) for v in f.detection.box],
-                "score": round(f.detection.score, 4),
-                "occluded_fraction": round(f.occluded_fraction, 4),
-                "method": f.method,
-                "status": f.status,
-            }
-            for f in result.faces
-        ],
+
+
+def _face_entry(face) -> dict:  # noqa: ANN001 - a FaceResult
+    """One face in manifest.json; faces given as aligned crops have no detection (box and score are null)."""
+    detection = face.detection
+    return {
+        "index": face.index,
+        "box": None if detection is None else [round(float(v), 1) for v in detection.box],
+        "score": None if detection is None else round(float(detection.score), 4),
+        "occluded_fraction": round(face.occluded_fraction, 4),
+        "method": face.method,
+        "status": face.status,
     }

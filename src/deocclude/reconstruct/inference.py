@@ -80,8 +80,9 @@ class Reconstructor:
         n = crops.shape[-1]
         inputs = crops if n == self.size else F.interpolate(crops, size=(self.size, self.size), mode="bilinear",
                                                             align_corners=False, antialias=n > self.size)
-        x = self.net(inputs)
-        rendered = self.face_model.render(x, n)
+        x = self.net(inputs).float()
+        with torch.autocast(self.device.type, enabled=False):  # the rasterizer's depth test needs fp32
+            rendered = self.face_model.render(x, n)
         return Reconstruction(x, rendered.image.clamp(0, 1), rendered.mask)
 
     @torch.no_grad()

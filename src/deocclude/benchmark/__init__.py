@@ -1,0 +1,1 @@
+"""Benchmarks of the whole de-occluder (``deocclude bench``)."""
