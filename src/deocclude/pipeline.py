@@ -294,12 +294,11 @@ class Deoccluder:
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned)
             with _Timer(face.timings, "fill"):
-                face.restored, fill_name = self._fill(face.aligned.crop, face.occlusion_mask, renders[i], face.face_region,
-                                                      face.face_mask * face.aligned.valid)
+                face.restored, fill_name = self._fill(face.aligned.crop, face.occlusion_mask, renders[i], face.face_region)
             face.method = f"S + {surface_name} + {fill_name}"
 
     def _fill(self, crop: np.ndarray, hole: np.ndarray, render: np.ndarray | None,
-              region: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, str]:
+              region: np.ndarray) -> tuple[np.ndarray, str]:
         """G when asked for; else R's render blended in (``prior``, without R: Telea), or OpenCV."""
         if self._inpainter is not None:
             import torch
@@ -313,7 +312,7 @@ class Deoccluder:
                 filled = self._inpainter.fill(image, mask, prior)
             return _to_uint8_image(filled[0]), "G" + (" with I_R" if prior is not None else "")
         if self.config.fill in ("auto", "prior") and render is not None:
-            return prior_blend(crop, hole, render, region, visible), "I_R Poisson blend"
+            return prior_blend(crop, hole, render, region), "I_R Poisson blend"
         method = "telea" if self.config.fill in ("auto", "prior") else self.config.fill
         return classical_inpaint(crop, hole, method), f"OpenCV {method}"
 

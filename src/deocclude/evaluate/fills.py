@@ -26,15 +26,11 @@ def classical_fill(occluded: np.ndarray, masks: np.ndarray, method: ClassicalMet
     return to_tensor(np.stack([classical_inpaint(img, m, method) for img, m in zip(occluded, masks)]))
 
 
-def prior_fill(occluded: np.ndarray, masks: np.ndarray, renders: np.ndarray, render_masks: np.ndarray,
-               visible: np.ndarray | None = None) -> torch.Tensor:
-    """R's render I_R Poisson-blended into every mask (the pipeline's ``fill="prior"``);
-    ``visible`` (S's M_F) sets the colours, as in the pipeline; without it, the mask's rim."""
+def prior_fill(occluded: np.ndarray, masks: np.ndarray, renders: np.ndarray, render_masks: np.ndarray) -> torch.Tensor:
+    """R's render I_R Poisson-blended into every mask (the pipeline's ``fill="prior"``)."""
     from deocclude.inpaint.classical import prior_blend
 
-    seen = visible if visible is not None else [None] * len(occluded)
-    return to_tensor(np.stack([prior_blend(img, m, r, rm, v)
-                               for img, m, r, rm, v in zip(occluded, masks, renders, render_masks, seen)]))
+    return to_tensor(np.stack([prior_blend(img, m, r, rm) for img, m, r, rm in zip(occluded, masks, renders, render_masks)]))
 
 
 @dataclass(frozen=True)
@@ -79,8 +75,6 @@ class PipelineOutput:
     """(B, N, N, 3) uint8 I_R, or None when R's weights are not installed."""
     render_masks: np.ndarray
     """(B, N, N) float32 M_R (R's rendered face; the mesh surface without R)."""
-    visible: np.ndarray
-    """(B, N, N) float32 S's visible face M_F (zeros where the pipeline failed)."""
     telea: torch.Tensor
     """(B, 3, N, N) the pipeline's own result with the Telea fill."""
     failed: int
@@ -112,7 +106,5 @@ class AutomaticPipeline:
         renders = np.stack([f.render for f in faces]) if has_render else None
         methods = sorted({f.method for f, good in zip(faces, ok) if good})
         regions = np.stack([f.face_region for f in faces]).astype(np.float32)
-        visible = np.stack([f.face_mask * f.aligned.valid if good else np.zeros((n, n), np.float32)
-                            for f, good in zip(faces, ok)]).astype(np.float32)
-        return PipelineOutput(masks.astype(np.float32), renders, regions, visible, to_tensor(restored), failed=ok.count(False),
+        return PipelineOutput(masks.astype(np.float32), renders, regions, to_tensor(restored), failed=ok.count(False),
                               method=", ".join(methods))

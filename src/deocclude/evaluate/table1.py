@@ -112,7 +112,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                     score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.renders, seed), clean, region)
                 score(AUTOMATIC, "OpenCV Telea", auto.telea, clean, region)
                 if auto.renders is not None:
-                    score(AUTOMATIC, PRIOR_ROW, prior_fill(occluded, auto.occlusion, auto.renders, auto.render_masks, auto.visible), clean, region)
+                    score(AUTOMATIC, PRIOR_ROW, prior_fill(occluded, auto.occlusion, auto.renders, auto.render_masks), clean, region)
                 first_g = None
                 for g in gs:
                     filled = g.fill(occluded, auto.occlusion, auto.renders, seed)

@@ -31,8 +31,7 @@ def classical_inpaint(image: np.ndarray, hole: np.ndarray, method: ClassicalMeth
     return np.where(binary[..., None] > 0, filled, image)
 
 
-def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_mask: np.ndarray | None = None,
-                visible: np.ndarray | None = None) -> np.ndarray:
+def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_mask: np.ndarray | None = None) -> np.ndarray:
     """Fill ``hole`` with R's render I_R, Poisson-blended into ``image`` (1 = fill in ``hole``).
 
     The render carries the face's structure (eyes, brows, mouth where R puts them), the
@@ -41,8 +40,7 @@ def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_
     the rendered face (``render_mask`` 0: glasses temples, hair), the render's empty
     background is replaced by the render's own colours carried outwards (Telea on the
     render), so the guidance has no edge at the face outline and the photo's rim colours
-    take over there. ``visible`` (M_F, 1 = visible face): only those pixels set the fill's
-    colours (see :func:`deocclude.inpaint.poisson.poisson_target`).
+    take over there.
     """
     from deocclude.inpaint.poisson import poisson_target
 
@@ -51,4 +49,4 @@ def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_
         outside = np.asarray(render_mask) <= 0.5
         if outside.any() and (outside & (np.asarray(hole) > 0.5)).any():
             guidance = classical_inpaint(render, outside.astype(np.float32), "telea")
-    return poisson_target(image, guidance, hole, visible)
+    return poisson_target(image, guidance, hole)

@@ -23,13 +23,9 @@ def _neighbour_sum(x: np.ndarray) -> np.ndarray:
     return padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
 
 
-def harmonic_fill(values: np.ndarray, region: np.ndarray, iterations: int = 1000, tolerance: float = 0.02) -> np.ndarray:
+def harmonic_fill(values: np.ndarray, region: np.ndarray, iterations: int = 500, tolerance: float = 1e-3) -> np.ndarray:
     """Replace ``values`` (H, W, C) inside ``region`` (H, W bool) by the harmonic function
-    that matches them on the region's boundary (image borders: zero normal derivative).
-
-    Stops when the RMS residual per unknown pixel is below ``tolerance`` (in the units of
-    ``values``: 0–255 intensities here, so 0.02 is far below one grey level).
-    """
+    that matches them on the region's boundary (image borders: zero normal derivative)."""
     inside = region.astype(bool)
     if not inside.any():
         return values.copy()
@@ -52,14 +48,14 @@ def harmonic_fill(values: np.ndarray, region: np.ndarray, iterations: int = 1000
     r = b - apply(x)
     p = r.copy()
     rs = (r * r).sum(axis=(0, 1))
-    unknowns = max(float(inside.sum()), 1.0)
+    norm_b = np.sqrt((b * b).sum(axis=(0, 1))) + 1e-12
     for _ in range(iterations):
         ap = apply(p)
         alpha = rs / np.maximum((p * ap).sum(axis=(0, 1)), 1e-20)
         x = x + alpha * p
         r -= alpha * ap
         rs_new = (r * r).sum(axis=(0, 1))
-        if np.all(np.sqrt(rs_new / unknowns) <= tolerance):
+        if np.all(np.sqrt(rs_new) <= tolerance * norm_b):
             break
         p = r + (rs_new / np.maximum(rs, 1e-20)) * p
         rs = rs_new
@@ -86,44 +82,16 @@ def _coarse_guess(values: np.ndarray, inside: np.ndarray, iterations: int, toler
     return np.pad(up, ((0, h - h2), (0, w - w2), (0, 0)), mode="edge").astype(np.float32)
 
 
-def trusted_colour_shift(image: np.ndarray, render: np.ndarray, trusted: np.ndarray, sigma: float) -> np.ndarray | None:
-    """A smooth field of ``image − render`` interpolated from ``trusted`` pixels only
-    (normalised Gaussian convolution); None when too few pixels are trusted."""
-    import cv2
-
-    weight = (np.asarray(trusted) > 0.5).astype(np.float32)
-    if weight.sum() < 16:
-        return None
-    difference = image.astype(np.float32) - render.astype(np.float32)
-    numerator = cv2.GaussianBlur(difference * weight[..., None], (0, 0), sigma)
-    denominator = cv2.GaussianBlur(weight, (0, 0), sigma)[..., None]
-    wide = cv2.GaussianBlur(difference * weight[..., None], (0, 0), 4 * sigma)
-    wide_weight = cv2.GaussianBlur(weight, (0, 0), 4 * sigma)[..., None]
-    near = denominator > 1e-3  # far from every trusted pixel, the wider average takes over
-    return np.where(near, numerator / np.maximum(denominator, 1e-6), wide / np.maximum(wide_weight, 1e-6))
-
-
-def poisson_target(image: np.ndarray, render: np.ndarray, region: np.ndarray,
-                   trusted: np.ndarray | None = None) -> np.ndarray:
+def poisson_target(image: np.ndarray, render: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Blend ``render`` into ``image`` (both H×W×3 uint8) over ``region`` (H×W, > 0.5 = blend).
 
-    ``trusted`` (H×W, > 0.5 = a pixel whose colour may set the blend's colours; e.g. the
-    visible face M_F): the render is first shifted towards the photo's colours as seen on
-    trusted pixels nearby, so the interior of the fill takes the skin tone of the visible
-    face rather than of whatever rims the region (an occluder's uncovered edge, hair); the
-    Poisson step then only closes the remaining gap at the rim.
     Returns a copy of ``image`` where the region is empty; pixels outside the region are
     never changed.
     """
     inside = np.asarray(region) > 0.5
     if not inside.any():
         return image.copy()
-    guidance = render.astype(np.float64)
-    if trusted is not None:
-        shift = trusted_colour_shift(image, render, np.asarray(trusted) * ~inside, sigma=image.shape[0] / 16)
-        if shift is not None:
-            guidance = guidance + shift
-    difference = image.astype(np.float64) - guidance
-    blended = guidance + harmonic_fill(difference, inside)
+    difference = image.astype(np.float64) - render.astype(np.float64)
+    blended = render.astype(np.float64) + harmonic_fill(difference, inside)
     out = np.clip(np.round(blended), 0, 255).astype(np.uint8)
     return np.where(inside[..., None], out, image)
