@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import default_cache_dir, load_or_build
+from deocclude.data.cache import load_or_build
 from deocclude.inpaint.poisson import poisson_target
 from deocclude.inpaint.prior import CachedRenders, ZeroPrior
+from deocclude.paths import cache_root
 
 HOLE_THRESHOLD = 0.1  # soft alpha / hair edges above this are treated as occluded (no faint fringes left)
 
@@ -48,7 +49,7 @@ class PoissonTargets:
         names = list(faces.names)
         digest = hashlib.sha1(("\n".join(names) + prior.key).encode()).hexdigest()[:10]
         n = faces.size
-        entry = (Path(cache_dir) if cache_dir else default_cache_dir()) / f"inpaint_poisson_{n}_{digest}"
+        entry = (Path(cache_dir) if cache_dir else cache_root()) / f"inpaint_poisson_{n}_{digest}"
 
         def rows():
             for i in range(len(faces)):
