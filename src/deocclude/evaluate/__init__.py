@@ -1,0 +1,1 @@
+"""Evaluation protocols behind ``deocclude eval`` (each module: ``add_arguments(parser)``, ``run(args) -> dict``)."""
