@@ -273,7 +273,7 @@ def run(args: argparse.Namespace) -> dict:
             grid_rows.append([faces["crops"][partner], faces["crops"][second_idx[i]]] + [outputs[m][i] for m in methods])
         del outputs
     summary = {
-        "protocol": "lfw", "command": command_line(), "folds": wanted, "pairs": len(pairs),
+        "protocol": "lfw", "command": command_line(args, add_arguments), "folds": wanted, "pairs": len(pairs),
         "same_pairs": int(same.sum()), "different_pairs": int((~same).sum()), "images": len(files),
         "occluded_images": len(seconds), "mediapipe_missed_used_mean_landmarks": int(faces["missed"].sum()),
         "crop_size": 128, "seed": args.seed, "types": list(kinds), "methods": list(methods),

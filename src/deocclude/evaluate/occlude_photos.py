@@ -353,10 +353,17 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def command_line(argv: list[str] | None = None) -> str:
-    """The command as the user typed it (``deocclude eval ...``), for the results files."""
+def command_line(args: argparse.Namespace, add_arguments) -> str:  # noqa: ANN001 - a module's add_arguments
+    """The command that reproduces this run: ``deocclude eval --protocol P`` and every option not at its default."""
     import shlex
-    import sys
 
-    args = sys.argv[1:] if argv is None else argv
-    return "deocclude " + " ".join(shlex.quote(a) for a in args)
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    words = ["deocclude", "eval", "--protocol", str(getattr(args, "protocol", "?"))]
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public list of its actions
+        value = getattr(args, action.dest, action.default)
+        if not action.option_strings or value == action.default:
+            continue
+        flag = max(action.option_strings, key=len)
+        words += [flag] if action.nargs == 0 else [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> dict:
             grid_rows.append([clean[i]] + [outputs[m][i] for m in methods])
         del outputs
     summary = {
-        "protocol": "privacy", "command": command_line(), "faces": n, "crop_size": 128, "seed": args.seed,
+        "protocol": "privacy", "command": command_line(args, add_arguments), "faces": n, "crop_size": 128, "seed": args.seed,
         "types": list(kinds), "methods": list(methods), "same_identity_threshold": threshold,
         "threshold_source": "--threshold" if args.threshold is not None else "eval_lfw.json (mean clean-pair threshold)",
         "device": str(embed.device), "torch_threads": torch.get_num_threads(),
