@@ -24,11 +24,12 @@ import numpy as np
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.occlude_photos import (
     METHODS, OURS_TELEA, Embedder, example_rows, Occluder, Restorer, add_common_options, add_option, chunks, command_line, cosine,
-    image_grid, markdown_table, mask_scores, oracle_hole, output_dirs, parse_types, progress, require_folder,
+    image_grid, markdown_page, markdown_table, mask_scores, mask_table, oracle_hole, output_dirs, parse_types, progress, require_folder,
 )
 
 LFW_TYPES = ("sunglasses", "mask", "hand", "mixed")
 CLEAN = "clean"
+GRID = "eval_lfw_grid.png"
 
 
 # ---------------------------------------------------------------------------- protocol arithmetic
@@ -293,9 +294,9 @@ def run(args: argparse.Namespace) -> dict:
     (out_dir / "eval_lfw.md").write_text(lfw_markdown(summary))
     if grid_rows:
         grid_dir.mkdir(parents=True, exist_ok=True)
-        write_image(grid_dir / "eval_lfw_grid.png",
+        write_image(grid_dir / GRID,
                     image_grid(grid_rows, ["1st photo", "2nd, clean"] + [m.replace("ours ", "") for m in methods]))
-        summary["grid"] = str(grid_dir / "eval_lfw_grid.png")
+        summary["grid"] = str(grid_dir / GRID)
     return summary
 
 
@@ -319,12 +320,7 @@ def lfw_markdown(s: dict) -> str:
             r = s["results"][kind][m]
             rows.append([kind, m, f"{_pct(r)} ± {100 * r['accuracy_std']:.2f}", _pct(r, "accuracy_at_clean_threshold"),
                          _num(r["same_cos_mean"]), _num(r["different_cos_mean"])])
-    mask_rows = [[k, str(v.get("n", 0)), *(f"{v[x]:.3f}" if x in v else "—" for x in ("iou", "precision", "recall"))]
-                 for k, v in s["found_mask_vs_true_occlusion"].items()]
-    return "\n".join([
-        "```bash", s["command"], "```", "",
-        "# LFW verification with one photo of each pair occluded",
-        "",
+    return markdown_page(s["command"], "LFW verification with one photo of each pair occluded", [
         f"Folds {', '.join(map(str, s['folds']))} of `faces/lfw/pairs.txt`: {s['pairs']} pairs "
         f"({s['same_pairs']} same, {s['different_pairs']} different), {s['images']} photos through our faces path "
         f"(MediaPipe, canonical {s['crop_size']} crops; {s['mediapipe_missed_used_mean_landmarks']} misses used the mean "
@@ -335,10 +331,9 @@ def lfw_markdown(s: dict) -> str:
         "",
         "Accuracy: per fold, the threshold that maximises accuracy on the other folds; mean ± std over the folds. "
         "*At clean threshold*: each fold scored with the threshold chosen on the clean pairs of the other folds "
-        "(a deployed verifier does not know which photos are occluded).",
+        "(a deployed verifier does not know which photos are occluded). Example grid (LFW photos, not committed): "
+        f"`{GRID}` in the grid folder (default `out/eval/`).",
         "",
-        "Occlusion mask found by S + R (M_O) vs the true occlusion (A ⊙ mesh > 0.1), per face, mean:",
-        "",
-        markdown_table(["occlusion", "faces", "IoU", "precision", "recall"], mask_rows),
+        mask_table(s["found_mask_vs_true_occlusion"]),
         "",
     ])

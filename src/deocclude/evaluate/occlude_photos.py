@@ -353,6 +353,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_page(command: str, title: str, lines: list[str]) -> str:
+    """A results page: the exact command in a code block, a title, then ``lines``."""
+    return "\n".join(["```bash", command, "```", "", f"# {title}", "", *lines])
+
+
+def mask_table(masks: dict[str, dict]) -> str:
+    """Markdown: the found occlusion masks' IoU / precision / recall per occlusion type."""
+    rows = [[k, str(v.get("n", 0)), *(f"{v[x]:.3f}" if x in v else "—" for x in ("iou", "precision", "recall"))]
+            for k, v in masks.items()]
+    return ("Occlusion mask found by S + R (M_O) vs the true occlusion (A ⊙ mesh > 0.1), per face, mean:\n\n"
+            + markdown_table(["occlusion", "faces", "IoU", "precision", "recall"], rows))
+
+
 def command_line(args: argparse.Namespace, add_arguments) -> str:  # noqa: ANN001 - a module's add_arguments
     """The command that reproduces this run: ``deocclude eval --protocol P`` and every option not at its default."""
     import shlex

@@ -21,13 +21,14 @@ import numpy as np
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.occlude_photos import (
     METHODS, OCCLUDED, OURS_G, OURS_TELEA, Embedder, example_rows, Occluder, Restorer, add_common_options, add_option, chunks,
-    command_line, cosine, draw_histogram, image_grid, markdown_table, mask_scores, oracle_hole, output_dirs,
+    command_line, cosine, draw_histogram, image_grid, markdown_page, markdown_table, mask_scores, mask_table, oracle_hole, output_dirs,
     parse_types, progress, summarize,
 )
 
 PRIVACY_TYPES = ("sunglasses", "mask", "sunglasses+mask")
 OTHER_PERSON = "other person (clean)"
 DEFAULT_FACES = 500
+GRID = "eval_privacy_grid.png"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,8 +105,11 @@ def run(args: argparse.Namespace) -> dict:
         results[kind] = {m: summarize(c, threshold) for m, c in cos.items()}
         for m in methods:
             if m != OCCLUDED:
-                gain = cos[m] - cos[OCCLUDED]
-                results[kind][m]["gain_over_occluded"] = {"mean": float(gain.mean()), "share_improved": float((gain > 0).mean())}
+                gain, below = cos[m] - cos[OCCLUDED], cos[OCCLUDED] < threshold
+                results[kind][m]["gain_over_occluded"] = {
+                    "mean": float(gain.mean()), "share_improved": float((gain > 0).mean()),
+                    "share_rose_above_threshold": float((below & (cos[m] >= threshold)).mean()),
+                    "share_fell_below_threshold": float((~below & (cos[m] < threshold)).mean())}
         shown = {m: cos[m] for m in (OCCLUDED, OURS_TELEA, OURS_G) if m in cos}
         shown[OTHER_PERSON] = other_cos
         plot = out_dir / f"eval_privacy_{kind.replace('+', '_')}.png"
@@ -131,28 +135,27 @@ def run(args: argparse.Namespace) -> dict:
     }
     (out_dir / "eval_privacy.json").write_text(json.dumps(summary, indent=1))
     (out_dir / "eval_privacy.md").write_text(privacy_markdown(summary))
-    write_image(grid_dir / "eval_privacy_grid.png",
+    write_image(grid_dir / GRID,
                 image_grid(grid_rows, ["clean"] + [m.replace("ours ", "") for m in methods]))
-    summary["grid"] = str(grid_dir / "eval_privacy_grid.png")
+    summary["grid"] = str(grid_dir / GRID)
     return summary
 
 
 def privacy_markdown(s: dict) -> str:
     """The results as a markdown page that starts with the exact command."""
     t = s["same_identity_threshold"]
-    header = ["occlusion", "image compared with the clean face", "mean", "p10", "p50", "p90", f"share ≥ {t:.3f}"]
+    header = ["occlusion", "image compared with the clean face", "mean", "p10", "p50", "p90", f"share ≥ {t:.3f}",
+              "rose above / fell below it (vs occluded)"]
     def cells(r: dict) -> list[str]:
-        return [f"{r[k]:.3f}" for k in ("mean", "p10", "p50", "p90")] + [f"{100 * r['share_above_threshold']:.1f} %"]
+        gain = r.get("gain_over_occluded")
+        moved = (f"{100 * gain['share_rose_above_threshold']:.1f} % / {100 * gain['share_fell_below_threshold']:.1f} %"
+                 if gain else "—")
+        return [f"{r[k]:.3f}" for k in ("mean", "p10", "p50", "p90")] + [f"{100 * r['share_above_threshold']:.1f} %", moved]
     rows = []
     for kind in s["types"]:
         rows += [[kind, m, *cells(s["results"][kind][m])] for m in METHODS if m in s["results"][kind]]
     rows.append(["—", OTHER_PERSON, *cells(s["results"][OTHER_PERSON])])
-    mask_rows = [[k, str(v.get("n", 0)), *(f"{v[x]:.3f}" if x in v else "—" for x in ("iou", "precision", "recall"))]
-                 for k, v in s["found_mask_vs_true_occlusion"].items()]
-    return "\n".join([
-        "```bash", s["command"], "```", "",
-        "# Privacy analysis (paper Figure 9): how much identity de-occlusion recovers",
-        "",
+    return markdown_page(s["command"], "Privacy analysis (paper Figure 9): how much identity de-occlusion recovers", [
         f"{s['faces']} UTKFace test faces (aligned {s['crop_size']} crops), held-out synthetic occluders (seed "
         f"{s['seed']}); dlib-ResNet cosine to the same face's clean crop. The same-identity threshold {t:.4f} is "
         f"{s['threshold_source']}. Device {s['device']}, {s['seconds']} s.",
@@ -160,10 +163,8 @@ def privacy_markdown(s: dict) -> str:
         markdown_table(header, rows),
         "",
         f"*{OTHER_PERSON}*: each clean face against a different test face, for scale. Histograms: "
-        + ", ".join(f"`{p}`" for p in s["histograms"]) + ".",
+        + ", ".join(f"`{p}`" for p in s["histograms"]) + f". Example grid (dataset faces, not committed): `{GRID}`.",
         "",
-        "Occlusion mask found by S + R (M_O) vs the true occlusion (A ⊙ mesh > 0.1), per face, mean:",
-        "",
-        markdown_table(["occlusion", "faces", "IoU", "precision", "recall"], mask_rows),
+        mask_table(s["found_mask_vs_true_occlusion"]),
         "",
     ])
