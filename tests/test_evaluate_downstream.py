@@ -97,12 +97,12 @@ def test_read_pairs(tmp_path: Path):
 
 def test_missing_data_is_one_line_error(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setenv("DEOCCLUDE_DATA", str(tmp_path / "nowhere"))
-    assert main(["eval", "--protocol", "lfw", "--out", str(tmp_path)]) == 2
+    assert main(["eval", "--protocol", "lfw", "--output-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("deocclude: error: LFW data not found") and "\n" not in err
-    assert main(["eval", "--protocol", "privacy", "--out", str(tmp_path)]) == 2
+    assert main(["eval", "--protocol", "privacy", "--output-dir", str(tmp_path)]) == 2
     assert "run `deocclude eval --protocol lfw` first" in capsys.readouterr().err
-    assert main(["eval", "--protocol", "privacy", "--threshold", "0.9", "--out", str(tmp_path)]) == 2
+    assert main(["eval", "--protocol", "privacy", "--threshold", "0.9", "--output-dir", str(tmp_path)]) == 2
     assert "UTKFace data not found" in capsys.readouterr().err
 
 
@@ -112,22 +112,21 @@ def test_tiny_end_to_end(data_root: Path, tmp_path: Path, monkeypatch, one_torch
     if not (data_root / "faces" / "utkface" / "landmarks.npz").is_file():
         pytest.skip(f"UTKFace data not found under {data_root / 'faces' / 'utkface'}")
     monkeypatch.setenv("DEOCCLUDE_CACHE", str(tmp_path / "cache"))
-    common = ["--out", str(tmp_path), "--grid-dir", str(tmp_path / "grids"), "--device", "cpu", "--no-progress",
-              "--types", "sunglasses"]
-    assert main(["eval", "--protocol", "lfw", "--limit", "4", *common]) == 0
+    common = ["--output-dir", str(tmp_path), "--device", "cpu", "--quiet", "--types", "sunglasses"]
+    assert main(["eval", "--protocol", "lfw", "--limit", "4", "--grid", str(tmp_path / "lfw.png"), *common]) == 0
     lfw = json.loads((tmp_path / "eval_lfw.json").read_text())
     assert lfw["pairs"] == 4 and lfw["same_pairs"] == 2 and lfw["folds"] == [1, 2]
     rows = lfw["results"]["sunglasses"]
     assert {"occluded", "ours (S + R + Telea)", "oracle mask + Telea"} <= set(rows)
     assert all(0.0 <= r["accuracy_mean"] <= 1.0 for r in rows.values())
     assert (tmp_path / "eval_lfw.md").read_text().startswith("```bash\ndeocclude eval --protocol lfw")
-    assert (tmp_path / "grids" / "eval_lfw_grid.png").is_file()
+    assert (tmp_path / "lfw.png").is_file() and lfw["grid"] == str(tmp_path / "lfw.png")
     # the privacy run picks up the LFW clean threshold from eval_lfw.json
-    assert main(["eval", "--protocol", "privacy", "--limit", "2", *common]) == 0
+    assert main(["eval", "--protocol", "privacy", "--limit", "2", "--no-grid", *common]) == 0
     privacy = json.loads((tmp_path / "eval_privacy.json").read_text())
     clean_thresholds = list(lfw["results"]["clean"]["thresholds"].values())
     assert privacy["same_identity_threshold"] == pytest.approx(np.mean(clean_thresholds))
     occluded = privacy["results"]["sunglasses"]["occluded"]
     assert occluded["n"] == 2 and 0.5 < occluded["mean"] <= 1.0
     assert (tmp_path / "eval_privacy_sunglasses.png").is_file()
-    assert (tmp_path / "grids" / "eval_privacy_grid.png").is_file()
+    assert privacy.get("grid") is None and "--no-grid" in privacy["command"]

@@ -190,7 +190,8 @@ def _fake_batch(b: int = 2, n: int = 32, prior: bool = True) -> dict:
     return {"image": image, "occluded": image * (1 - hole) + 0.2 * hole, "hole": hole, "face_mask": mesh * (1 - orig),
             "orig_occlusion": orig, "render_mask": mesh, "valid": torch.ones(b, 1, n, n),
             "prior": torch.rand(b, 3, n, n) if prior else torch.zeros(b, 3, n, n),
-            "has_prior": torch.full((b,), float(prior)), "poisson": torch.rand(b, 3, n, n),
+            "has_prior": torch.full((b,), float(prior)), "has_target": torch.full((b,), float(prior)),
+            "poisson": torch.rand(b, 3, n, n),
             "real_ok": torch.ones(b), "synthetic": hole}
 
 
@@ -213,7 +214,7 @@ def test_training_task_step_gives_every_loss_and_updates_both_networks(no_ssim: 
         losses["loss"].backward()
         opts[stage.optimizer].step()
         if stage.optimizer == "generator":
-            assert {"face", "bg", "tv", "adv", "id"} <= set(losses) and ("ssim" in losses) == (not no_ssim)
+            assert {"face", "hole", "bg", "tv", "adv", "id"} <= set(losses) and ("ssim" in losses) == (not no_ssim)
             if not no_ssim:
                 assert losses["ssim"] > 0  # a prior and a real-occlusion region: L_ssim is active
     for k, m in models.items():
@@ -223,6 +224,21 @@ def test_training_task_step_gives_every_loss_and_updates_both_networks(no_ssim: 
     metrics = task.summarize(sums)
     assert set(metrics) == {"val_l1", "val_psnr", "val_ssim", "val_id_cos"} and all(np.isfinite(list(metrics.values())))
     assert task.grid(models, batch).shape == (2 * 32 + 2, 6 * 32 + 10, 3)
+
+
+def test_export_metadata_makes_the_run_weights_loadable(tmp_path) -> None:
+    """The loop's final/weights.safetensors loads as an Inpainter, and says whether G takes I_R."""
+    from safetensors.torch import save_file
+
+    from deocclude.inpaint.api import load_inpainter
+    from deocclude.inpaint.config import InpaintTrainConfig
+    from deocclude.inpaint.task import InpaintTask
+
+    for no_prior in (False, True):
+        task = InpaintTask(InpaintTrainConfig(generator=TINY, no_prior=no_prior))
+        path = tmp_path / f"g_{no_prior}.safetensors"
+        save_file(task.export(task.build_models()), str(path), metadata=task.export_metadata())
+        assert load_inpainter(str(path)).uses_prior is (not no_prior)
 
 
 def test_ssim_loss_is_skipped_without_a_prior() -> None:

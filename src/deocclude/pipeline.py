@@ -249,7 +249,7 @@ class Deoccluder:
             image = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255.0
             mask = torch.from_numpy(hole)[None, None]
             prior = None
-            if render is not None and getattr(self._inpainter, "uses_prior", False):
+            if render is not None and self._inpainter.uses_prior:
                 prior = torch.from_numpy(render).permute(2, 0, 1)[None].float() / 255.0
             filled = self._inpainter.fill(image, mask, prior)
             return _to_uint8_image(filled[0]), "G" + (" with I_R" if prior is not None else "")

@@ -129,7 +129,7 @@ class UTKFaceFaces(MemmapCached, Dataset):
                     raise DeoccludeError(f"unreadable UTKFace image {self.root / 'images' / name}")
                 stem = name[:-4] if name.endswith(".jpg") else name
                 hair = cv2.imread(str(self.root / "hair_masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
-                yield align_sample(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), hair, points[pos[name]], self.size)
+                yield align_sample(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), hair, np.asarray(points[pos[name]], np.float32), self.size)
 
         n = self.size
         specs = {"image": ((n, n, 3), np.uint8), "valid": ((n, n), np.uint8), "mesh": ((n, n), np.uint8),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import time
 import zlib
 from dataclasses import dataclass
@@ -23,13 +22,12 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.occlude_photos import (
-    METHODS, OURS_TELEA, Embedder, example_rows, Occluder, Restorer, add_common_options, add_option, chunks, command_line, cosine,
-    image_grid, markdown_page, markdown_table, mask_scores, mask_table, oracle_hole, output_dirs, parse_types, progress, require_folder,
+    METHODS, OURS_TELEA, Embedder, Occluder, Restorer, add_common_options, add_option, chunks, cosine, example_rows,
+    image_grid, markdown_table, mask_scores, mask_table, oracle_hole, parse_types, progress, require_folder, run_options,
 )
 
 LFW_TYPES = ("sunglasses", "mask", "hand", "mixed")
 CLEAN = "clean"
-GRID = "eval_lfw_grid.png"
 
 
 # ---------------------------------------------------------------------------- protocol arithmetic
@@ -191,18 +189,20 @@ def aligned_lfw_crops(files: list[str], root: Path, size: int = 128, show: bool 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``--protocol lfw`` (shared ones are added once, by whichever module comes first)."""
     add_common_options(parser)
-    add_option(parser, "--folds", default="1,2", help="lfw: comma-separated folds of pairs.txt (default 1,2 = 1,200 pairs)")
+    add_option(parser, "--folds", default="1,2", help="lfw: comma-separated folds of pairs.txt (default 1,2 = 1,200 pairs); with --limit N, N pairs "
+                    "taken evenly over the folds and same / different pairs")
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Run the LFW protocol; writes ``eval_lfw.json`` / ``.md`` and a grid; returns the results."""
+    """Run the LFW protocol and return its report (``deocclude eval`` writes it); draws the example grid."""
     import torch
 
     from deocclude.imageio import write_image
     from deocclude.paths import data_root
 
     start = time.perf_counter()
-    show = not args.no_progress
+    opts = run_options(args, "lfw")
+    show = opts["show"]
     root = data_root() / "faces" / "lfw"
     require_folder(root, "LFW data")
     kinds = parse_types(args.types, LFW_TYPES, LFW_TYPES)
@@ -222,9 +222,9 @@ def run(args: argparse.Namespace) -> dict:
     index = {f: i for i, f in enumerate(files)}
     faces = aligned_lfw_crops(files, root, 128, show)
 
-    embed = Embedder(args.device, max(args.batch_size, 1))
-    restorer = Restorer(args.device, max(args.batch_size, 1))
-    occluder = Occluder(args.seed)
+    embed = Embedder(opts["device"], opts["batch_size"])
+    restorer = Restorer(opts["device"], opts["batch_size"])
+    occluder = Occluder(opts["seed"])
     clean_emb = embed(faces["crops"])
     same = np.array([p.same for p in pairs])
     fold = np.array([p.fold for p in pairs])
@@ -274,10 +274,10 @@ def run(args: argparse.Namespace) -> dict:
             grid_rows.append([faces["crops"][partner], faces["crops"][second_idx[i]]] + [outputs[m][i] for m in methods])
         del outputs
     summary = {
-        "protocol": "lfw", "command": command_line(args, add_arguments), "folds": wanted, "pairs": len(pairs),
+        "protocol": "lfw", "folds": wanted, "pairs": len(pairs),
         "same_pairs": int(same.sum()), "different_pairs": int((~same).sum()), "images": len(files),
         "occluded_images": len(seconds), "mediapipe_missed_used_mean_landmarks": int(faces["missed"].sum()),
-        "crop_size": 128, "seed": args.seed, "types": list(kinds), "methods": list(methods),
+        "crop_size": 128, "seed": opts["seed"], "types": list(kinds), "methods": list(methods),
         "device": str(embed.device), "torch_threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - start, 1), "results": results, "found_mask_vs_true_occlusion": masks,
         "notes": [
@@ -288,15 +288,10 @@ def run(args: argparse.Namespace) -> dict:
             f"{OURS_TELEA} is what `deocclude run` does by default; the oracle row is given the true occlusion",
         ],
     }
-    out_dir, grid_dir = output_dirs(args)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "eval_lfw.json").write_text(json.dumps(summary, indent=1))
-    (out_dir / "eval_lfw.md").write_text(lfw_markdown(summary))
-    if grid_rows:
-        grid_dir.mkdir(parents=True, exist_ok=True)
-        write_image(grid_dir / GRID,
-                    image_grid(grid_rows, ["1st photo", "2nd, clean"] + [m.replace("ours ", "") for m in methods]))
-        summary["grid"] = str(grid_dir / GRID)
+    if grid_rows and opts["grid"] is not None:
+        opts["grid"].parent.mkdir(parents=True, exist_ok=True)
+        write_image(opts["grid"], image_grid(grid_rows, ["1st photo", "2nd, clean"] + [m.replace("ours ", "") for m in methods]))
+        summary["grid"] = str(opts["grid"])
     return summary
 
 
@@ -308,8 +303,8 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def lfw_markdown(s: dict) -> str:
-    """The results as a markdown page that starts with the exact command."""
+def markdown(s: dict) -> str:
+    """The report as markdown (``deocclude eval`` puts the exact command above it)."""
     header = ["occlusion (2nd photo)", "method", "accuracy % (mean ± std)", "at clean threshold %",
               "same cos", "different cos"]
     c = s["results"][CLEAN]
@@ -320,7 +315,9 @@ def lfw_markdown(s: dict) -> str:
             r = s["results"][kind][m]
             rows.append([kind, m, f"{_pct(r)} ± {100 * r['accuracy_std']:.2f}", _pct(r, "accuracy_at_clean_threshold"),
                          _num(r["same_cos_mean"]), _num(r["different_cos_mean"])])
-    return markdown_page(s["command"], "LFW verification with one photo of each pair occluded", [
+    return "\n".join([
+        "# LFW verification with one photo of each pair occluded",
+        "",
         f"Folds {', '.join(map(str, s['folds']))} of `faces/lfw/pairs.txt`: {s['pairs']} pairs "
         f"({s['same_pairs']} same, {s['different_pairs']} different), {s['images']} photos through our faces path "
         f"(MediaPipe, canonical {s['crop_size']} crops; {s['mediapipe_missed_used_mean_landmarks']} misses used the mean "
@@ -332,7 +329,7 @@ def lfw_markdown(s: dict) -> str:
         "Accuracy: per fold, the threshold that maximises accuracy on the other folds; mean ± std over the folds. "
         "*At clean threshold*: each fold scored with the threshold chosen on the clean pairs of the other folds "
         "(a deployed verifier does not know which photos are occluded). Example grid (LFW photos, not committed): "
-        f"`{GRID}` in the grid folder (default `out/eval/`).",
+        f"`{s.get('grid') or 'none drawn'}`.",
         "",
         mask_table(s["found_mask_vs_true_occlusion"]),
         "",

@@ -53,23 +53,29 @@ def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs: object) -
     """
     if any(flag in parser._option_string_actions for flag in flags):  # noqa: SLF001 - argparse has no public lookup
         return
-    parser.add_argument(*flags, **kwargs)
+    title = "lfw / privacy options"
+    groups = [g for g in parser._action_groups if g.title == title]  # noqa: SLF001 - as above
+    (groups[0] if groups else parser.add_argument_group(title)).add_argument(*flags, **kwargs)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """The options every downstream protocol shares."""
+    """The options the LFW and privacy protocols share (``deocclude eval`` owns --limit, --seed, --device...)."""
     add_option(parser, "--types", default=None,
-               help="occlusion types (lfw default sunglasses,mask,hand,mixed; privacy default sunglasses,mask,"
-                    "sunglasses+mask)")
-    add_option(parser, "--limit", type=int, default=None, help="only the first N pairs (lfw) / faces (privacy)")
-    add_option(parser, "--seed", type=int, default=DEFAULT_SEED, help=f"occlusion seed (default {DEFAULT_SEED})")
-    add_option(parser, "--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
-    add_option(parser, "--batch-size", type=int, default=32, help="faces per network call (default 32)")
-    add_option(parser, "--out", type=Path, default=None,
-               help="folder for the results .json/.md (default benchmarks/results of this checkout)")
-    add_option(parser, "--grid-dir", type=Path, default=None,
-               help="folder for the example grids (default out/eval: they show dataset faces, never commit them)")
-    add_option(parser, "--no-progress", action="store_true", help="no progress bars")
+               help="lfw / privacy: occlusion types (lfw default sunglasses,mask,hand,mixed; privacy default "
+                    "sunglasses,mask,sunglasses+mask)")
+
+
+def run_options(args: argparse.Namespace, protocol: str) -> dict:
+    """The shared options of ``deocclude eval`` with their defaults filled in for the downstream protocols.
+
+    ``results``: the output folder (histograms, and where privacy finds eval_lfw.json); ``grid``: the
+    example picture (dataset faces: default ``out/eval_<protocol>.png``, outside the repository) or None.
+    """
+    grid = None if getattr(args, "no_grid", False) else (getattr(args, "grid", None) or Path("out") / f"eval_{protocol}.png")
+    seed = getattr(args, "seed", None)
+    return {"results": Path(getattr(args, "output_dir", None) or Path("benchmarks") / "results"), "grid": grid,
+            "seed": DEFAULT_SEED if seed is None else seed, "device": getattr(args, "device", "auto"),
+            "batch_size": max(int(getattr(args, "batch_size", 16) or 16), 1), "show": not getattr(args, "quiet", False)}
 
 
 def parse_types(text: str | None, default: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -81,14 +87,6 @@ def parse_types(text: str | None, default: tuple[str, ...], allowed: tuple[str, 
     if bad or not kinds:
         raise DeoccludeError(f"--types: unknown {bad or text!r}; choose from {', '.join(allowed)}")
     return kinds
-
-
-def output_dirs(args: argparse.Namespace) -> tuple[Path, Path]:
-    """(results folder, grid folder): ``--out`` / ``--grid-dir`` or their defaults in this checkout."""
-    from deocclude.paths import REPO_DIR
-
-    return (Path(args.out) if args.out else REPO_DIR / "benchmarks" / "results",
-            Path(args.grid_dir) if args.grid_dir else REPO_DIR / "out" / "eval")
 
 
 def progress(items: Iterable, total: int, description: str, enabled: bool = True) -> Iterable:
@@ -353,30 +351,9 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_page(command: str, title: str, lines: list[str]) -> str:
-    """A results page: the exact command in a code block, a title, then ``lines``."""
-    return "\n".join(["```bash", command, "```", "", f"# {title}", "", *lines])
-
-
 def mask_table(masks: dict[str, dict]) -> str:
     """Markdown: the found occlusion masks' IoU / precision / recall per occlusion type."""
     rows = [[k, str(v.get("n", 0)), *(f"{v[x]:.3f}" if x in v else "—" for x in ("iou", "precision", "recall"))]
             for k, v in masks.items()]
     return ("Occlusion mask found by S + R (M_O) vs the true occlusion (A ⊙ mesh > 0.1), per face, mean:\n\n"
             + markdown_table(["occlusion", "faces", "IoU", "precision", "recall"], rows))
-
-
-def command_line(args: argparse.Namespace, add_arguments) -> str:  # noqa: ANN001 - a module's add_arguments
-    """The command that reproduces this run: ``deocclude eval --protocol P`` and every option not at its default."""
-    import shlex
-
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
-    words = ["deocclude", "eval", "--protocol", str(getattr(args, "protocol", "?"))]
-    for action in parser._actions:  # noqa: SLF001 - argparse has no public list of its actions
-        value = getattr(args, action.dest, action.default)
-        if not action.option_strings or value == action.default:
-            continue
-        flag = max(action.option_strings, key=len)
-        words += [flag] if action.nargs == 0 else [flag, str(value)]
-    return " ".join(shlex.quote(w) for w in words)

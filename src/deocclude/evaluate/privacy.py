@@ -20,15 +20,14 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.occlude_photos import (
-    METHODS, OCCLUDED, OURS_G, OURS_TELEA, Embedder, example_rows, Occluder, Restorer, add_common_options, add_option, chunks,
-    command_line, cosine, draw_histogram, image_grid, markdown_page, markdown_table, mask_scores, mask_table, oracle_hole, output_dirs,
-    parse_types, progress, summarize,
+    METHODS, OCCLUDED, OURS_G, OURS_TELEA, Embedder, Occluder, Restorer, add_common_options, add_option, chunks, cosine,
+    draw_histogram, example_rows, image_grid, markdown_table, mask_scores, mask_table, oracle_hole, parse_types, progress,
+    run_options, summarize,
 )
 
 PRIVACY_TYPES = ("sunglasses", "mask", "sunglasses+mask")
 OTHER_PERSON = "other person (clean)"
 DEFAULT_FACES = 500
-GRID = "eval_privacy_grid.png"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--threshold", type=float, default=None,
                help="privacy: same-identity cosine threshold (default: the clean-pair threshold in eval_lfw.json)")
     add_option(parser, "--faces", type=int, default=DEFAULT_FACES,
-               help=f"privacy: UTKFace test faces used (default {DEFAULT_FACES}; --limit overrides)")
+               help=f"privacy: UTKFace test faces used (default {DEFAULT_FACES}; --limit N overrides)")
 
 
 def lfw_threshold(results_dir: Path) -> float:
@@ -51,16 +50,16 @@ def lfw_threshold(results_dir: Path) -> float:
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Run the privacy analysis; writes ``eval_privacy.json`` / ``.md``, histograms and a grid; returns the results."""
+    """Run the privacy analysis and return its report (``deocclude eval`` writes it); draws histograms and a grid."""
     import torch
 
     from deocclude.data import UTKFaceFaces
     from deocclude.imageio import write_image
 
     start = time.perf_counter()
-    show = not args.no_progress
+    opts = run_options(args, "privacy")
+    show, out_dir = opts["show"], opts["results"]
     kinds = parse_types(args.types, PRIVACY_TYPES, PRIVACY_TYPES)
-    out_dir, grid_dir = output_dirs(args)
     threshold = args.threshold if args.threshold is not None else lfw_threshold(out_dir)
     count = args.limit if args.limit is not None else args.faces
     if count is None or count < 2:
@@ -71,20 +70,19 @@ def run(args: argparse.Namespace) -> dict:
     clean = np.stack([(it["image"].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8) for it in items])
     landmarks = np.stack([it["landmarks"].numpy() for it in items])
 
-    embed = Embedder(args.device, max(args.batch_size, 1))
-    restorer = Restorer(args.device, max(args.batch_size, 1))
-    occluder = Occluder(args.seed)
+    embed = Embedder(opts["device"], opts["batch_size"])
+    restorer = Restorer(opts["device"], opts["batch_size"])
+    occluder = Occluder(opts["seed"])
     methods = restorer.methods
     clean_emb = embed(clean)
     # a fixed derangement: each face against another person's clean face
-    perm = np.random.default_rng(args.seed).permutation(n)
+    perm = np.random.default_rng(opts["seed"]).permutation(n)
     other = np.roll(perm, 1)[np.argsort(perm)]
     other_cos = cosine(clean_emb, clean_emb[other])
     results: dict = {OTHER_PERSON: summarize(other_cos, threshold)}
     masks: dict[str, dict] = {}
     grid_rows: list[list[np.ndarray]] = []
     plots: list[str] = []
-    grid_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     for kind in kinds:
         outputs = {m: np.zeros_like(clean) for m in methods}
@@ -120,7 +118,7 @@ def run(args: argparse.Namespace) -> dict:
             grid_rows.append([clean[i]] + [outputs[m][i] for m in methods])
         del outputs
     summary = {
-        "protocol": "privacy", "command": command_line(args, add_arguments), "faces": n, "crop_size": 128, "seed": args.seed,
+        "protocol": "privacy", "faces": n, "crop_size": 128, "seed": opts["seed"],
         "types": list(kinds), "methods": list(methods), "same_identity_threshold": threshold,
         "threshold_source": "--threshold" if args.threshold is not None else "eval_lfw.json (mean clean-pair threshold)",
         "device": str(embed.device), "torch_threads": torch.get_num_threads(),
@@ -133,16 +131,15 @@ def run(args: argparse.Namespace) -> dict:
                   "those of `deocclude synth --protocol sunglasses`; sunglasses+mask = those sunglasses with the mask "
                   "type's mask drawn over them"],
     }
-    (out_dir / "eval_privacy.json").write_text(json.dumps(summary, indent=1))
-    (out_dir / "eval_privacy.md").write_text(privacy_markdown(summary))
-    write_image(grid_dir / GRID,
-                image_grid(grid_rows, ["clean"] + [m.replace("ours ", "") for m in methods]))
-    summary["grid"] = str(grid_dir / GRID)
+    if opts["grid"] is not None:
+        opts["grid"].parent.mkdir(parents=True, exist_ok=True)
+        write_image(opts["grid"], image_grid(grid_rows, ["clean"] + [m.replace("ours ", "") for m in methods]))
+        summary["grid"] = str(opts["grid"])
     return summary
 
 
-def privacy_markdown(s: dict) -> str:
-    """The results as a markdown page that starts with the exact command."""
+def markdown(s: dict) -> str:
+    """The report as markdown (``deocclude eval`` puts the exact command above it)."""
     t = s["same_identity_threshold"]
     header = ["occlusion", "image compared with the clean face", "mean", "p10", "p50", "p90", f"share ≥ {t:.3f}",
               "rose above / fell below it (vs occluded)"]
@@ -155,7 +152,9 @@ def privacy_markdown(s: dict) -> str:
     for kind in s["types"]:
         rows += [[kind, m, *cells(s["results"][kind][m])] for m in METHODS if m in s["results"][kind]]
     rows.append(["—", OTHER_PERSON, *cells(s["results"][OTHER_PERSON])])
-    return markdown_page(s["command"], "Privacy analysis (paper Figure 9): how much identity de-occlusion recovers", [
+    return "\n".join([
+        "# Privacy analysis (paper Figure 9): how much identity de-occlusion recovers",
+        "",
         f"{s['faces']} UTKFace test faces (aligned {s['crop_size']} crops), held-out synthetic occluders (seed "
         f"{s['seed']}); dlib-ResNet cosine to the same face's clean crop. The same-identity threshold {t:.4f} is "
         f"{s['threshold_source']}. Device {s['device']}, {s['seconds']} s.",
@@ -163,7 +162,7 @@ def privacy_markdown(s: dict) -> str:
         markdown_table(header, rows),
         "",
         f"*{OTHER_PERSON}*: each clean face against a different test face, for scale. Histograms: "
-        + ", ".join(f"`{p}`" for p in s["histograms"]) + f". Example grid (dataset faces, not committed): `{GRID}`.",
+        + ", ".join(f"`{p}`" for p in s["histograms"]) + f". Example grid (dataset faces, not committed): `{s.get('grid') or 'none drawn'}`.",
         "",
         mask_table(s["found_mask_vs_true_occlusion"]),
         "",

@@ -37,26 +37,40 @@ def save_state(state: dict[str, torch.Tensor], config: GeneratorConfig, path: st
     return write_weights(state, path, meta, half)
 
 
-def load_generator(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Generator, int]:
-    """The generator a weights file describes (float32, eval mode) and its training size."""
+def uses_prior_metadata(uses_prior: bool) -> dict[str, str]:
+    """The metadata entry that tells the pipeline whether to hand G the render I_R."""
+    return {"uses_prior": "true" if uses_prior else "false"}
+
+
+def _read_generator(path: str | Path, device: str | torch.device) -> tuple[Generator, dict[str, str]]:
     meta, tensors = read_weights(path, "inpainting", FORMAT)
     net = Generator(config_from_json(GeneratorConfig, meta["config"]))
     net.load_state_dict(tensors)
-    return net.to(device).eval(), int(meta.get("size", "128"))
+    return net.to(device).eval(), meta
+
+
+def load_generator(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Generator, int]:
+    """The generator a weights file describes (float32, eval mode) and its training size."""
+    net, meta = _read_generator(path, device)
+    return net, int(meta.get("size", "128"))
 
 
 @functools.lru_cache(maxsize=4)
 def load_inpainter(weights: str = str(DEFAULT_WEIGHTS), device: str = "cpu") -> "Inpainter":
     """Load (once per weights file and device) the G network."""
-    net, size = load_generator(weights, device)
-    return Inpainter(net, size, device)
+    net, meta = _read_generator(weights, device)
+    return Inpainter(net, int(meta.get("size", "128")), device, uses_prior=meta.get("uses_prior") == "true")
 
 
 class Inpainter:
-    """A loaded G. :meth:`fill` works on batched float tensors; :func:`inpaint` adds the formats."""
+    """A loaded G. :meth:`fill` works on batched float tensors; :func:`inpaint` adds the formats.
 
-    def __init__(self, net: Generator, size: int, device: str | torch.device = "cpu") -> None:
-        self.net, self.size, self.device = net, size, torch.device(device)
+    ``uses_prior``: G was trained with I_R as input (weights without the flag, or trained
+    with ``--no-prior``, get zeros there, as in training).
+    """
+
+    def __init__(self, net: Generator, size: int, device: str | torch.device = "cpu", uses_prior: bool = False) -> None:
+        self.net, self.size, self.device, self.uses_prior = net, size, torch.device(device), uses_prior
 
     @torch.no_grad()
     def fill(self, image: torch.Tensor, hole: torch.Tensor, prior: torch.Tensor | None = None,

@@ -17,7 +17,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from deocclude.errors import DeoccludeError
-from deocclude.inpaint.api import DEFAULT_WEIGHTS, save_state
+from deocclude.inpaint.api import DEFAULT_WEIGHTS, save_state, uses_prior_metadata
 from deocclude.inpaint.config import InpaintTrainConfig
 from deocclude.train.config import load_config
 
@@ -34,10 +34,11 @@ def bundle(run: Path, out: Path = DEFAULT_WEIGHTS) -> dict:
         if record.get("event") == "end":
             end = record
     provenance = {
-        "prior": "none (I_R = zeros)" if config.no_prior or config.prior in ("", "zeros", "none") else config.prior,
+        "prior": config.prior if config.feeds_prior else "none (I_R = zeros)",
         "ssim_loss": str(not config.no_ssim_loss),
         "steps": str(end.get("step", "?")), "images": str(end.get("images", "?")), "minutes": str(end.get("minutes", "?")),
         "val": json.dumps({k: v for k, v in end.items() if k.startswith("val_")}),
+        **uses_prior_metadata(config.feeds_prior),
     }
     save_state(load_file(str(weights)), config.generator, out, config.size, provenance)
     return provenance

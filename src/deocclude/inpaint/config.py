@@ -55,9 +55,11 @@ class DiscriminatorConfig:
 
 @dataclass(frozen=True)
 class InpaintLossConfig:
-    """Weights of eq. 15 (paper's lost; ours: 10, 5, 10, 1, 0.1, 0.1) and mask erosions."""
+    """Weights of eq. 15 (paper's lost; ours: 10, 5, 10, 1, 0.1, 0.1), our hole term, and mask erosions."""
 
     face: float = 10.0
+    hole: float = 10.0  # ours: L1 on the synthetic hole ∩ face alone. L_face averages over the whole face, so a
+    # 20 % hole got a fifth of its weight and the first CPU G learned to pass the hole's noise through
     ssim: float = 5.0
     bg: float = 10.0
     id: float = 1.0
@@ -85,8 +87,9 @@ class InpaintTrainConfig(TrainConfig):
     generator: GeneratorConfig = GeneratorConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
     loss: InpaintLossConfig = InpaintLossConfig()
-    prior: str = "zeros"  # where I_R comes from: "zeros" (the no-prior ablation) or a folder of cached renders
-    no_prior: bool = False  # ablation: I_R = zeros whatever `prior` says
+    prior: str = "r"  # where I_R and M_R come from: "r" (the bundled R's renders of each clean face, cached),
+    # "zeros" (no render; M_R = the landmark mesh) or a folder of cached renders (prior.CachedRenders)
+    no_prior: bool = False  # ablation: G's I_R input = zeros (M_R and the L_ssim target I_P unchanged)
     no_ssim_loss: bool = False  # ablation: lambda_ssim = 0
     min_visible_ratio: float = 0.7  # train faces below are mostly hair-net label errors (data README)
     real_min_visible_ratio: float = 0.95  # D's real images: faces with little real occlusion (eq. 16)
@@ -96,3 +99,8 @@ class InpaintTrainConfig(TrainConfig):
     val_every_minutes: float = 15.0
     val_seed: int = 20261125
     poisson_cache: str = ""  # folder for the cached I_P targets ("" = <cache>/inpaint_poisson_<prior>)
+
+    @property
+    def feeds_prior(self) -> bool:
+        """G gets a real I_R as input (not the "no I_R" ablation, and a prior that renders)."""
+        return not self.no_prior and self.prior not in ("", "zeros", "none")

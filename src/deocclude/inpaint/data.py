@@ -8,7 +8,8 @@ One sample (all masks (1, N, N), images (3, N, N) in [0, 1]):
   hands G at run time (binarised at ``HOLE_THRESHOLD``);
 - ``face_mask`` M_F of the clean image (L_face: supervises the synthetic occlusion);
 - ``orig_occlusion`` = M_R ⊙ (1 − M_F) of the clean image: its real occlusions (L_ssim);
-- ``render_mask`` M_R, ``prior`` I_R (zeros if none) and ``has_prior`` (0/1);
+- ``render_mask`` M_R, ``prior`` I_R (zeros if none or not fed) and ``has_prior`` (0/1: G sees I_R);
+- ``has_target`` (0/1): the face has a render, so I_P is a real Poisson target (L_ssim);
 - ``poisson`` I_P (the clean image where there is no prior or no real occlusion);
 - ``real_ok`` (1 if the clean face may serve as a "real" image for D, eq. 16).
 """
@@ -22,9 +23,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import load_or_build
+from deocclude.data.cache import MemmapCached, load_or_build
 from deocclude.inpaint.poisson import poisson_target
-from deocclude.inpaint.prior import CachedRenders, ZeroPrior
+from deocclude.inpaint.prior import Prior
 from deocclude.paths import cache_root
 
 HOLE_THRESHOLD = 0.1  # soft alpha / hair edges above this are treated as occluded (no faint fringes left)
@@ -39,17 +40,19 @@ def original_occlusion(item: dict, render_mask: torch.Tensor) -> torch.Tensor:
     return (render_mask * (1 - item["face_mask"]) > 0.5).float()
 
 
-class PoissonTargets:
+class PoissonTargets(MemmapCached):
     """I_P for every face of a dataset, computed once per (faces, prior) and memory-mapped."""
 
-    def __init__(self, faces, prior: ZeroPrior | CachedRenders, cache_dir: str = "") -> None:
+    _array_keys = ("target",)
+
+    def __init__(self, faces, prior: Prior, cache_dir: str = "") -> None:
         self.enabled = prior.available
         if not self.enabled:
             return
         names = list(faces.names)
         digest = hashlib.sha1(("\n".join(names) + prior.key).encode()).hexdigest()[:10]
         n = faces.size
-        entry = (Path(cache_dir) if cache_dir else cache_root()) / f"inpaint_poisson_{n}_{digest}"
+        entry = self._entry = (Path(cache_dir) if cache_dir else cache_root()) / f"inpaint_poisson_{n}_{digest}"
 
         def rows():
             for i in range(len(faces)):
@@ -78,9 +81,11 @@ class InpaintSamples(Dataset):
     indices, with the occluder seeded by ``seed + index`` (deterministic validation).
     """
 
-    def __init__(self, faces, synthesizer, prior, poisson: PoissonTargets, clean_fraction: float,
-                 real_min_visible_ratio: float, train: bool, seed: int = 0, limit: int = 0) -> None:
+    def __init__(self, faces, synthesizer, prior: Prior, poisson: PoissonTargets, clean_fraction: float,
+                 real_min_visible_ratio: float, train: bool, seed: int = 0, limit: int = 0,
+                 feed_prior: bool = True) -> None:
         self.faces, self.synth, self.prior, self.poisson = faces, synthesizer, prior, poisson
+        self.feed_prior = feed_prior
         self.clean_fraction, self.train, self.seed = clean_fraction, train, seed
         self.real_ok = np.asarray(faces.visible_ratio) >= real_min_visible_ratio
         self.length = len(faces) if limit <= 0 else min(limit, len(faces))
@@ -100,6 +105,9 @@ class InpaintSamples(Dataset):
             occluded = torch.from_numpy(occ.image).permute(2, 0, 1).contiguous()
             alpha, category = torch.from_numpy(occ.alpha)[None], occ.category
         render, render_mask = self.prior(item)
+        has_target = render is not None  # I_P exists (L_ssim's target) whether or not G sees I_R
+        if not self.feed_prior:  # the "no I_R" ablation: same M_R and I_P, G just never sees I_R
+            render = None
         visible = item["face_mask"] * (1 - alpha)
         return {
             "image": image,
@@ -111,6 +119,7 @@ class InpaintSamples(Dataset):
             "render_mask": render_mask,
             "prior": render if render is not None else torch.zeros_like(image),
             "has_prior": torch.tensor(float(render is not None)),
+            "has_target": torch.tensor(float(has_target)),
             "poisson": self.poisson(index, item),
             "real_ok": torch.tensor(float(self.real_ok[index])),
             "synthetic": alpha * item["mesh_mask"],

@@ -78,11 +78,12 @@ class InpaintTask(Task):
 
         c = self.config
         faces = self._faces(split)
-        prior = make_prior(c.prior, c.size, disabled=c.no_prior)
+        prior = make_prior(c.prior, c.size, faces=faces, device=c.device)
         poisson = PoissonTargets(faces, prior, c.poisson_cache)
         synth = OcclusionSynthesizer(SynthConfig(), "train" if train else "test")
         return InpaintSamples(faces, synth, prior, poisson, c.clean_fraction if train else 0.0, c.real_min_visible_ratio,
-                              train=train, seed=c.val_seed, limit=c.train_limit if train else c.val_limit)
+                              train=train, seed=c.val_seed, limit=c.train_limit if train else c.val_limit,
+                              feed_prior=not c.no_prior)
 
     def train_dataset(self):
         return self._samples("train", True)
@@ -104,6 +105,7 @@ class InpaintTask(Task):
         self._fake = out.detach()
         losses = {
             "face": masked_l1(raw, batch["image"], batch["face_mask"]),
+            "hole": masked_l1(raw, batch["image"], batch["face_mask"] * batch["hole"]),
             "bg": masked_l1(raw, batch["occluded"], erode(1 - batch["render_mask"], lc.erode_background) * batch["valid"]),
             "tv": total_variation(out),
             "adv": generator_adversarial(models["discriminator"](out * 2 - 1)),
@@ -111,10 +113,10 @@ class InpaintTask(Task):
         if not c.no_ssim_loss:
             region = erode(batch["orig_occlusion"], lc.erode_occlusion)
             losses["ssim"] = ssim_ohem(raw, batch["poisson"], region, lc.ssim_window, lc.ssim_ohem_fraction,
-                                       lc.ssim_ohem_min_kept, weight=batch["has_prior"])
+                                       lc.ssim_ohem_min_kept, weight=batch["has_target"])
         if lc.id > 0 and step % max(1, lc.id_every) == 0:
             losses["id"] = identity_loss(self._embed, out, batch["image"])
-        weights = {"face": lc.face, "bg": lc.bg, "tv": lc.tv, "adv": lc.adv, "ssim": lc.ssim, "id": lc.id}
+        weights = {"face": lc.face, "hole": lc.hole, "bg": lc.bg, "tv": lc.tv, "adv": lc.adv, "ssim": lc.ssim, "id": lc.id}
         losses["loss"] = sum(weights[k] * v for k, v in losses.items())
         return losses
 
@@ -155,6 +157,14 @@ class InpaintTask(Task):
                 batch["occluded"][i], overlay(batch["occluded"][i], batch["hole"][i], (1.0, 0.0, 1.0)),
                 batch["prior"][i], batch["poisson"][i], out[i], batch["image"][i])])
         return tile(rows)
+
+    def export_metadata(self) -> dict[str, str]:
+        """Loadable as is by :func:`deocclude.inpaint.api.load_inpainter` (the bundle adds provenance)."""
+        from deocclude.inpaint.api import FORMAT, uses_prior_metadata
+        from deocclude.weights_file import config_to_json
+
+        return {"config": config_to_json(self.config.generator), "size": str(self.config.size), "format": FORMAT,
+                **uses_prior_metadata(self.config.feeds_prior)}
 
     def export(self, models: Models) -> dict[str, torch.Tensor]:
         """Only the generator ships; keys without prefix (see :func:`deocclude.inpaint.api.load_generator`)."""

@@ -145,8 +145,8 @@ class Trainer:
         train_set = self.task.train_dataset()
         sampler = SeededSampler(train_set, d.world_size, d.rank, c.seed)
         common = dict(num_workers=c.num_workers, collate_fn=self.task.collate, pin_memory=d.device.type == "cuda")
-        if c.num_workers > 0:
-            common.update(persistent_workers=True, worker_init_fn=_worker_init)
+        if c.num_workers > 0:  # spawned: a forked worker deadlocks in OpenMP (and must not inherit CUDA)
+            common.update(persistent_workers=True, worker_init_fn=_worker_init, multiprocessing_context="spawn")
         train = DataLoader(train_set, batch_size=c.batch_size, sampler=sampler, drop_last=True, **common)
         val_set = self.task.val_dataset()
         val_sampler = DistributedSampler(val_set, d.world_size, d.rank, shuffle=False, drop_last=False)

@@ -1,0 +1,140 @@
+"""The paper's Table 1 protocol on our seeded synthetic sets: ``sunglasses`` and ``mixed``.
+
+Per face of the protocol (UTKFace test split, held-out occluders), every method restores
+the occluded crop and is scored inside the true occlusion T against the clean face:
+
+- ``oracle`` rows get the true mask (the paper's mask-based baselines got a labelled one):
+  OpenCV Telea, OpenCV Navier-Stokes, and each G;
+- ``automatic`` rows find the mask themselves, M_O = M_R ⊙ (1 − M_F) from S and R, exactly
+  as ``deocclude run`` does: Telea (today's default fill) and each G on the same M_O;
+- ``occluded input`` is the "no de-occlusion" reference;
+- the mask rows say how well the automatic M_O matches T (IoU, precision, recall).
+
+This module is the ``sunglasses`` / ``mixed`` entry of :data:`deocclude.evaluate.PROTOCOLS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deocclude.evaluate.config import Table1Config
+
+ORACLE, AUTOMATIC, NONE = "oracle", "automatic (S + R)", "none"
+INPUT_ROW = "occluded input (no de-occlusion)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the sunglasses and mixed protocols (the shared ones are the command's)."""
+    group = parser.add_argument_group("sunglasses / mixed options")
+    group.add_argument("--g-weights", action="append", metavar="LABEL=PATH",
+                       help="a G to compare (repeat for several); default: the bundled G as 'G (bundled)'; "
+                            "'none' for no G rows")
+    group.add_argument("--mask-threshold", type=float, default=0.5,
+                       help="automatic rows: S probability below which a face pixel is occluded (default 0.5, as run)")
+    group.add_argument("--dilate", type=int, default=2,
+                       help="automatic rows: grow M_O by this many pixels (default 2, as run)")
+    group.add_argument("--grid", type=Path, default=None, metavar="PNG",
+                       help="picture of 16 faces (default out/eval_<protocol>.png: it holds UTKFace pixels, "
+                            "so it stays out of the repository)")
+    group.add_argument("--no-grid", action="store_true", help="do not write the picture")
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Evaluate ``args.protocol``; the report the command writes as JSON and markdown."""
+    from deocclude.evaluate.config import Table1Config, parse_g_weights
+
+    config = Table1Config(protocol=args.protocol, limit=300 if args.limit is None else args.limit,
+                          seed=Table1Config.seed if args.seed is None else args.seed, batch_size=args.batch_size,
+                          device=_device(args.device), g_weights=parse_g_weights(args.g_weights),
+                          mask_threshold=args.mask_threshold, dilate=args.dilate)
+    grid = None if args.no_grid else (args.grid or Path("out") / f"eval_{args.protocol}.png")
+    return evaluate(config, grid=grid, progress=not args.quiet)
+
+
+def markdown(report: dict) -> str:
+    from deocclude.evaluate.report import table1_markdown
+
+    return table1_markdown(report)
+
+
+def _device(name: str) -> str:
+    from deocclude.device import resolve_device
+
+    return str(resolve_device(name))
+
+
+def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = True) -> dict:
+    """Run every row over the protocol's faces, streaming batch by batch; returns the report."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from deocclude.evaluate.fills import AutomaticPipeline, classical_fill, load_gs, to_tensor
+    from deocclude.evaluate.grid import GridCollector
+    from deocclude.evaluate.masks import mask_agreement
+    from deocclude.evaluate.metrics import IdentityScorer, MeanTable, pixel_scores
+    from deocclude.evaluate.report import build_report
+    from deocclude.evaluate.samples import open_protocol
+
+    started = time.perf_counter()
+    total, batches = open_protocol(config)
+    gs = load_gs(config.g_weights, config.device)
+    pipeline = AutomaticPipeline(config.size, config.device, config.batch_size, config.mask_threshold, config.dilate)
+    identity = IdentityScorer(config.device)
+    table, masks, by_category = MeanTable(), MeanTable(), MeanTable()
+    collector = GridCollector(config.grid_faces)
+    categories: dict[str, int] = {}
+    failed, dropped, methods = 0, 0, set()
+
+    def score(mask: str, method: str, restored: torch.Tensor, clean: torch.Tensor, region: torch.Tensor) -> None:
+        table.add(f"{mask}|{method}", pixel_scores(restored, clean, region) | identity.score(restored))
+
+    with _progress(progress) as bar:
+        task = bar.add_task(f"evaluating {config.protocol}", total=total)
+        for batch in batches:
+            if len(batch):
+                clean, occluded = batch.clean, batch.occluded
+                region = torch.from_numpy(batch.true.astype(np.float32))[:, None]
+                identity.set_reference(clean)
+                seed = batch.indices[0]
+                score(NONE, INPUT_ROW, to_tensor(occluded), clean, region)
+                auto = pipeline(occluded)
+                score(ORACLE, "OpenCV Telea", classical_fill(occluded, batch.oracle, "telea"), clean, region)
+                score(ORACLE, "OpenCV Navier-Stokes", classical_fill(occluded, batch.oracle, "navier-stokes"), clean, region)
+                for g in gs:
+                    score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.renders, seed), clean, region)
+                score(AUTOMATIC, "OpenCV Telea", auto.telea, clean, region)
+                first_g = None
+                for g in gs:
+                    filled = g.fill(occluded, auto.occlusion, auto.renders, seed)
+                    first_g = filled if first_g is None else first_g
+                    score(AUTOMATIC, g.label, filled, clean, region)
+                agreement = mask_agreement(auto.occlusion, batch.true, batch.own)
+                masks.add("M_O", agreement)
+                for i, cat in enumerate(batch.categories):
+                    categories[cat] = categories.get(cat, 0) + 1
+                    by_category.add(cat, {k: v[i:i + 1] for k, v in agreement.items()})
+                failed += auto.failed
+                methods.update(m for m in auto.method.split(", ") if m)
+                collector.add(occluded, batch.true, auto.occlusion, auto.renders, auto.telea, first_g, clean)
+            dropped += batch.dropped
+            bar.advance(task, len(batch) + batch.dropped)
+    picture = collector.write(grid) if grid is not None else None
+    return build_report(config, table.summary(), masks.summary(), by_category.summary(), gs,
+                        faces=sum(categories.values()), categories=categories, skipped={"no_true_occlusion": dropped},
+                        pipeline={"method": ", ".join(sorted(methods)), "failed_faces": failed},
+                        grid=str(picture) if picture else None, seconds=time.perf_counter() - started)
+
+
+def _progress(enabled: bool):  # noqa: ANN202 - a rich Progress (a context manager)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, disable=not enabled,
+                    transient=not console.is_terminal)
