@@ -303,7 +303,7 @@ def draw_histogram(series: dict[str, np.ndarray], title: str, threshold: float |
     for tick in np.linspace(edges[0], edges[-1], 6):
         cv2.line(img, (x_of(tick), top + ph), (x_of(tick), top + ph + 5), (0, 0, 0), 1)
         cv2.putText(img, f"{tick:.2f}", (x_of(tick) - 16, top + ph + 20), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "cosine to the clean face", (left + pw // 2 - 90, height - 10), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "cosine to the clean face", (left, height - 10), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, str(peak), (5, top + 10), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, "faces", (5, top + 25), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, title, (left, 25), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
@@ -320,8 +320,8 @@ def draw_histogram(series: dict[str, np.ndarray], title: str, threshold: float |
         x = x_of(threshold)
         for y in range(top, top + ph, 8):
             cv2.line(img, (x, y), (x, min(y + 4, top + ph)), (90, 90, 90), 1)
-        cv2.putText(img, f"same-identity threshold {threshold:.3f}", (max(left, x - 200), top + ph - 8), font, 0.4,
-                    (90, 90, 90), 1, cv2.LINE_AA)
+        cv2.putText(img, f"dashed line: same-identity threshold {threshold:.3f}", (left + pw - 300, height - 10), font,
+                    0.45, (90, 90, 90), 1, cv2.LINE_AA)
     return img
 
 
