@@ -22,7 +22,7 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.occlude_photos import (
-    METHODS, OURS_TELEA, Embedder, Occluder, Restorer, add_common_options, add_option, chunks, cosine, example_rows,
+    METHODS, OURS_PRIOR, Embedder, Occluder, Restorer, add_common_options, add_option, chunks, cosine, example_rows,
     image_grid, markdown_table, mask_scores, mask_table, oracle_hole, parse_types, progress, require_folder, run_options,
 )
 
@@ -285,7 +285,7 @@ def run(args: argparse.Namespace) -> dict:
             "the first photo stays clean",
             "accuracy: per fold, the threshold maximising accuracy on the other folds (mean ± std over folds); "
             "accuracy_at_clean_threshold: each fold scored with the threshold chosen on clean pairs of the other folds",
-            f"{OURS_TELEA} is what `deocclude run` does by default; the oracle row is given the true occlusion",
+            f"{OURS_PRIOR} is what `deocclude run` does by default; the oracle row is given the true occlusion",
         ],
     }
     if grid_rows and opts["grid"] is not None:

@@ -7,9 +7,10 @@ with the dlib-ResNet identity network, and summarise, plot and show the results.
 Methods (the keys of :func:`restore` and of the result tables):
 
 - ``occluded``: the occluded crop itself, nothing removed;
-- ``ours (S + R + Telea)``: ``Deoccluder.run_aligned`` with the default fill, what
-  ``deocclude run`` does today: the mask M_O = M_R ⊙ (1 − M_F) found by S and R, filled
-  by OpenCV Telea;
+- ``ours (S + R + I_R blend)``: what ``deocclude run`` does by default: the mask
+  M_O = M_R ⊙ (1 − M_F) found by S and R (extended past M_R), filled with R's render I_R
+  Poisson-blended in;
+- ``ours (S + R + Telea)``: the same mask filled by OpenCV Telea;
 - ``ours (S + R + G)``: the same mask filled by the bundled G (``--fill g``);
 - ``oracle mask + Telea``: the classical baseline given the true occlusion
   (A ⊙ mesh > 0.1, as in ``benchmarks/inpaint_eval.py``).
@@ -29,10 +30,11 @@ from deocclude.errors import DeoccludeError
 
 DEFAULT_SEED = 20261125
 OCCLUDED = "occluded"
+OURS_PRIOR = "ours (S + R + I_R blend)"
 OURS_TELEA = "ours (S + R + Telea)"
 OURS_G = "ours (S + R + G)"
 ORACLE_TELEA = "oracle mask + Telea"
-METHODS = (OCCLUDED, OURS_TELEA, OURS_G, ORACLE_TELEA)
+METHODS = (OCCLUDED, OURS_PRIOR, OURS_TELEA, OURS_G, ORACLE_TELEA)
 
 # Occlusion types: the synthesizer categories drawn, in order, one layer each.
 # "mixed" draws one category of the synthesizer's whole list (uniformly) per face.
@@ -161,7 +163,7 @@ def oracle_hole(alpha: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- restoration
 @dataclass
 class Restorer:
-    """Runs S + R once per crop and fills the found mask by G and by Telea (and the oracle mask by Telea)."""
+    """Runs S + R once per crop and fills the found mask by the I_R blend, G and Telea (and the oracle mask by Telea)."""
 
     device: str = "auto"
     batch_size: int = 32
@@ -187,12 +189,14 @@ class Restorer:
 
         Also returns the found occlusion masks M_O (B, N, N) bool.
         """
-        from deocclude.inpaint.classical import classical_inpaint
+        from deocclude.inpaint.classical import classical_inpaint, prior_blend
 
         faces = self.deoccluder.run_aligned(list(occluded))
         found = np.stack([f.occlusion_mask if f.occlusion_mask is not None else np.zeros(f.face_region.shape, np.float32)
                           for f in faces]) > 0.5
         out = {OCCLUDED: occluded,
+               OURS_PRIOR: np.stack([prior_blend(c, m, f.render, f.face_region) if f.render is not None
+                                     else classical_inpaint(c, m, "telea") for c, m, f in zip(occluded, found, faces)]),
                OURS_TELEA: np.stack([classical_inpaint(c, m, "telea") for c, m in zip(occluded, found)]),
                ORACLE_TELEA: np.stack([classical_inpaint(c, h, "telea") for c, h in zip(occluded, holes)])}
         if self.has_g:

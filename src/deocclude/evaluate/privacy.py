@@ -20,7 +20,7 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.occlude_photos import (
-    METHODS, OCCLUDED, OURS_G, OURS_TELEA, Embedder, Occluder, Restorer, add_common_options, add_option, chunks, cosine,
+    METHODS, OCCLUDED, OURS_G, OURS_PRIOR, OURS_TELEA, Embedder, Occluder, Restorer, add_common_options, add_option, chunks, cosine,
     draw_histogram, example_rows, image_grid, markdown_table, mask_scores, mask_table, oracle_hole, parse_types, progress,
     run_options, summarize,
 )
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> dict:
                     "mean": float(gain.mean()), "share_improved": float((gain > 0).mean()),
                     "share_rose_above_threshold": float((below & (cos[m] >= threshold)).mean()),
                     "share_fell_below_threshold": float((~below & (cos[m] < threshold)).mean())}
-        shown = {m: cos[m] for m in (OCCLUDED, OURS_TELEA, OURS_G) if m in cos}
+        shown = {m: cos[m] for m in (OCCLUDED, OURS_PRIOR, OURS_TELEA, OURS_G) if m in cos}
         shown[OTHER_PERSON] = other_cos
         plot = out_dir / f"eval_privacy_{kind.replace('+', '_')}.png"
         write_image(plot, draw_histogram(shown, f"{kind}: identity cosine to the clean face ({n} UTKFace test faces)",
