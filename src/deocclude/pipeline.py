@@ -29,6 +29,7 @@ from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back
 from deocclude.inpaint.classical import classical_inpaint, prior_blend
+from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.extend import extend_occlusion
 
 
@@ -44,7 +45,7 @@ class DeoccluderConfig:
     only_largest_face: bool = False
     mask_threshold: float = 0.5
     """Visible-face probability below which a face-surface pixel counts as occluded."""
-    dilate: int = 2
+    dilate: int = DEFAULT_DILATE
     """Grow the occlusion mask by this many crop pixels so occluder edges are removed too."""
     fill: Literal["auto", "prior", "telea", "navier-stokes", "g"] = "auto"
     """``auto`` = the best fill by our benchmarks: ``prior`` (R's render I_R Poisson-blended into

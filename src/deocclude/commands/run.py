@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from deocclude.masks import DEFAULT_DILATE
+
 DESCRIPTION = """\
 Find every face in each photo, estimate what covers it (S: visible face, M_R: face
 surface), fill the covered part and paste the result back into the full-resolution photo.
@@ -48,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-face-score", type=float, default=0.5, help="detection confidence threshold (default 0.5)")
     p.add_argument("--only-largest-face", action="store_true", help="process only the largest face of each photo")
     p.add_argument("--mask-threshold", type=float, default=0.5, help="visible-face probability below which a face pixel is occluded")
-    p.add_argument("--dilate", type=int, default=2, help="grow the occlusion mask by this many crop pixels (default 2)")
+    p.add_argument("--dilate", type=int, default=DEFAULT_DILATE,
+                   help=f"grow the occlusion mask by this many crop pixels (default {DEFAULT_DILATE})")
     p.add_argument("--no-extend", action="store_true",
                    help="replace only inside the face surface M_R, as the paper does (default: also remove the "
                         "parts of an occluder that run past it: temples, straps, hands, scarves)")

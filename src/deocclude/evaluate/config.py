@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deocclude.errors import DeoccludeError
+from deocclude.masks import DEFAULT_DILATE
 from deocclude.paths import WEIGHTS_DIR
 
 TABLE1_PROTOCOLS = ("sunglasses", "mixed")
@@ -33,7 +34,7 @@ class Table1Config:
     """(label, weights file) of every G to compare; empty = no G rows."""
     mask_threshold: float = 0.5
     """S's visible-face probability below which a face pixel is occluded (as ``deocclude run``)."""
-    dilate: int = 2
+    dilate: int = DEFAULT_DILATE
     """Growth of the automatic M_O in pixels (as ``deocclude run``)."""
     true_alpha: float = 0.5
     """Occluder opacity above which a face pixel counts as truly occluded (the scored region)."""

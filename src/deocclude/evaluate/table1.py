@@ -4,9 +4,9 @@ Per face of the protocol (UTKFace test split, held-out occluders), every method 
 the occluded crop and is scored inside the true occlusion T against the clean face:
 
 - ``oracle`` rows get the true mask (the paper's mask-based baselines got a labelled one):
-  OpenCV Telea, OpenCV Navier-Stokes, and each G;
+  OpenCV Telea, OpenCV Navier-Stokes, the I_R Poisson blend, and each G;
 - ``automatic`` rows find the mask themselves, M_O = M_R ⊙ (1 − M_F) from S and R, exactly
-  as ``deocclude run`` does: Telea (today's default fill) and each G on the same M_O;
+  as ``deocclude run`` does: Telea, the I_R blend (the default fill) and each G on the same M_O;
 - ``occluded input`` is the "no de-occlusion" reference;
 - the mask rows say how well the automatic M_O matches T (IoU, precision, recall).
 
@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from deocclude.masks import DEFAULT_DILATE
 
 if TYPE_CHECKING:
     from deocclude.evaluate.config import Table1Config
@@ -35,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "'none' for no G rows")
     group.add_argument("--mask-threshold", type=float, default=0.5,
                        help="automatic rows: S probability below which a face pixel is occluded (default 0.5, as run)")
-    group.add_argument("--dilate", type=int, default=2,
-                       help="automatic rows: grow M_O by this many pixels (default 2, as run)")
+    group.add_argument("--dilate", type=int, default=DEFAULT_DILATE,
+                       help=f"automatic rows: grow M_O by this many pixels (default {DEFAULT_DILATE}, as run)")
     group.add_argument("--grid", type=Path, default=None, metavar="PNG",
                        help="picture of 16 faces (default out/eval_<protocol>.png: it holds UTKFace pixels, "
                             "so it stays out of the repository)")
