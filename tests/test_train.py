@@ -105,3 +105,29 @@ def test_train_rejects_missing_data(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setenv("DEOCCLUDE_DATA", str(tmp_path / "nowhere"))
     assert main(["train", "segment", "--out", str(tmp_path / "r"), "--max-steps", "1"]) == 2
+
+
+def test_sigterm_finishes_the_run_with_validation_and_export(tmp_path: Path, utkface_root: Path) -> None:
+    """Stopping a run (SIGTERM, or Ctrl-C) ends it like its budget would: export and "end" logged."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "deocclude", "train", "segment", "--out", str(out), "--batch-size", "2",
+           "--train-split", "val", "--train-limit", "8", "--val-limit", "2", "--num-workers", "0",
+           "--log-every-steps", "1", "--size", "64", "--max-steps", "100000", *TINY_FLAGS]
+    proc = subprocess.Popen(cmd, env={**os.environ, "DEOCCLUDE_DATA": str(utkface_root.parents[1])},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = out / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.is_file() and '"event": "train"' in log.read_text()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[-1]["event"] == "end" and records[-1]["step"] < 100000
+    assert (out / "final" / "weights.safetensors").is_file()

@@ -64,8 +64,39 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+@contextlib.contextmanager
+def _graceful_stop(trainer: "Trainer"):  # noqa: ANN202 - a context manager
+    """Ctrl-C / SIGTERM end the run like its budget does: the step finishes, then the final
+    validation, checkpoint and export run (a second Ctrl-C aborts at once)."""
+    import signal
+    import threading
+
+    trainer._interrupted = False
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        if trainer._interrupted:
+            raise KeyboardInterrupt
+        trainer._interrupted = True
+        trainer.console.print("[yellow]stopping after this step: final validation and export follow "
+                              "(again to abort)[/yellow]")
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _worker_init(worker_id: int) -> None:
-    """Data workers get one thread each: the 2 cores here belong to the training step."""
+    """Data workers get one thread each: the 2 cores here belong to the training step; Ctrl-C
+    is the main process's to handle (it finishes the run, see :func:`_graceful_stop`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     try:
         import cv2
@@ -233,6 +264,10 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
+        with _graceful_stop(self):
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
         c, s = self.config, self.state
         train_loader, sampler, val_loader = self._loaders()
         per_epoch = max(1, len(sampler.dataset) // (c.batch_size * self.dist.world_size))
@@ -263,7 +298,7 @@ class Trainer:
                     frac = self._progress(1.0 / per_epoch)
                     flags = distmod.broadcast_flags(
                         [
-                            frac >= 1.0,
+                            frac >= 1.0 or self._interrupted,
                             (c.val_every_steps > 0 and s.step % c.val_every_steps == 0) or (c.val_every_minutes > 0 and now - last_val >= 60 * c.val_every_minutes),
                             now - last_ckpt >= 60 * c.checkpoint_every_minutes,
                         ],
