@@ -272,3 +272,16 @@ def test_prior_blend_brings_the_render_structure_with_the_photo_colours() -> Non
     unrendered = np.where(face[..., None] > 0, render, 0).astype(np.uint8)
     out = prior_blend(image, hole, unrendered, face)
     assert np.abs(out[30, 52].astype(int) - (180, 140, 120)).max() <= 10
+
+
+@pytest.mark.parametrize("scale", [1, 255])
+def test_inpaint_reads_uint8_masks_of_either_scale(scale: int, tiny_weights: Path) -> None:
+    """A uint8 mask with 1 = hole and one with 255 = hole fill the same pixels (a 0/1 uint8
+    mask was once divided by 255 and then filled nothing)."""
+    image = np.full((64, 64, 3), 120, np.uint8)
+    image[20:40, 20:40] = 0
+    hole = np.zeros((64, 64), np.uint8)
+    hole[18:42, 18:42] = scale
+    out = inpaint(image, hole, weights=tiny_weights)
+    assert not np.array_equal(out[20:40, 20:40], image[20:40, 20:40])
+    assert np.array_equal(out[hole == 0], image[hole == 0])

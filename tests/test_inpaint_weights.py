@@ -51,10 +51,6 @@ def test_bundled_weights_are_small_fp16_and_load(bundled: Path) -> None:
     assert size == 128 and net(torch.zeros(1, 7, 64, 64)).shape == (1, 3, 64, 64)
 
 
-@pytest.mark.xfail(reason="the bundled G (513 steps, 2,052 images on a shared 2-core CPU) still passes the hole's "
-                   "noise through: mean L1 in the hole ~54/255 vs ~32/255 for the mean-colour fill (see MODEL_CARD / "
-                   "benchmarks/results/inpaint.json); remove this mark when better-trained weights are bundled",
-                   strict=False)
 def test_bundled_weights_beat_mean_colour_fill_on_real_faces(bundled: Path, utkface_root: Path) -> None:
     faces = _test_faces(utkface_root, 6)
     ours, trivial = [], []

@@ -132,11 +132,14 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
     dtype back; or a torch (3,H,W) / (B,3,H,W) tensor → a float tensor in [0,1] on ``device``.
     ``occlusion_mask``: (H,W) / (B,H,W) (numpy or torch, or (B,1,H,W)); 1 (or 255) = hole,
     works with M_O from the pipeline or a user-drawn mask. ``prior``: the rendered 3D face
-    I_R in the image's layout, or None (the bundled model was trained without it, see
-    MODEL_CARD.md). ``seed`` fixes the noise put into the hole.
+    I_R in the image's layout; None = render it with the bundled R when this G was trained
+    with I_R (the image must then be a canonical aligned crop, as the pipeline makes them).
+    ``seed`` fixes the noise put into the hole.
     """
     img, single = _as_batch(image, "image", 3)
-    hole, _ = _as_batch(occlusion_mask, "occlusion_mask", 1)
+    # masks are values, not intensities: a uint8 0/1 mask must not become 0/(1/255)
+    mask = occlusion_mask.float() if isinstance(occlusion_mask, torch.Tensor) else np.asarray(occlusion_mask, np.float32)
+    hole, _ = _as_batch(mask, "occlusion_mask", 1)
     if hole.max() > 1.0:
         hole = hole / 255.0
     if hole.shape[-2:] != img.shape[-2:] or len(hole) != len(img):
@@ -146,7 +149,10 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
         pri, _ = _as_batch(prior, "prior", 3)
         if pri.shape != img.shape:
             raise DeoccludeError(f"prior shape {tuple(pri.shape)} does not match image {tuple(img.shape)}")
-    out = load_inpainter(str(weights), str(device)).fill(img, hole, pri, native, seed)
+    inpainter = load_inpainter(str(weights), str(device))
+    if pri is None and inpainter.uses_prior:
+        pri = _render_prior(img, str(device))
+    out = inpainter.fill(img, hole, pri, native, seed)
     if isinstance(image, torch.Tensor):
         return out[0] if single else out
     arr = out.permute(0, 2, 3, 1).cpu().numpy()
@@ -154,3 +160,15 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
         arr = np.where(np.asarray(hole.permute(0, 2, 3, 1).numpy()) > 0.5, (arr * 255 + 0.5).astype(np.uint8),
                        np.asarray(image)[None] if single else np.asarray(image))
     return arr[0] if single else arr
+
+
+def _render_prior(images: torch.Tensor, device: str) -> torch.Tensor | None:
+    """I_R of aligned crops (B,3,H,W) in [0,1] by the bundled R; None when R is not installed."""
+    from deocclude.errors import WeightsNotFoundError
+    from deocclude.reconstruct.inference import default_reconstructor
+
+    try:
+        reconstructor = default_reconstructor(device)
+    except (WeightsNotFoundError, FileNotFoundError):
+        return None
+    return reconstructor(images).image.float().cpu()
