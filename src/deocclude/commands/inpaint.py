@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("image", type=Path, help="input image (aligned face crop)")
     p.add_argument("--mask", required=True, type=Path, help="mask image, same size, 255 = hole")
     p.add_argument("-o", "--output", required=True, type=Path, help="output image file (.png recommended)")
-    p.add_argument("--prior", type=Path, default=None, help="rendered 3D face I_R, same size (optional)")
+    p.add_argument("--prior", type=Path, default=None,
+                   help="rendered 3D face I_R, same size (default: rendered by the bundled R from the crop, "
+                        "which must then be a canonical aligned crop)")
     p.add_argument("--method", choices=["g", "telea", "navier-stokes"], default="g", help="fill method (default: g)")
     p.add_argument("--weights", type=Path, default=None, help="G weights (default: the bundled inpaint_g.safetensors)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
