@@ -95,7 +95,11 @@ class Inpainter:
 
 
 def _as_batch(array: np.ndarray | torch.Tensor, what: str, channels: int) -> tuple[torch.Tensor, bool]:
-    """(B,C,H,W) float [0,1] from numpy HxW[xC] / BxHxW[xC] (uint8 or float) or a tensor (C,H,W) / (B,C,H,W)."""
+    """(B,C,H,W) float from numpy HxW[xC] / BxHxW[xC] (uint8 or float) or a tensor (C,H,W) / (B,C,H,W).
+
+    Images (3 channels) in uint8 are intensities and come back in [0, 1]; masks (1 channel)
+    are values and come back as given (0/1 and 0/255 alike; the caller rescales 255s)."""
+    intensities = channels == 3
     if isinstance(array, torch.Tensor):
         t = array
         if channels == 1 and t.ndim in (2, 3) and (t.ndim == 2 or t.shape[0] != 1):
@@ -104,7 +108,7 @@ def _as_batch(array: np.ndarray | torch.Tensor, what: str, channels: int) -> tup
         t = t[None] if single else t
         if t.ndim != 4 or t.shape[1] != channels:
             raise DeoccludeError(f"{what}: expected a ({channels},H,W) or (B,{channels},H,W) tensor, got {tuple(array.shape)}")
-        return (t.float() / 255.0 if t.dtype == torch.uint8 else t.float()), single
+        return (t.float() / 255.0 if intensities and t.dtype == torch.uint8 else t.float()), single
     a = np.asarray(array)
     if a.dtype == bool:
         a = a.astype(np.float32)
@@ -120,7 +124,7 @@ def _as_batch(array: np.ndarray | torch.Tensor, what: str, channels: int) -> tup
         if a.ndim != 4 or a.shape[-1] != 3:
             raise DeoccludeError(f"{what}: expected RGB (H,W,3) or (B,H,W,3), got shape {np.shape(array)}")
     t = torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
-    return (t.float() / 255.0 if a.dtype == np.uint8 else t.float()), single
+    return (t.float() / 255.0 if intensities and a.dtype == np.uint8 else t.float()), single
 
 
 def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch.Tensor,
@@ -137,9 +141,7 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
     ``seed`` fixes the noise put into the hole.
     """
     img, single = _as_batch(image, "image", 3)
-    # masks are values, not intensities: a uint8 0/1 mask must not become 0/(1/255)
-    mask = occlusion_mask.float() if isinstance(occlusion_mask, torch.Tensor) else np.asarray(occlusion_mask, np.float32)
-    hole, _ = _as_batch(mask, "occlusion_mask", 1)
+    hole, _ = _as_batch(occlusion_mask, "occlusion_mask", 1)
     if hole.max() > 1.0:
         hole = hole / 255.0
     if hole.shape[-2:] != img.shape[-2:] or len(hole) != len(img):
