@@ -233,24 +233,27 @@ class Deoccluder:
         landmarks are the canonical template), resized to ``size`` when it has another side.
         ``FaceResult.restored`` is then the whole output.
         """
+        n = self.config.size
+        template = canonical_template(n)  # the same landmarks and mesh surface for every crop: computed once
+        landmarks = np.concatenate([template, np.zeros((len(template), 1), np.float32)], 1)
+        region = mesh_mask(landmarks, n, n)
         faces = []
         for index, crop in enumerate(crops):
             crop = np.asarray(crop)
             if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] != crop.shape[1]:
                 raise DeoccludeError(f"an aligned face must be a square RGB crop, got shape {crop.shape}")
-            n = self.config.size
             if crop.shape[0] != n:
                 crop = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA if crop.shape[0] > n else cv2.INTER_LINEAR)
-            landmarks = np.concatenate([canonical_template(n), np.zeros((len(canonical_template(n)), 1), np.float32)], 1)
             aligned = AlignedFace(crop=np.ascontiguousarray(crop, dtype=np.uint8), valid=np.ones((n, n), np.float32),
                                   matrix=np.array([[1.0, 0, 0], [0, 1.0, 0]]), landmarks=landmarks)
-            faces.append(self._new_face(index, aligned, None, landmarks, {}))
+            faces.append(self._new_face(index, aligned, None, landmarks, {}, region.copy()))
         return self.deocclude_faces(faces)
 
     def _new_face(self, index: int, aligned: AlignedFace, detection: FaceDetection | None, landmarks: np.ndarray,
-                  timings: dict[str, float]) -> FaceResult:
-        with _Timer(timings, "align"):
-            region = mesh_mask(aligned.landmarks, self.config.size, self.config.size)
+                  timings: dict[str, float], region: np.ndarray | None = None) -> FaceResult:
+        if region is None:
+            with _Timer(timings, "align"):
+                region = mesh_mask(aligned.landmarks, self.config.size, self.config.size)
         return FaceResult(index=index, detection=detection, landmarks=landmarks, aligned=aligned, face_region=region,
                           restored=aligned.crop, timings=timings)
 

@@ -32,6 +32,8 @@ def harmonic_fill(values: np.ndarray, region: np.ndarray) -> np.ndarray:
     if not inside.any():
         return values.copy()
     h, w = inside.shape
+    if inside.all():  # no boundary at all: nothing to interpolate from
+        return values.copy()
     index = -np.ones((h, w), np.int64)
     ys, xs = np.nonzero(inside)
     index[ys, xs] = np.arange(len(ys))
@@ -53,8 +55,6 @@ def harmonic_fill(values: np.ndarray, region: np.ndarray) -> np.ndarray:
     cols_all = np.concatenate([np.arange(len(ys)), *cols])
     data = np.concatenate([degree, -np.ones(sum(len(r) for r in rows))])
     laplacian = coo_matrix((data, (rows_all, cols_all)), shape=(len(ys), len(ys))).tocsc()
-    if not (degree > 0).all() or len(ys) == h * w:  # no boundary at all: nothing to interpolate from
-        return values.copy()
     solution = splu(laplacian).solve(rhs)
     out = flat.copy()
     out[ys, xs] = solution
