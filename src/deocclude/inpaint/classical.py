@@ -54,7 +54,7 @@ def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_
 
 def _carry_outwards(render: np.ndarray, face: np.ndarray) -> np.ndarray:
     """The rendered face's colours smoothly extended over its background (H, W, 3 float):
-    a weighted average of the face pixels nearby, at two scales so that far pixels get one too."""
+    a weighted average of the face pixels nearby, at three widening scales so that far pixels get one too."""
     side = max(render.shape[:2])
     out = np.zeros(render.shape, np.float32)
     missing = np.ones(face.shape, bool)
