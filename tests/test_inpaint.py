@@ -285,3 +285,43 @@ def test_inpaint_reads_uint8_masks_of_either_scale(scale: int, tiny_weights: Pat
     out = inpaint(image, hole, weights=tiny_weights)
     assert not np.array_equal(out[20:40, 20:40], image[20:40, 20:40])
     assert np.array_equal(out[hole == 0], image[hole == 0])
+
+
+def test_render_guidance_carries_the_face_colours_over_the_black_background() -> None:
+    """Face pixels stay exactly as rendered; the black background takes the colour of the
+    face next to it (no dark edge at the outline for the blend or G to copy)."""
+    from deocclude.inpaint.guidance import render_guidance
+
+    render = np.zeros((64, 64, 3), np.uint8)
+    face = np.zeros((64, 64), np.float32)
+    face[16:48, 16:40] = 1
+    render[16:48, 16:28] = (200, 150, 120)  # left half of the face lighter...
+    render[16:48, 28:40] = (100, 70, 60)  # ...right half darker
+    out = render_guidance(render, face)
+    assert np.array_equal(out[face > 0], render[face > 0])
+    assert out[face == 0].min() > 40  # no black left anywhere, corners included
+    assert np.abs(out[32, 10].astype(int) - (200, 150, 120)).max() < 15  # next to the light half
+    assert np.abs(out[32, 46].astype(int) - (100, 70, 60)).max() < 15  # next to the dark half
+    assert render_guidance(render, None) is render
+    assert render_guidance(render, np.zeros_like(face)) is render  # nothing to carry
+
+
+def test_inpaint_carries_a_given_render_like_the_pipeline(tiny_weights: Path) -> None:
+    """``inpaint(prior=I_R)`` with a black background gives what G gets from the pipeline
+    (the render carried outwards), not the raw black edge."""
+    from deocclude.inpaint.guidance import render_guidance
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    hole = np.zeros((32, 32), np.uint8)
+    hole[4:28, 4:28] = 1
+    render = np.zeros((32, 32, 3), np.uint8)
+    render[8:24, 8:24] = rng.integers(60, 250, (16, 16, 3), dtype=np.uint8)
+    carried = render_guidance(render, render.max(-1) > 0)
+    given = inpaint(image, hole, render, weights=tiny_weights)
+    assert np.array_equal(given, inpaint(image, hole, carried, weights=tiny_weights))
+    from deocclude.inpaint.api import load_inpainter
+
+    as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255.0  # noqa: E731
+    raw = load_inpainter(str(tiny_weights)).fill(as_tensor(image), as_tensor(hole[..., None] * 255), as_tensor(render))
+    assert not np.array_equal(given, (raw[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))

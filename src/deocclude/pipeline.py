@@ -29,6 +29,7 @@ from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back
 from deocclude.inpaint.classical import classical_inpaint, prior_blend
+from deocclude.inpaint.guidance import render_guidance
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.extend import extend_occlusion
 
@@ -320,7 +321,7 @@ class Deoccluder:
         image = batch([face.aligned.crop for face in faces])
         mask = torch.from_numpy(np.stack([face.occlusion_mask for face in faces]))[:, None]
         use_prior = self._inpainter.uses_prior and all(r is not None for r in renders)
-        prior = batch(renders) if use_prior else None
+        prior = batch([render_guidance(r, face.face_region) for r, face in zip(renders, faces)]) if use_prior else None
         with self._autocast():
             filled = self._inpainter.fill(image, mask, prior)
         for face, restored in zip(faces, filled):

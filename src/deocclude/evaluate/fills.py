@@ -45,9 +45,15 @@ class LoadedG:
         """G was trained with I_R as an input (weights metadata); older G builds have no flag."""
         return bool(getattr(self.inpainter, "uses_prior", False))
 
-    def fill(self, occluded: np.ndarray, masks: np.ndarray, renders: np.ndarray | None, seed: int) -> torch.Tensor:
-        """G's fill; R's render I_R is passed as the prior when this G was trained with one."""
-        prior = to_tensor(renders) if renders is not None and self.uses_prior else None
+    def fill(self, occluded: np.ndarray, masks: np.ndarray, renders: np.ndarray | None, render_masks: np.ndarray,
+             seed: int) -> torch.Tensor:
+        """G's fill; R's render I_R (carried over its background, as the pipeline does) is
+        passed as the prior when this G was trained with one."""
+        from deocclude.inpaint.guidance import render_guidance
+
+        prior = None
+        if renders is not None and self.uses_prior:
+            prior = to_tensor(np.stack([render_guidance(r, rm) for r, rm in zip(renders, render_masks)]))
         hole = torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32))[:, None]
         return self.inpainter.fill(to_tensor(occluded), hole, prior, seed=seed).cpu()
 

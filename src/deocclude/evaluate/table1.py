@@ -111,13 +111,13 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 if auto.renders is not None:
                     score(ORACLE, PRIOR_ROW, prior_fill(occluded, batch.oracle, auto.renders, auto.render_masks), clean, region)
                 for g in gs:
-                    score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.renders, seed), clean, region)
+                    score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.renders, auto.render_masks, seed), clean, region)
                 score(AUTOMATIC, "OpenCV Telea", auto.telea, clean, region)
                 if auto.renders is not None:
                     score(AUTOMATIC, PRIOR_ROW, prior_fill(occluded, auto.occlusion, auto.renders, auto.render_masks), clean, region)
                 first_g = None
                 for g in gs:
-                    filled = g.fill(occluded, auto.occlusion, auto.renders, seed)
+                    filled = g.fill(occluded, auto.occlusion, auto.renders, auto.render_masks, seed)
                     first_g = filled if first_g is None else first_g
                     score(AUTOMATIC, g.label, filled, clean, region)
                 agreement = mask_agreement(auto.occlusion, batch.true, batch.own)

@@ -136,8 +136,10 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
     dtype back; or a torch (3,H,W) / (B,3,H,W) tensor → a float tensor in [0,1] on ``device``.
     ``occlusion_mask``: (H,W) / (B,H,W) (numpy or torch, or (B,1,H,W)); 1 (or 255) = hole,
     works with M_O from the pipeline or a user-drawn mask. ``prior``: the rendered 3D face
-    I_R in the image's layout; None = render it with the bundled R when this G was trained
-    with I_R (the image must then be a canonical aligned crop, as the pipeline makes them).
+    I_R in the image's layout, black outside the rendered face (that background is replaced
+    by the render's colours carried outwards, as the pipeline does); None = render it with
+    the bundled R when this G was trained with I_R (the image must then be a canonical
+    aligned crop, as the pipeline makes them).
     ``seed`` fixes the noise put into the hole.
     """
     img, single = _as_batch(image, "image", 3)
@@ -154,6 +156,8 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
     inpainter = load_inpainter(str(weights), str(device))
     if pri is None and inpainter.uses_prior:
         pri = _render_prior(img, str(device))
+    elif pri is not None:  # a render's background is black: that is its M_R
+        pri = _carried(pri, (pri.amax(1, keepdim=True) > 0).float())
     out = inpainter.fill(img, hole, pri, native, seed)
     if isinstance(image, torch.Tensor):
         return out[0] if single else out
@@ -173,4 +177,14 @@ def _render_prior(images: torch.Tensor, device: str) -> torch.Tensor | None:
         reconstructor = default_reconstructor(device)
     except (WeightsNotFoundError, FileNotFoundError):
         return None
-    return reconstructor(images).image.float().cpu()
+    rendered = reconstructor(images)
+    return _carried(rendered.image.float().cpu(), rendered.mask.float().cpu())
+
+
+def _carried(renders: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(B,3,H,W) renders in [0,1] with their background carried outwards (:mod:`deocclude.inpaint.guidance`)."""
+    from deocclude.inpaint.guidance import render_guidance
+
+    out = [render_guidance((r.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), m[0].numpy())
+           for r, m in zip(renders.detach().cpu(), masks.detach().cpu())]
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0

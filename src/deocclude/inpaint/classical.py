@@ -38,30 +38,14 @@ def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_
     blend takes its colours from the hole's boundary: what the paper uses as G's L_ssim
     target I_P, and a fill in its own right that needs no generator. Where the hole leaves
     the rendered face (``render_mask`` 0: glasses temples, hair), the render's empty
-    background is replaced by the render's own colours carried outwards (normalised
-    Gaussian convolution), so the guidance has no edge at the face outline and the photo's
-    rim colours take over there.
+    background is replaced by its own colours carried outwards
+    (:func:`deocclude.inpaint.guidance.render_guidance`), so the guidance has no edge at
+    the face outline and the photo's rim colours take over there.
     """
+    from deocclude.inpaint.guidance import render_guidance
     from deocclude.inpaint.poisson import poisson_target
 
     guidance = render
-    if render_mask is not None:
-        face = (np.asarray(render_mask) > 0.5).astype(np.float32)
-        if (face < 1).any() and ((face < 1) & (np.asarray(hole) > 0.5)).any():
-            guidance = np.where(face[..., None] > 0, render, _carry_outwards(render, face)).astype(np.uint8)
+    if render_mask is not None and ((np.asarray(render_mask) <= 0.5) & (np.asarray(hole) > 0.5)).any():
+        guidance = render_guidance(render, render_mask)
     return poisson_target(image, guidance, hole)
-
-
-def _carry_outwards(render: np.ndarray, face: np.ndarray) -> np.ndarray:
-    """The rendered face's colours smoothly extended over its background (H, W, 3 float):
-    a weighted average of the face pixels nearby, at three widening scales so that far pixels get one too."""
-    side = max(render.shape[:2])
-    out = np.zeros(render.shape, np.float32)
-    missing = np.ones(face.shape, bool)
-    for sigma in (side / 32, side / 8, side / 2):
-        weight = cv2.GaussianBlur(face, (0, 0), sigma)
-        colour = cv2.GaussianBlur(render.astype(np.float32) * face[..., None], (0, 0), sigma)
-        ok = missing & (weight > 1e-3)
-        out[ok] = colour[ok] / weight[ok][:, None]
-        missing &= ~ok
-    return out

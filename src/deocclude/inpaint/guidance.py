@@ -1,0 +1,46 @@
+"""R's render I_R made usable as guidance everywhere a fill may reach.
+
+I_R is black outside the rendered face M_R. Both fills that follow it (the Poisson blend
+and G) then see a hard dark edge at the face outline, and the automatic M_O, grown by a
+few pixels, always crosses that outline along the jaw: the blend smeared it, G traced it
+as a dark line (mixed protocol, 64 faces, automatic mask: SSIM 0.619 → 0.639 and no
+contour line once G gets the render carried outwards). Carrying the render's own colours
+over its background removes the edge without inventing structure there.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def carry_outwards(render: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """The rendered face's colours smoothly extended over its background (H, W, 3 float).
+
+    A weighted average of the face pixels nearby (normalised Gaussian convolution), at
+    three widening scales so that far pixels get one too.
+    """
+    side = max(render.shape[:2])
+    out = np.zeros(render.shape, np.float32)
+    missing = np.ones(face.shape, bool)
+    for sigma in (side / 32, side / 8, side / 2):
+        weight = cv2.GaussianBlur(face, (0, 0), sigma)
+        colour = cv2.GaussianBlur(render.astype(np.float32) * face[..., None], (0, 0), sigma)
+        ok = missing & (weight > 1e-3)
+        out[ok] = colour[ok] / weight[ok][:, None]
+        missing &= ~ok
+    return out
+
+
+def render_guidance(render: np.ndarray, render_mask: np.ndarray | None) -> np.ndarray:
+    """I_R (H, W, 3 uint8) with its empty background replaced by :func:`carry_outwards`.
+
+    ``render_mask``: M_R (H, W), 1 = rendered face; None or all-face = the render as given.
+    A render with no face pixel at all is returned unchanged (nothing to carry).
+    """
+    if render_mask is None:
+        return render
+    face = (np.asarray(render_mask) > 0.5).astype(np.float32)
+    if face.all() or not face.any():
+        return render
+    return np.where(face[..., None] > 0, render, carry_outwards(render, face) + 0.5).astype(np.uint8)
