@@ -32,6 +32,7 @@ from deocclude.inpaint.classical import classical_inpaint, prior_blend
 from deocclude.inpaint.guidance import render_guidance
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.extend import extend_occlusion
+from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, drop_outline_rim
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class DeoccluderConfig:
     """Visible-face probability below which a face-surface pixel counts as occluded."""
     dilate: int = DEFAULT_DILATE
     """Grow the occlusion mask by this many crop pixels so occluder edges are removed too."""
+    outline_band: int = DEFAULT_OUTLINE_BAND
+    """Within this many crop pixels of the face outline, M_O is kept only where it continues
+    occlusion found deeper inside (masks/outline.py): the outline is not repainted where
+    R's face overshoots S's; 0 = keep the whole ring."""
     fill: Literal["auto", "prior", "telea", "navier-stokes", "g"] = "auto"
     """``auto`` = the best fill by our benchmarks: ``prior`` (R's render I_R Poisson-blended into
     M_O: eyes and brows come back, colours from the hole's rim) when R is installed, else
@@ -75,6 +80,8 @@ class DeoccluderConfig:
             raise DeoccludeError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.dilate < 0:
             raise DeoccludeError(f"--dilate must be >= 0, got {self.dilate}")
+        if self.outline_band < 0:
+            raise DeoccludeError(f"--outline-band must be >= 0, got {self.outline_band}")
 
 
 @dataclass
@@ -337,15 +344,17 @@ class Deoccluder:
         return classical_inpaint(crop, hole, method), f"OpenCV {method}"
 
     def _occlusion_mask(self, region: np.ndarray, visible: np.ndarray, aligned: AlignedFace) -> np.ndarray:
-        """M_O = M_R ⊙ (1 − M_F), opened, extended past M_R (``extend``), grown by ``dilate`` px,
-        never outside the real photo.
+        """M_O = M_R ⊙ (1 − M_F), opened, off the bare outline (``outline_band``), extended past
+        M_R (``extend``), grown by ``dilate`` px, never outside the real photo.
 
         The 3×3 opening removes the one-pixel rim where S and the face surface disagree along
-        the face outline (val: M_O IoU 0.802 → 0.814); the dilation then makes sure the edges
-        of real occluders are replaced too.
+        the face outline (val: M_O IoU 0.802 → 0.814), the outline band the wider ring where
+        R's face overshoots (masks/outline.py); the dilation then makes sure the edges of
+        real occluders are replaced too.
         """
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
         mask = cv2.morphologyEx(occluded.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        mask = drop_outline_rim(mask, region, self.config.outline_band)
         if self.config.extend and mask.any():
             mask = extend_occlusion(aligned.crop, mask, region, visible, aligned.valid, aligned.landmarks,
                                     visible_threshold=self.config.mask_threshold).astype(np.uint8)

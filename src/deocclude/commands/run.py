@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from deocclude.masks import DEFAULT_DILATE
+from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 
 DESCRIPTION = """\
 Find every face in each photo, estimate what covers it (S: visible face, M_R: face
@@ -52,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-threshold", type=float, default=0.5, help="visible-face probability below which a face pixel is occluded")
     p.add_argument("--dilate", type=int, default=DEFAULT_DILATE,
                    help=f"grow the occlusion mask by this many crop pixels (default {DEFAULT_DILATE})")
+    p.add_argument("--outline-band", type=int, default=DEFAULT_OUTLINE_BAND,
+                   help="within this many crop pixels of the face outline, treat pixels as occluded only where they "
+                        f"continue an occlusion deeper inside, so bare jaws and cheeks are not repainted "
+                        f"(default {DEFAULT_OUTLINE_BAND}; 0 = the paper's M_O there)")
     p.add_argument("--no-extend", action="store_true",
                    help="replace only inside the face surface M_R, as the paper does (default: also remove the "
                         "parts of an occluder that run past it: temples, straps, hands, scarves)")
@@ -87,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = DeoccluderConfig(size=args.size, detector=args.detector, min_face_score=args.min_face_score,
                               only_largest_face=args.only_largest_face, mask_threshold=args.mask_threshold,
-                              dilate=args.dilate, fill=args.fill, device=args.device, batch_size=args.batch_size,
+                              dilate=args.dilate, outline_band=args.outline_band, fill=args.fill, device=args.device, batch_size=args.batch_size,
                               half=args.half, extend=not args.no_extend)
     deoccluder = Deoccluder(config)
     if not deoccluder.can_remove_occlusions:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deocclude.errors import DeoccludeError
 from deocclude.masks import DEFAULT_DILATE
+from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 from deocclude.paths import WEIGHTS_DIR
 
 TABLE1_PROTOCOLS = ("sunglasses", "mixed")
@@ -36,6 +37,8 @@ class Table1Config:
     """S's visible-face probability below which a face pixel is occluded (as ``deocclude run``)."""
     dilate: int = DEFAULT_DILATE
     """Growth of the automatic M_O in pixels (as ``deocclude run``)."""
+    outline_band: int = DEFAULT_OUTLINE_BAND
+    """Band along the face outline where M_O must continue deeper occlusion (as ``deocclude run``)."""
     true_alpha: float = 0.5
     """Occluder opacity above which a face pixel counts as truly occluded (the scored region)."""
     grid_faces: int = 16

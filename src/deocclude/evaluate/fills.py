@@ -14,6 +14,7 @@ import torch
 
 from deocclude.errors import DeoccludeError
 from deocclude.inpaint.classical import ClassicalMethod, classical_inpaint
+from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -94,11 +95,13 @@ class AutomaticPipeline:
     refill the same M_O, so every automatic row shares one mask.
     """
 
-    def __init__(self, size: int, device: str, batch_size: int, mask_threshold: float, dilate: int) -> None:
+    def __init__(self, size: int, device: str, batch_size: int, mask_threshold: float, dilate: int,
+                 outline_band: int = DEFAULT_OUTLINE_BAND) -> None:
         from deocclude.pipeline import Deoccluder, DeoccluderConfig
 
         self.deoccluder = Deoccluder(DeoccluderConfig(size=size, fill="telea", device=device, batch_size=batch_size,
-                                                      mask_threshold=mask_threshold, dilate=dilate))
+                                                      mask_threshold=mask_threshold, dilate=dilate,
+                                                      outline_band=outline_band))
         if not self.deoccluder.can_remove_occlusions:
             raise DeoccludeError("the automatic rows need S's weights (segment_s.safetensors), which are not installed")
 

@@ -22,8 +22,9 @@ DEFINITIONS = {
                       "every pixel metric is computed inside T only",
     "oracle_mask": "A ⊙ face surface > 0.1 (contains T plus the occluder's faint rim): given to the oracle rows, "
                    "like the paper's hand-labelled mask given to its baselines",
-    "automatic_mask": "M_O = M_R ⊙ (1 − M_F) found by S and R on the occluded crop, opened 3×3, dilated {dilate} px "
-                      "(exactly deocclude run)",
+    "automatic_mask": "M_O = M_R ⊙ (1 − M_F) found by S and R on the occluded crop, opened 3×3, kept in the "
+                      "{outline_band} px band along the face outline only where it continues deeper occlusion, "
+                      "extended past M_R, dilated {dilate} px (exactly deocclude run)",
     "metrics": "l1, psnr: over T's pixels, values in [0, 1]; ssim: kornia 11×11 SSIM map averaged over T; "
                "id_cos: cosine of dlib-ResNet descriptors (whole crop) of the result and the clean original; "
                "id_dist: their Euclidean distance (dlib's metric, < 0.6 = same person); "
@@ -51,7 +52,8 @@ def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category
         "g_weights": [{"label": g.label, "file": _relative(path), "uses_prior": g.uses_prior, "metadata": _metadata(path)}
                       for g, (_, path) in zip(gs, config.g_weights)],
         "pipeline": pipeline,
-        "definitions": {k: v.format(alpha=config.true_alpha, dilate=config.dilate) for k, v in DEFINITIONS.items()},
+        "definitions": {k: v.format(alpha=config.true_alpha, dilate=config.dilate,
+                                                                      outline_band=config.outline_band) for k, v in DEFINITIONS.items()},
         "rows": table,
         "mask": masks.get("M_O", {}),
         "mask_by_category": dict(sorted(mask_by_category.items())),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deocclude.masks import DEFAULT_DILATE
+from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 
 if TYPE_CHECKING:
     from deocclude.evaluate.config import Table1Config
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="automatic rows: S probability below which a face pixel is occluded (default 0.5, as run)")
     group.add_argument("--dilate", type=int, default=DEFAULT_DILATE,
                        help=f"automatic rows: grow M_O by this many pixels (default {DEFAULT_DILATE}, as run)")
+    group.add_argument("--outline-band", type=int, default=DEFAULT_OUTLINE_BAND,
+                       help=f"automatic rows: M_O kept near the face outline only where it continues deeper "
+                            f"occlusion, in this band (default {DEFAULT_OUTLINE_BAND}, as run; 0 = off)")
     group.add_argument("--grid", type=Path, default=None, metavar="PNG",
                        help="picture of 16 faces (default out/eval_<protocol>.png: it holds UTKFace pixels, "
                             "so it stays out of the repository)")
@@ -52,7 +56,8 @@ def run(args: argparse.Namespace) -> dict:
     config = Table1Config(protocol=args.protocol, limit=300 if args.limit is None else args.limit,
                           seed=Table1Config.seed if args.seed is None else args.seed, batch_size=args.batch_size,
                           device=_device(args.device), g_weights=parse_g_weights(args.g_weights),
-                          mask_threshold=args.mask_threshold, dilate=args.dilate)
+                          mask_threshold=args.mask_threshold, dilate=args.dilate,
+                          outline_band=args.outline_band)
     grid = None if args.no_grid else (args.grid or Path("out") / f"eval_{args.protocol}.png")
     return evaluate(config, grid=grid, progress=not args.quiet)
 
@@ -86,7 +91,8 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     started = time.perf_counter()
     total, batches = open_protocol(config)
     gs = load_gs(config.g_weights, config.device)
-    pipeline = AutomaticPipeline(config.size, config.device, config.batch_size, config.mask_threshold, config.dilate)
+    pipeline = AutomaticPipeline(config.size, config.device, config.batch_size, config.mask_threshold, config.dilate,
+                                 config.outline_band)
     identity = IdentityScorer(config.device)
     table, masks, by_category = MeanTable(), MeanTable(), MeanTable()
     collector = GridCollector(config.grid_faces)
