@@ -1,8 +1,9 @@
 """The picture of a Table 1 run: one row per face, one column per stage, labelled.
 
 Columns: occluded input | true occlusion T (red) | automatic M_O (magenta) | I_R |
-automatic + Telea | automatic + G | clean. It shows at a glance whether a bad score comes
-from the mask (compare columns 2 and 3) or from the fill (columns 5 and 6).
+automatic + I_R Poisson blend (the paper's I_P, our default fill) | automatic + Telea |
+automatic + G | clean. It shows at a glance whether a bad score comes from the mask
+(compare columns 2 and 3) or from the fill (columns 5 to 7).
 It holds UTKFace pixels: write it outside the repository's tracked files (default ``out/``).
 """
 
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-COLUMNS = ("input", "true T", "auto M_O", "I_R", "auto Telea", "auto G", "clean")
+COLUMNS = ("input", "true T", "auto M_O", "I_R", "auto I_P", "auto Telea", "auto G", "clean")
 
 
 class GridCollector:
@@ -29,7 +30,7 @@ class GridCollector:
         return len(self.rows) >= self.count
 
     def add(self, occluded: np.ndarray, true: np.ndarray, found: np.ndarray, renders: np.ndarray | None,
-            telea: torch.Tensor, g: torch.Tensor | None, clean: torch.Tensor) -> None:
+            blend: torch.Tensor | None, telea: torch.Tensor, g: torch.Tensor | None, clean: torch.Tensor) -> None:
         """One batch: uint8 crops (B, N, N, 3), masks (B, N, N), float results (B, 3, N, N)."""
         from deocclude.train.grid import overlay, to_rgb_uint8
 
@@ -43,6 +44,7 @@ class GridCollector:
                 to_rgb_uint8(overlay(image, torch.from_numpy(true[i].astype(np.float32)), (1.0, 0.0, 0.0), 0.6)),
                 to_rgb_uint8(overlay(image, torch.from_numpy(found[i].astype(np.float32)), (1.0, 0.0, 1.0), 0.6)),
                 renders[i] if renders is not None else blank,
+                to_rgb_uint8(blend[i]) if blend is not None else blank,
                 to_rgb_uint8(telea[i]),
                 to_rgb_uint8(g[i]) if g is not None else blank,
                 to_rgb_uint8(clean[i]),

@@ -119,8 +119,10 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 for g in gs:
                     score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.renders, auto.render_masks, seed), clean, region)
                 score(AUTOMATIC, "OpenCV Telea", auto.telea, clean, region)
+                blend = None
                 if auto.renders is not None:
-                    score(AUTOMATIC, PRIOR_ROW, prior_fill(occluded, auto.occlusion, auto.renders, auto.render_masks), clean, region)
+                    blend = prior_fill(occluded, auto.occlusion, auto.renders, auto.render_masks)
+                    score(AUTOMATIC, PRIOR_ROW, blend, clean, region)
                 first_g = None
                 for g in gs:
                     filled = g.fill(occluded, auto.occlusion, auto.renders, auto.render_masks, seed)
@@ -133,7 +135,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                     by_category.add(cat, {k: v[i:i + 1] for k, v in agreement.items()})
                 failed += auto.failed
                 methods.update(m for m in auto.method.split(", ") if m)
-                collector.add(occluded, batch.true, auto.occlusion, auto.renders, auto.telea, first_g, clean)
+                collector.add(occluded, batch.true, auto.occlusion, auto.renders, blend, auto.telea, first_g, clean)
             dropped += batch.dropped
             bar.advance(task, len(batch) + batch.dropped)
     picture = collector.write(grid) if grid is not None else None
