@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -288,8 +289,9 @@ def test_inpaint_reads_uint8_masks_of_either_scale(scale: int, tiny_weights: Pat
 
 
 def test_render_guidance_carries_the_face_colours_over_the_black_background() -> None:
-    """Face pixels stay exactly as rendered; the black background takes the colour of the
-    face next to it (no dark edge at the outline for the blend or G to copy)."""
+    """Face pixels stay exactly as rendered but for the outermost ring (the rasterizer's
+    blend with black); the background takes the colour of the face next to it (no dark edge
+    at the outline for the blend or G to copy)."""
     from deocclude.inpaint.guidance import render_guidance
 
     render = np.zeros((64, 64, 3), np.uint8)
@@ -297,8 +299,12 @@ def test_render_guidance_carries_the_face_colours_over_the_black_background() ->
     face[16:48, 16:40] = 1
     render[16:48, 16:28] = (200, 150, 120)  # left half of the face lighter...
     render[16:48, 28:40] = (100, 70, 60)  # ...right half darker
+    render[16, 16:40] = 30  # the anti-aliased rim, darkened towards the background
     out = render_guidance(render, face)
-    assert np.array_equal(out[face > 0], render[face > 0])
+    inner = np.zeros_like(face)
+    inner[17:47, 17:39] = 1
+    assert np.array_equal(out[inner > 0], render[inner > 0])
+    assert np.abs(out[16, 18:24].astype(int) - (200, 150, 120)).max() < 15  # the dark rim is gone
     assert out[face == 0].min() > 40  # no black left anywhere, corners included
     assert np.abs(out[32, 10].astype(int) - (200, 150, 120)).max() < 15  # next to the light half
     assert np.abs(out[32, 46].astype(int) - (100, 70, 60)).max() < 15  # next to the dark half
@@ -325,3 +331,36 @@ def test_inpaint_carries_a_given_render_like_the_pipeline(tiny_weights: Path) ->
     as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255.0  # noqa: E731
     raw = load_inpainter(str(tiny_weights)).fill(as_tensor(image), as_tensor(hole[..., None] * 255), as_tensor(render))
     assert not np.array_equal(given, (raw[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+
+
+def test_training_samples_get_the_holes_and_prior_the_pipeline_hands_g(utkface_root: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hole="pipeline"``: the training hole is the raw one shaped by the pipeline's own
+    recipe (grown past the occluder's edge); ``carry_prior``: the render's black background
+    is filled while the rendered face stays as it was. Same occluder either way."""
+    from deocclude.data import UTKFaceFaces
+    from deocclude.inpaint.data import InpaintSamples, PoissonTargets
+    from deocclude.inpaint.prior import RegressorRenders
+    from deocclude.masks.occlusion import shape_occlusion
+    from deocclude.synth import OcclusionSynthesizer
+
+    monkeypatch.setenv("DEOCCLUDE_CACHE", str(tmp_path))
+    faces = UTKFaceFaces(utkface_root, split="val", size=128, cache_dir=tmp_path, limit=3)
+    prior = RegressorRenders(faces, 128, device="cpu")
+    poisson = PoissonTargets(faces, prior)
+    synth = OcclusionSynthesizer(split="train")
+    paper = InpaintSamples(faces, synth, prior, poisson, 0.0, 0.95, train=False, seed=3)
+    shaped = InpaintSamples(faces, synth, prior, poisson, 0.0, 0.95, train=False, seed=3, hole="pipeline",
+                            carry_prior=True)
+    grown = 0.0
+    for i in range(len(faces)):
+        a, b = paper[i], shaped[i]
+        assert torch.equal(a["occluded"], b["occluded"])
+        expected = shape_occlusion(a["hole"][0].numpy(), a["render_mask"][0].numpy(), a["valid"][0].numpy())
+        assert np.array_equal(b["hole"][0].numpy(), expected)
+        grown += float((b["hole"] * (1 - a["hole"])).sum())
+        face = a["render_mask"][0] > 0.5
+        inner = torch.from_numpy(cv2.erode(face.numpy().astype(np.uint8), np.ones((3, 3), np.uint8))) > 0
+        assert torch.allclose(b["prior"][:, inner], a["prior"][:, inner], atol=1 / 255)
+        assert float(a["prior"][:, ~face].max()) == 0.0 and float(b["prior"][:, ~face].amax(0).min()) > 0.05
+    assert grown > 100  # the 4 px growth of the pipeline's M_O

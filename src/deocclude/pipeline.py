@@ -15,6 +15,7 @@ original pixels and reports why.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -32,7 +33,8 @@ from deocclude.inpaint.classical import classical_inpaint, prior_blend
 from deocclude.inpaint.guidance import render_guidance
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.extend import extend_occlusion
-from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, drop_outline_rim
+from deocclude.masks.occlusion import shape_occlusion
+from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 
 
 @dataclass(frozen=True)
@@ -347,21 +349,20 @@ class Deoccluder:
         """M_O = M_R ⊙ (1 − M_F), opened, off the bare outline (``outline_band``), extended past
         M_R (``extend``), grown by ``dilate`` px, never outside the real photo.
 
-        The 3×3 opening removes the one-pixel rim where S and the face surface disagree along
-        the face outline (val: M_O IoU 0.802 → 0.814), the outline band the wider ring where
-        R's face overshoots (masks/outline.py); the dilation then makes sure the edges of
-        real occluders are replaced too.
+        The recipe (masks/occlusion.py) is shared with G's training holes.
         """
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
-        mask = cv2.morphologyEx(occluded.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        mask = drop_outline_rim(mask, region, self.config.outline_band)
-        if self.config.extend and mask.any():
-            mask = extend_occlusion(aligned.crop, mask, region, visible, aligned.valid, aligned.landmarks,
-                                    visible_threshold=self.config.mask_threshold).astype(np.uint8)
-        if self.config.dilate and mask.any():
-            k = 2 * self.config.dilate + 1
-            mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        return mask.astype(np.float32) * (aligned.valid > 0.5)
+        extend = None
+        if self.config.extend:
+            extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,
+                                       threshold=self.config.mask_threshold)
+        return shape_occlusion(occluded, region, aligned.valid, self.config.outline_band, self.config.dilate, extend)
+
+
+def _extend_past_face(mask: np.ndarray, aligned: AlignedFace, region: np.ndarray, visible: np.ndarray,
+                      threshold: float) -> np.ndarray:
+    return extend_occlusion(aligned.crop, mask, region, visible, aligned.valid, aligned.landmarks,
+                            visible_threshold=threshold)
 
 
 def _charge(faces: list[FaceResult], stage: str, seconds: float) -> None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deocclude.errors import DeoccludeError
 from deocclude.train.config import TrainConfig
+
+HOLE_SHAPES = ("pipeline", "paper")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,15 @@ class InpaintTrainConfig(TrainConfig):
     val_every_minutes: float = 15.0
     val_seed: int = 20261125
     poisson_cache: str = ""  # folder for the cached I_P targets ("" = <cache>/inpaint_poisson_<prior>)
+    hole: str = "pipeline"  # "pipeline": the hole shaped like run's M_O (masks/occlusion.py: opened, bare outline
+    # band dropped, grown 4 px), so G meets at run time the holes it learned on; "paper": raw M_R ⊙ (1 − M_F')
+    # (the bundled G of commit 2097ffa and its ablations)
+    carry_prior: bool = True  # I_R's black background carried outwards (inpaint/guidance.py), as run feeds G;
+    # False = the raw render (the bundled G of commit 2097ffa)
+
+    def __post_init__(self) -> None:
+        if self.hole not in HOLE_SHAPES:
+            raise DeoccludeError(f"--hole must be one of {', '.join(HOLE_SHAPES)}, got {self.hole!r}")
 
     @property
     def feeds_prior(self) -> bool:

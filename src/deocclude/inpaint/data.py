@@ -4,11 +4,13 @@ One sample (all masks (1, N, N), images (3, N, N) in [0, 1]):
 
 - ``image`` I (clean), ``occluded`` I' (eq. 2), ``valid`` (1 = real photo pixel);
 - ``hole`` M_O = M_R ⊙ (1 − M_F'), with M_F' the visible face of the *occluded* image: the
-  synthetic occluder plus the face's own real occlusions (hair), exactly what the pipeline
-  hands G at run time (binarised at ``HOLE_THRESHOLD``);
+  synthetic occluder plus the face's own real occlusions (hair), binarised at
+  ``HOLE_THRESHOLD``; with ``hole="pipeline"`` then shaped exactly as the pipeline shapes
+  the M_O it hands G at run time (masks/occlusion.py);
 - ``face_mask`` M_F of the clean image (L_face: supervises the synthetic occlusion);
 - ``orig_occlusion`` = M_R ⊙ (1 − M_F) of the clean image: its real occlusions (L_ssim);
-- ``render_mask`` M_R, ``prior`` I_R (zeros if none or not fed) and ``has_prior`` (0/1: G sees I_R);
+- ``render_mask`` M_R, ``prior`` I_R (zeros if none or not fed; with ``carry_prior`` its
+  background carried outwards, as the pipeline feeds it) and ``has_prior`` (0/1: G sees I_R);
 - ``has_target`` (0/1): the face has a render, so I_P is a real Poisson target (L_ssim);
 - ``poisson`` I_P (the clean image where there is no prior or no real occlusion);
 - ``real_ok`` (1 if the clean face may serve as a "real" image for D, eq. 16).
@@ -24,7 +26,9 @@ import torch
 from torch.utils.data import Dataset
 
 from deocclude.data.cache import MemmapCached, load_or_build
+from deocclude.inpaint.guidance import render_guidance
 from deocclude.inpaint.poisson import poisson_target
+from deocclude.masks.occlusion import shape_occlusion
 from deocclude.inpaint.prior import Prior
 from deocclude.paths import cache_root
 
@@ -33,6 +37,12 @@ HOLE_THRESHOLD = 0.1  # soft alpha / hair edges above this are treated as occlud
 
 def _uint8(t: torch.Tensor) -> np.ndarray:
     return (t.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def _carried(render: torch.Tensor, render_mask: torch.Tensor) -> torch.Tensor:
+    """I_R (3, N, N) with its background carried outwards (inpaint/guidance.py), in [0, 1]."""
+    carried = render_guidance(_uint8(render), render_mask[0].numpy())
+    return torch.from_numpy(carried.astype(np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 
 def original_occlusion(item: dict, render_mask: torch.Tensor) -> torch.Tensor:
@@ -83,9 +93,9 @@ class InpaintSamples(Dataset):
 
     def __init__(self, faces, synthesizer, prior: Prior, poisson: PoissonTargets, clean_fraction: float,
                  real_min_visible_ratio: float, train: bool, seed: int = 0, limit: int = 0,
-                 feed_prior: bool = True) -> None:
+                 feed_prior: bool = True, hole: str = "paper", carry_prior: bool = False) -> None:
         self.faces, self.synth, self.prior, self.poisson = faces, synthesizer, prior, poisson
-        self.feed_prior = feed_prior
+        self.feed_prior, self.hole_shape, self.carry_prior = feed_prior, hole, carry_prior
         self.clean_fraction, self.train, self.seed = clean_fraction, train, seed
         self.real_ok = np.asarray(faces.visible_ratio) >= real_min_visible_ratio
         self.length = len(faces) if limit <= 0 else min(limit, len(faces))
@@ -108,12 +118,18 @@ class InpaintSamples(Dataset):
         has_target = render is not None  # I_P exists (L_ssim's target) whether or not G sees I_R
         if not self.feed_prior:  # the "no I_R" ablation: same M_R and I_P, G just never sees I_R
             render = None
+        elif render is not None and self.carry_prior:
+            render = _carried(render, render_mask)
         visible = item["face_mask"] * (1 - alpha)
+        hole = (render_mask * (1 - visible) > HOLE_THRESHOLD).float()
+        if self.hole_shape == "pipeline":
+            shaped = shape_occlusion(hole[0].numpy(), render_mask[0].numpy(), item["valid"][0].numpy())
+            hole = torch.from_numpy(shaped)[None]
         return {
             "image": image,
             "occluded": occluded,
             "valid": item["valid"],
-            "hole": (render_mask * (1 - visible) > HOLE_THRESHOLD).float(),
+            "hole": hole,
             "face_mask": item["face_mask"],
             "orig_occlusion": original_occlusion(item, render_mask),
             "render_mask": render_mask,

@@ -36,6 +36,8 @@ def render_guidance(render: np.ndarray, render_mask: np.ndarray | None) -> np.nd
     """I_R (H, W, 3 uint8) with its empty background replaced by :func:`carry_outwards`.
 
     ``render_mask``: M_R (H, W), 1 = rendered face; None or all-face = the render as given.
+    The face's outermost pixel ring is replaced too: the rasterizer blends it with the black
+    background, and left in place it is exactly the dark outline this module removes.
     A render with no face pixel at all is returned unchanged (nothing to carry).
     """
     if render_mask is None:
@@ -43,4 +45,6 @@ def render_guidance(render: np.ndarray, render_mask: np.ndarray | None) -> np.nd
     face = (np.asarray(render_mask) > 0.5).astype(np.float32)
     if face.all() or not face.any():
         return render
-    return np.where(face[..., None] > 0, render, carry_outwards(render, face) + 0.5).astype(np.uint8)
+    core = cv2.erode(face, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    core = core if core.any() else face
+    return np.where(core[..., None] > 0, render, carry_outwards(render, core) + 0.5).astype(np.uint8)

@@ -83,7 +83,7 @@ class InpaintTask(Task):
         synth = OcclusionSynthesizer(SynthConfig(), "train" if train else "test")
         return InpaintSamples(faces, synth, prior, poisson, c.clean_fraction if train else 0.0, c.real_min_visible_ratio,
                               train=train, seed=c.val_seed, limit=c.train_limit if train else c.val_limit,
-                              feed_prior=not c.no_prior)
+                              feed_prior=not c.no_prior, hole=c.hole, carry_prior=c.carry_prior)
 
     def train_dataset(self):
         return self._samples("train", True)
