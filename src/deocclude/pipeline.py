@@ -58,9 +58,9 @@ class DeoccluderConfig:
     fill: Literal["auto", "prior", "telea", "navier-stokes", "g"] = "auto"
     """``auto`` = the best fill by our benchmarks: ``prior`` (R's render I_R Poisson-blended into
     M_O: eyes and brows come back, colours from the hole's rim) when R is installed, else
-    OpenCV Telea. Sunglasses, oracle mask: L1 0.069 vs Telea 0.107, SSIM 0.69 vs 0.45
-    (benchmarks/results/eval_sunglasses.md). ``g`` forces the learned G, which still scores
-    below both (CPU-trained only)."""
+    OpenCV Telea. Sunglasses, oracle mask: L1 0.071 vs Telea 0.105, SSIM 0.69 vs 0.48
+    (benchmarks/results/eval_sunglasses.md). ``g`` = the learned G, fed I_R like the blend
+    (benchmarks/results/eval_*.md compare it row by row)."""
     device: str = "auto"
     half: bool = True
     """On CUDA, run S, R and G under fp16 autocast (R's renderer stays fp32); ignored on CPU,
