@@ -157,7 +157,9 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
     if pri is None and inpainter.uses_prior:
         pri = _render_prior(img, str(device))
     elif pri is not None:  # a render's background is black: that is its M_R
-        pri = _carried(pri, (pri.amax(1, keepdim=True) > 0).float())
+        from deocclude.inpaint.guidance import render_guidance_tensor
+
+        pri = render_guidance_tensor(pri, (pri.amax(1, keepdim=True) > 0).float())
     out = inpainter.fill(img, hole, pri, native, seed)
     if isinstance(image, torch.Tensor):
         return out[0] if single else out
@@ -171,6 +173,7 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
 def _render_prior(images: torch.Tensor, device: str) -> torch.Tensor | None:
     """I_R of aligned crops (B,3,H,W) in [0,1] by the bundled R; None when R is not installed."""
     from deocclude.errors import WeightsNotFoundError
+    from deocclude.inpaint.guidance import render_guidance_tensor
     from deocclude.reconstruct.inference import default_reconstructor
 
     try:
@@ -178,13 +181,5 @@ def _render_prior(images: torch.Tensor, device: str) -> torch.Tensor | None:
     except (WeightsNotFoundError, FileNotFoundError):
         return None
     rendered = reconstructor(images)
-    return _carried(rendered.image.float().cpu(), rendered.mask.float().cpu())
+    return render_guidance_tensor(rendered.image.float().cpu(), rendered.mask.float().cpu())
 
-
-def _carried(renders: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """(B,3,H,W) renders in [0,1] with their background carried outwards (:mod:`deocclude.inpaint.guidance`)."""
-    from deocclude.inpaint.guidance import render_guidance
-
-    out = [render_guidance((r.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), m[0].numpy())
-           for r, m in zip(renders.detach().cpu(), masks.detach().cpu())]
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0

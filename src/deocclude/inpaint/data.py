@@ -26,10 +26,10 @@ import torch
 from torch.utils.data import Dataset
 
 from deocclude.data.cache import MemmapCached, load_or_build
-from deocclude.inpaint.guidance import render_guidance
+from deocclude.inpaint.guidance import render_guidance_tensor
 from deocclude.inpaint.poisson import poisson_target
-from deocclude.masks.occlusion import shape_occlusion
 from deocclude.inpaint.prior import Prior
+from deocclude.masks.occlusion import shape_occlusion
 from deocclude.paths import cache_root
 
 HOLE_THRESHOLD = 0.1  # soft alpha / hair edges above this are treated as occluded (no faint fringes left)
@@ -37,12 +37,6 @@ HOLE_THRESHOLD = 0.1  # soft alpha / hair edges above this are treated as occlud
 
 def _uint8(t: torch.Tensor) -> np.ndarray:
     return (t.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-
-
-def _carried(render: torch.Tensor, render_mask: torch.Tensor) -> torch.Tensor:
-    """I_R (3, N, N) with its background carried outwards (inpaint/guidance.py), in [0, 1]."""
-    carried = render_guidance(_uint8(render), render_mask[0].numpy())
-    return torch.from_numpy(carried.astype(np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 
 def original_occlusion(item: dict, render_mask: torch.Tensor) -> torch.Tensor:
@@ -119,7 +113,7 @@ class InpaintSamples(Dataset):
         if not self.feed_prior:  # the "no I_R" ablation: same M_R and I_P, G just never sees I_R
             render = None
         elif render is not None and self.carry_prior:
-            render = _carried(render, render_mask)
+            render = render_guidance_tensor(render[None], render_mask[None])[0]
         visible = item["face_mask"] * (1 - alpha)
         hole = (render_mask * (1 - visible) > HOLE_THRESHOLD).float()
         if self.hole_shape == "pipeline":

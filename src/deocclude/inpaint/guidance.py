@@ -10,8 +10,13 @@ over its background removes the edge without inventing structure there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 def carry_outwards(render: np.ndarray, face: np.ndarray) -> np.ndarray:
@@ -48,3 +53,13 @@ def render_guidance(render: np.ndarray, render_mask: np.ndarray | None) -> np.nd
     core = cv2.erode(face, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
     core = core if core.any() else face
     return np.where(core[..., None] > 0, render, carry_outwards(render, core) + 0.5).astype(np.uint8)
+
+
+def render_guidance_tensor(renders: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """:func:`render_guidance` of (B, 3, H, W) renders in [0, 1] and their (B, 1, H, W) M_R,
+    as float in [0, 1] on the CPU (through uint8, like the pipeline's renders)."""
+    import torch
+
+    out = [render_guidance((r.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), m[0].numpy())
+           for r, m in zip(renders.detach().float().cpu(), masks.detach().float().cpu())]
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0
