@@ -1,8 +1,8 @@
 """M_O from the raw disagreement of R and S: the one recipe the pipeline and G's training share.
 
 The pipeline finds ``occluded = M_R ⊙ (1 − M_F)`` and shapes it before any fill sees it;
-G learns on holes shaped the same way (``--hole pipeline``), so at run time it never meets
-a hole it was not trained on (grown rims past M_R, no bare outline ring).
+``deocclude train inpaint --hole pipeline`` trains G on holes shaped the same way (grown
+rims past M_R, no bare outline ring) instead of the paper's raw hole.
 """
 
 from __future__ import annotations
