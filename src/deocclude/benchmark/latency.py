@@ -59,6 +59,8 @@ class BenchConfig:
     """torch and OpenCV threads (the detector and landmark models always use one)."""
     photos: tuple[str, ...] = ()
     """Photos with one face each; empty = the bundled ``examples/*.jpg``."""
+    fill: str = "auto"
+    """The pipeline's fill (``DeoccluderConfig.fill``): ``g`` times the learned G instead of the blend."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1 or self.warmup < 0 or self.threads < 1:
@@ -346,7 +348,7 @@ def run_benchmark(config: BenchConfig, log: Callable[[str], None] = print) -> di
             for device in devices:
                 for batch in config.batch_sizes:
                     deoccluder = Deoccluder(DeoccluderConfig(size=size, device=device, batch_size=batch,
-                                                             only_largest_face=True))
+                                                             only_largest_face=True, fill=config.fill))
                     meta = {"size": size, "device": device, "batch_size": batch, "fp16": deoccluder.uses_half}
                     rows.append(_Row({"mode": "photos", **meta}, _photos_pass(deoccluder, photo_set, batch)))
                     rows.append(_Row({"mode": "aligned", **meta}, _aligned_pass(deoccluder, crop_set, batch)))

@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (default 1)")
     p.add_argument("--photos", nargs="+", default=[], metavar="PHOTO",
                    help="photos with one face each (default: the bundled examples/*.jpg)")
+    p.add_argument("--fill", choices=["auto", "prior", "telea", "navier-stokes", "g"], default="auto",
+                   help="the pipeline's fill, as in `deocclude run` (default auto: the I_R blend); g times the learned G")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for bench.json and bench.md")
     p.set_defaults(func=run)
 
@@ -45,7 +47,7 @@ def command_line(args: argparse.Namespace) -> str:
     """The full command these arguments stand for (defaults spelled out)."""
     parts = ["deocclude", "bench", "--sizes", *map(str, args.sizes), "--batch-sizes", *map(str, args.batch_sizes),
              "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--faces", str(args.faces),
-             "--device", *args.device, "--threads", str(args.threads)]
+             "--device", *args.device, "--threads", str(args.threads), "--fill", args.fill]
     if args.photos:
         parts += ["--photos", *args.photos]
     return shlex.join(parts + ["--out", str(args.out)])
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = BenchConfig(sizes=tuple(args.sizes), batch_sizes=tuple(args.batch_sizes), repeats=args.repeats,
                          warmup=args.warmup, faces=args.faces, devices=tuple(args.device), threads=args.threads,
-                         photos=tuple(args.photos))
+                         photos=tuple(args.photos), fill=args.fill)
     check_output_folder(args.out, [])
     command = command_line(args)
     print(f"deocclude bench: {command}", file=sys.stderr)
