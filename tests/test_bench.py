@@ -51,3 +51,14 @@ def test_bench_rejects_bad_values_with_one_line(tmp_path: Path, capsys) -> None:
     assert err == "deocclude: error: --faces (16) must be at least the largest batch size (32)"
     with pytest.raises(SystemExit):
         main(["bench", "--sizes", "big"])
+
+
+def test_bench_times_the_fill_it_is_given(tmp_path: Path) -> None:
+    """``--fill g`` runs the learned G in the timed pipeline (and says so), not the default blend."""
+    out = tmp_path / "g"
+    assert main(["bench", "--repeats", "1", "--sizes", "128", "--batch-sizes", "1", "--faces", "2", "--fill", "g",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "bench.json").read_text())
+    assert result["config"]["fill"] == "g" and "--fill g" in result["command"]
+    markdown = (out / "bench.md").read_text()
+    assert "S + R + G with I_R" in markdown and "I_R Poisson blend" not in markdown
