@@ -51,3 +51,31 @@ def test_band_zero_is_the_paper_mask() -> None:
     region = _face()
     rim = region - cv2.erode(region, np.ones((9, 9), np.uint8))
     assert np.array_equal(drop_outline_rim(rim, region, band=0), rim)
+
+
+def test_shape_occlusion_opens_drops_the_rim_extends_then_grows_inside_the_photo() -> None:
+    """The pipeline's M_O recipe: a lone pixel and the bare rim go, ``extend`` sees what is left,
+    the result is grown by ``dilate`` px and cut to the real photo."""
+    from deocclude.masks.occlusion import shape_occlusion
+
+    region = _face()
+    rim = region - cv2.erode(region, np.ones((9, 9), np.uint8))
+    occluded = rim.copy()
+    occluded[60:68, 60:68] = 1  # a lens
+    occluded[30, 64] = 1  # a lone pixel (S noise)
+    valid = np.ones_like(region)
+    valid[:, 66:] = 0  # the photo ends here (crop past the border)
+    seen = []
+
+    def extend(mask: np.ndarray) -> np.ndarray:
+        seen.append(mask.copy())
+        return mask
+
+    out = shape_occlusion(occluded, region, valid, outline_band=7, dilate=2, extend=extend)
+    lens = np.zeros_like(region)
+    lens[60:68, 60:68] = 1
+    assert np.array_equal(seen[0], lens)  # opened, rim dropped, before growth
+    assert out.dtype == np.float32
+    assert out[58:70, 60:66].all() and out[60:68, 58].all()  # grown 2 px up, down and left...
+    assert out[57, 62] == 0 and out[60:68, 57].sum() == 0  # ...and no further
+    assert out[:, 66:].sum() == 0 and out[30, 64] == 0  # inside the photo; the lone pixel is gone
