@@ -104,8 +104,8 @@ class InpaintTrainConfig(TrainConfig):
     poisson_cache: str = ""  # folder for the cached I_P targets ("" = <cache>/inpaint_poisson_<prior>)
     hole: str = "paper"  # "paper": raw M_R ⊙ (1 − M_F') (the bundled G and its ablations); "pipeline": shaped like
     # run's M_O (masks/occlusion.py: opened, bare outline band dropped, grown 4 px). A fine-tune of the bundled G
-    # with "pipeline" + carry_prior (2,111 steps, lr 1e-4) scored worse on the mixed protocol (auto L1 0.083 vs
-    # 0.079, SSIM 0.586 vs 0.629), so it is not the default until a run shows it helps
+    # with "pipeline" + carry_prior scored worse, and so did a run from scratch at the bundled recipe (mixed, auto
+    # mask: L1 0.082 vs 0.079, SSIM 0.610 vs 0.650; MODEL_CARD.md), so the paper's hole stays the default
     carry_prior: bool = False  # I_R's black background carried outwards (inpaint/guidance.py), as run feeds G
 
     def __post_init__(self) -> None:
