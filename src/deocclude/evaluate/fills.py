@@ -14,6 +14,7 @@ import torch
 
 from deocclude.errors import DeoccludeError
 from deocclude.inpaint.classical import ClassicalMethod, classical_inpaint
+from deocclude.inpaint.guidance import render_guidance
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 
 
@@ -46,15 +47,10 @@ class LoadedG:
         """G was trained with I_R as an input (weights metadata); older G builds have no flag."""
         return bool(getattr(self.inpainter, "uses_prior", False))
 
-    def fill(self, occluded: np.ndarray, masks: np.ndarray, renders: np.ndarray | None, render_masks: np.ndarray,
-             seed: int) -> torch.Tensor:
-        """G's fill; R's render I_R (carried over its background, as the pipeline does) is
-        passed as the prior when this G was trained with one."""
-        from deocclude.inpaint.guidance import render_guidance
-
-        prior = None
-        if renders is not None and self.uses_prior:
-            prior = to_tensor(np.stack([render_guidance(r, rm) for r, rm in zip(renders, render_masks)]))
+    def fill(self, occluded: np.ndarray, masks: np.ndarray, guidance: np.ndarray | None, seed: int) -> torch.Tensor:
+        """G's fill; ``guidance`` (R's render carried over its background, as the pipeline
+        feeds G: :attr:`PipelineOutput.guidance`) is the prior when this G was trained with one."""
+        prior = to_tensor(guidance) if guidance is not None and self.uses_prior else None
         hole = torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32))[:, None]
         return self.inpainter.fill(to_tensor(occluded), hole, prior, seed=seed).cpu()
 
@@ -82,6 +78,9 @@ class PipelineOutput:
     """(B, N, N, 3) uint8 I_R, or None when R's weights are not installed."""
     render_masks: np.ndarray
     """(B, N, N) float32 M_R (R's rendered face; the mesh surface without R)."""
+    guidance: np.ndarray | None
+    """(B, N, N, 3) uint8 I_R carried over its background (G's prior), made once per batch
+    for every G row; None without R."""
     telea: torch.Tensor
     """(B, 3, N, N) the pipeline's own result with the Telea fill."""
     failed: int
@@ -115,5 +114,8 @@ class AutomaticPipeline:
         renders = np.stack([f.render for f in faces]) if has_render else None
         methods = sorted({f.method for f, good in zip(faces, ok) if good})
         regions = np.stack([f.face_region for f in faces]).astype(np.float32)
-        return PipelineOutput(masks.astype(np.float32), renders, regions, to_tensor(restored), failed=ok.count(False),
-                              method=", ".join(methods))
+        guidance = None
+        if renders is not None:
+            guidance = np.stack([render_guidance(r, rm) for r, rm in zip(renders, regions)])
+        return PipelineOutput(masks.astype(np.float32), renders, regions, guidance, to_tensor(restored),
+                              failed=ok.count(False), method=", ".join(methods))

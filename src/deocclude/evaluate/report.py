@@ -52,8 +52,8 @@ def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category
         "g_weights": [{"label": g.label, "file": _relative(path), "uses_prior": g.uses_prior, "metadata": _metadata(path)}
                       for g, (_, path) in zip(gs, config.g_weights)],
         "pipeline": pipeline,
-        "definitions": {k: v.format(alpha=config.true_alpha, dilate=config.dilate,
-                                                                      outline_band=config.outline_band) for k, v in DEFINITIONS.items()},
+        "definitions": {k: v.format(alpha=config.true_alpha, dilate=config.dilate, outline_band=config.outline_band)
+                        for k, v in DEFINITIONS.items()},
         "rows": table,
         "mask": masks.get("M_O", {}),
         "mask_by_category": dict(sorted(mask_by_category.items())),

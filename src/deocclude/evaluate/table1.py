@@ -117,7 +117,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 if auto.renders is not None:
                     score(ORACLE, PRIOR_ROW, prior_fill(occluded, batch.oracle, auto.renders, auto.render_masks), clean, region)
                 for g in gs:
-                    score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.renders, auto.render_masks, seed), clean, region)
+                    score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.guidance, seed), clean, region)
                 score(AUTOMATIC, "OpenCV Telea", auto.telea, clean, region)
                 blend = None
                 if auto.renders is not None:
@@ -125,7 +125,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                     score(AUTOMATIC, PRIOR_ROW, blend, clean, region)
                 first_g = None
                 for g in gs:
-                    filled = g.fill(occluded, auto.occlusion, auto.renders, auto.render_masks, seed)
+                    filled = g.fill(occluded, auto.occlusion, auto.guidance, seed)
                     first_g = filled if first_g is None else first_g
                     score(AUTOMATIC, g.label, filled, clean, region)
                 agreement = mask_agreement(auto.occlusion, batch.true, batch.own)
