@@ -29,6 +29,7 @@ from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back
+from deocclude.inpaint import Fill
 from deocclude.inpaint.classical import classical_inpaint, prior_blend
 from deocclude.inpaint.guidance import render_guidance
 from deocclude.masks import DEFAULT_DILATE
@@ -55,7 +56,7 @@ class DeoccluderConfig:
     """Within this many crop pixels of the face outline, M_O is kept only where it continues
     occlusion found deeper inside (masks/outline.py): the outline is not repainted where
     R's face overshoots S's; 0 = keep the whole ring."""
-    fill: Literal["auto", "prior", "telea", "navier-stokes", "g"] = "auto"
+    fill: Fill = "auto"
     """``auto`` = the best fill by our benchmarks: ``prior`` (R's render I_R Poisson-blended into
     M_O: eyes and brows come back, colours from the hole's rim) when R is installed, else
     OpenCV Telea. Sunglasses, oracle mask: L1 0.071 vs Telea 0.105, SSIM 0.69 vs 0.48

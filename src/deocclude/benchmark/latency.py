@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from deocclude.errors import DeoccludeError
+from deocclude.inpaint import Fill
 from deocclude.paths import REPO_DIR
 
 STAGES = ("detect", "landmarks", "align", "segment", "reconstruct", "fill", "paste")
@@ -59,7 +60,7 @@ class BenchConfig:
     """torch and OpenCV threads (the detector and landmark models always use one)."""
     photos: tuple[str, ...] = ()
     """Photos with one face each; empty = the bundled ``examples/*.jpg``."""
-    fill: str = "auto"
+    fill: Fill = "auto"
     """The pipeline's fill (``DeoccluderConfig.fill``): ``g`` times the learned G instead of the blend."""
 
     def __post_init__(self) -> None:

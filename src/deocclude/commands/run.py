@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from deocclude.inpaint import FILLS
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-extend", action="store_true",
                    help="replace only inside the face surface M_R, as the paper does (default: also remove the "
                         "parts of an occluder that run past it: temples, straps, hands, scarves)")
-    p.add_argument("--fill", choices=["auto", "prior", "telea", "navier-stokes", "g"], default="auto",
+    p.add_argument("--fill", choices=FILLS, default="auto",
                    help="how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
                         "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G")
     p.add_argument("--aligned", action="store_true",
@@ -92,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = DeoccluderConfig(size=args.size, detector=args.detector, min_face_score=args.min_face_score,
                               only_largest_face=args.only_largest_face, mask_threshold=args.mask_threshold,
-                              dilate=args.dilate, outline_band=args.outline_band, fill=args.fill, device=args.device, batch_size=args.batch_size,
-                              half=args.half, extend=not args.no_extend)
+                              dilate=args.dilate, outline_band=args.outline_band, fill=args.fill, device=args.device,
+                              batch_size=args.batch_size, half=args.half, extend=not args.no_extend)
     deoccluder = Deoccluder(config)
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "
