@@ -312,13 +312,15 @@ class Deoccluder:
             face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned)
         if self._inpainter is not None:  # G: one network call for the batch, like S and R
             start = time.perf_counter()
-            fill_name = self._fill_g(faces, renders)
+            fill_names = [self._fill_g(faces, renders)] * len(faces)
             _charge(faces, "fill", (time.perf_counter() - start) * share)
-        for i, face in enumerate(faces):
-            if self._inpainter is None:
+        else:
+            fill_names = []
+            for face, render in zip(faces, renders):
                 with _Timer(face.timings, "fill"):
-                    face.restored, fill_name = self._fill(face.aligned.crop, face.occlusion_mask, renders[i],
-                                                          face.face_region)
+                    face.restored, name = self._fill(face.aligned.crop, face.occlusion_mask, render, face.face_region)
+                fill_names.append(name)
+        for face, fill_name in zip(faces, fill_names):
             face.method = f"S + {surface_name} + {fill_name}"
 
     def _fill_g(self, faces: list[FaceResult], renders: list[np.ndarray | None]) -> str:
