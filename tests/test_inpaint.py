@@ -315,6 +315,7 @@ def test_render_guidance_carries_the_face_colours_over_the_black_background() ->
 def test_inpaint_carries_a_given_render_like_the_pipeline(tiny_weights: Path) -> None:
     """``inpaint(prior=I_R)`` with a black background gives what G gets from the pipeline
     (the render carried outwards), not the raw black edge."""
+    from deocclude.inpaint.api import load_inpainter
     from deocclude.inpaint.guidance import render_guidance
 
     rng = np.random.default_rng(1)
@@ -326,11 +327,13 @@ def test_inpaint_carries_a_given_render_like_the_pipeline(tiny_weights: Path) ->
     carried = render_guidance(render, render.max(-1) > 0)
     given = inpaint(image, hole, render, weights=tiny_weights)
     assert np.array_equal(given, inpaint(image, hole, carried, weights=tiny_weights))
-    from deocclude.inpaint.api import load_inpainter
-
-    as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255.0  # noqa: E731
-    raw = load_inpainter(str(tiny_weights)).fill(as_tensor(image), as_tensor(hole[..., None] * 255), as_tensor(render))
+    raw = load_inpainter(str(tiny_weights)).fill(_batch(image), _batch(hole[..., None] * 255), _batch(render))
     assert not np.array_equal(given, (raw[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+
+
+def _batch(array: np.ndarray) -> torch.Tensor:
+    """(H, W, C) uint8 → (1, C, H, W) float in [0, 1]."""
+    return torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255.0
 
 
 def test_training_samples_get_the_holes_and_prior_the_pipeline_hands_g(utkface_root: Path, tmp_path: Path,
