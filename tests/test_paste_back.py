@@ -66,3 +66,22 @@ def test_photo_smaller_than_the_crop_footprint(example_photo) -> None:
     aligned = align_face(photo, face_landmarks(1.0, 0.0, 10.0, -20.0), 128)
     out = paste_back(photo, aligned, aligned.crop, np.ones((128, 128), np.float32))
     assert out.shape == photo.shape and psnr(out, photo) > 40.0
+
+
+@pytest.mark.parametrize("face_scale", [0.6, 1.0, 2.5])
+def test_no_pixel_changes_outside_the_warped_mask(example_photo, face_scale: float) -> None:
+    """Issue 15: the reported mask is exactly where the photo may differ (feather inside it)."""
+    from deocclude.faces.paste_back import paste_back_weighted
+
+    photo = read_image(example_photo)
+    aligned = align_face(photo, face_landmarks(face_scale, 20.0, 100.0, 20.0), 128)
+    edited = 255 - aligned.crop  # the strongest possible edit
+    mask = np.zeros((128, 128), np.float32)
+    mask[20:70, 30:128] = 1.0  # reaches the crop's border: no band may appear there either
+    pasted = paste_back_weighted(photo, aligned, edited, mask)
+    changed = np.abs(pasted.photo.astype(int) - photo.astype(int)).max(axis=2) > 0
+    support = pasted.weight_in_photo() > 0
+    assert changed.any()
+    assert not (changed & ~support).any()
+    # and the deep interior of the mask is fully replaced (weight 1)
+    assert (pasted.weight_in_photo() >= 1.0).sum() > 0.3 * support.sum()

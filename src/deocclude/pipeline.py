@@ -28,7 +28,7 @@ from deocclude.faces.align import AlignedFace, align_face, canonical_template, i
 from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
-from deocclude.faces.paste_back import PasteConfig, paste_back
+from deocclude.faces.paste_back import PasteConfig, paste_back_weighted
 from deocclude.inpaint import Fill
 from deocclude.inpaint.classical import classical_inpaint, prior_blend
 from deocclude.inpaint.guidance import render_guidance
@@ -124,19 +124,16 @@ class Result:
     """The output photo (RGB uint8, same size as the input)."""
     faces: list[FaceResult]
     timings: dict[str, float] = field(default_factory=dict)
+    paste_weight: np.ndarray | None = None
+    """(H, W) float32: the weight each output pixel took from a restored face (max over faces);
+    None when nothing was pasted. The photo differs from the input only where it is > 0."""
 
     def occlusion_mask(self) -> np.ndarray:
-        """Where the photo was changed: the union of the faces' M_O warped into the photo (H, W), 1 = occluded."""
-        height, width = self.photo.shape[:2]
-        union = np.zeros((height, width), np.float32)
-        for face in self.faces:
-            if face.occlusion_mask is None or face.status != "ok":
-                continue
-            to_photo = to_opencv(invert_affine(face.aligned.matrix))
-            warped = cv2.warpAffine(face.occlusion_mask, to_photo, (width, height), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            np.maximum(union, warped, out=union)
-        return union
+        """Where the photo may have changed (H, W), 1 = replaced: exactly the support of the paste,
+        feather included, so no pixel outside it differs from the input."""
+        if self.paste_weight is None:
+            return np.zeros(self.photo.shape[:2], np.float32)
+        return (self.paste_weight > 0).astype(np.float32)
 
 
 class _Timer:
@@ -227,15 +224,19 @@ class Deoccluder:
     def paste_faces(self, photo: np.ndarray, faces: list[FaceResult], timings: dict[str, float] | None = None) -> Result:
         """Paste the restored faces back into ``photo``; the Result's timings add the faces' to ``timings``."""
         timings = dict(timings or {})
-        output = photo
+        output, weight = photo, None
         for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
                 with _Timer(face.timings, "paste"):
-                    output = paste_back(output, face.aligned, face.restored, face.occlusion_mask, self.config.paste)
+                    pasted = paste_back_weighted(output, face.aligned, face.restored, face.occlusion_mask, self.config.paste)
+                    output = pasted.photo
+                    face_weight = pasted.weight_in_photo()
+                    weight = face_weight if weight is None else np.maximum(weight, face_weight)
         for face in faces:
             for name, seconds in face.timings.items():
                 timings[name] = timings.get(name, 0.0) + seconds
-        return Result(photo=output if output is not photo else photo.copy(), faces=faces, timings=timings)
+        return Result(photo=output if output is not photo else photo.copy(), faces=faces, timings=timings,
+                      paste_weight=weight)
 
     def run_aligned(self, crops: np.ndarray | list[np.ndarray]) -> list[FaceResult]:
         """De-occlude faces that are already canonical N×N crops (``--aligned``, evaluation).

@@ -1,9 +1,12 @@
-"""Warp an edited crop back into the original photo, seamlessly.
+"""Warp an edited crop back into the original photo, changing nothing outside the edit mask.
 
 Only pixels the edit mask marks are replaced (1 = replace), so the rest of the photo keeps
-its full resolution. The mask is first grown and then feathered by an amount proportional
-to the face's size in the photo, which keeps every masked pixel fully replaced while the
-transition ring blends into untouched pixels (no seam).
+its full resolution and stays bit-exact. The seam is hidden by fading the edit in *inside*
+the mask: the weight rises from 0 at the mask's edge to 1 at ``feather`` crop pixels in. The
+pipeline's M_O is already grown past the occluder (``DeoccluderConfig.dilate`` px), so the fade
+lies on that margin and the occluder itself is fully replaced. An earlier design grew the mask
+and feathered it outwards: pixels up to ~25 px outside the reported ``_occlusion.png``
+changed by up to 91 grey levels on the wild photos (issue 15).
 
 A crop is usually smaller than the face in the photo, so pasting it back would blur what
 it covers. We therefore carry the photo's own fine detail (photo − upsampled crop) over
@@ -24,12 +27,31 @@ from deocclude.faces.align import AlignedFace, crop_footprint, invert_affine, si
 
 @dataclass(frozen=True)
 class PasteConfig:
-    feather: float = 0.02
-    """Feather sigma as a fraction of the crop's side length in photo pixels."""
-    grow: float = 2.0
-    """How many feather sigmas the mask is grown before feathering."""
+    feather: float = 4.0
+    """Width of the fade-in inside the mask, in crop pixels (converted to photo pixels by the
+    face's scale); the default equals M_O's dilation, so the fade covers only the grown rim."""
     detail_threshold: float = 12.0
     """Change (0–255 scale) of the crop above which the photo's fine detail is dropped."""
+
+
+@dataclass(frozen=True)
+class Pasted:
+    """A paste's output photo and the weight it blended the edit with (photo space).
+
+    ``weight`` is (y1 − y0, x1 − x0) float32 in [0, 1] over ``box`` = (x0, y0, x1, y1); the
+    photo differs from the input only where ``weight > 0``.
+    """
+
+    photo: np.ndarray
+    box: tuple[int, int, int, int]
+    weight: np.ndarray
+
+    def weight_in_photo(self) -> np.ndarray:
+        """(H, W) float32 weight over the whole photo (0 outside ``box``)."""
+        full = np.zeros(self.photo.shape[:2], np.float32)
+        x0, y0, x1, y1 = self.box
+        full[y0:y1, x0:x1] = self.weight
+        return full
 
 
 def paste_back(
@@ -39,10 +61,23 @@ def paste_back(
     replace_mask: np.ndarray,
     config: PasteConfig = PasteConfig(),
 ) -> np.ndarray:
-    """Return a copy of ``photo`` with ``edited_crop`` blended in where ``replace_mask`` is 1.
+    """Return a copy of ``photo`` with ``edited_crop`` blended in where ``replace_mask`` is 1
+    (see :func:`paste_back_weighted` for the weight used)."""
+    return paste_back_weighted(photo, aligned, edited_crop, replace_mask, config).photo
+
+
+def paste_back_weighted(
+    photo: np.ndarray,
+    aligned: AlignedFace,
+    edited_crop: np.ndarray,
+    replace_mask: np.ndarray,
+    config: PasteConfig = PasteConfig(),
+) -> Pasted:
+    """Blend ``edited_crop`` into a copy of ``photo`` where ``replace_mask`` is 1.
 
     ``edited_crop`` is N×N×3 uint8 in the frame of ``aligned``; ``replace_mask`` is N×N in
-    [0, 1]. Pixels of the crop that were filled (outside the photo) are never pasted.
+    [0, 1], binarised at 0.5 after warping. Pixels of the crop that were filled (outside the
+    photo) are never pasted, and no pixel outside the warped mask changes.
     """
     size = aligned.size
     if edited_crop.shape != aligned.crop.shape:
@@ -51,29 +86,35 @@ def paste_back(
         raise ValueError(f"mask {replace_mask.shape} does not match the crop size {size}")
     x0, y0, x1, y1 = crop_footprint(aligned.matrix, size, photo.shape, margin=4.0)
     if x1 <= x0 or y1 <= y0:
-        return photo.copy()
+        return Pasted(photo.copy(), (0, 0, 0, 0), np.zeros((0, 0), np.float32))
     crop_to_region = invert_affine(aligned.matrix)
     crop_to_region[:, 2] -= (x0, y0)
     cv_matrix = to_opencv(crop_to_region)
     region_size = (x1 - x0, y1 - y0)
+
     def to_region(crop: np.ndarray, border: int) -> np.ndarray:
         return cv2.warpAffine(crop, cv_matrix, region_size, flags=cv2.INTER_CUBIC if crop.ndim == 3 else cv2.INTER_LINEAR,
                               borderMode=border, borderValue=0).astype(np.float32)
 
     edited = to_region(edited_crop, cv2.BORDER_REPLICATE)
     original = to_region(aligned.crop, cv2.BORDER_REPLICATE)
-    mask = to_region(replace_mask.astype(np.float32) * aligned.valid, cv2.BORDER_CONSTANT)
+    inside = (to_region(replace_mask.astype(np.float32) * aligned.valid, cv2.BORDER_CONSTANT) > 0.5).astype(np.uint8)
     change = to_region(np.abs(edited_crop.astype(np.float32) - aligned.crop.astype(np.float32)).max(axis=2), cv2.BORDER_CONSTANT)
     keep_detail = np.clip(1.0 - change / config.detail_threshold, 0.0, 1.0)[..., None]
-    sigma = config.feather * size / similarity_scale(aligned.matrix)
-    if sigma >= 0.5:
-        radius = int(np.ceil(config.grow * sigma))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        mask = cv2.GaussianBlur(cv2.dilate(mask, kernel), (0, 0), sigmaX=sigma)
+    ramp = config.feather / similarity_scale(aligned.matrix)  # crop px -> photo px
+    if ramp >= 1.0 and inside.any():
+        # distance to the nearest pixel outside the mask (or outside the crop): 1 on the mask's edge
+        depth = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+        t = np.clip(depth / ramp, 0.0, 1.0)
+        weight = (t * t * (3.0 - 2.0 * t)).astype(np.float32)  # smoothstep: no visible step at either end
+    else:
+        weight = inside.astype(np.float32)
     result = photo.copy()
     region = result[y0:y1, x0:x1].astype(np.float32)
     detail = region - original
-    weight = np.clip(mask, 0.0, 1.0)[..., None]
-    blended = region * (1.0 - weight) + (edited + keep_detail * detail) * weight
-    result[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    return result
+    blended = region + (edited + keep_detail * detail - region) * weight[..., None]
+    pasted = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    untouched = weight <= 0.0
+    pasted[untouched] = result[y0:y1, x0:x1][untouched]  # bit-exact outside the mask, not merely within rounding
+    result[y0:y1, x0:x1] = pasted
+    return Pasted(result, (x0, y0, x1, y1), weight)
