@@ -2,7 +2,7 @@
 
 The .tflite files ship inside the PyPI wheel ``mediapipe==0.10.21`` (Apache-2.0); newer
 wheels no longer contain them, and depending on mediapipe at run time would pin numpy<2.
-This script downloads that wheel with pip (build time only), extracts the three models into
+This script downloads that wheel with pip (build time only), extracts the four models into
 ``src/deocclude/faces/assets/`` and records their sha256 in ``SHA256SUMS`` so that the
 package can verify them at load time.
 
@@ -24,6 +24,8 @@ MODELS = {
     "face_detection_short_range.tflite": "mediapipe/modules/face_detection/face_detection_short_range.tflite",
     "face_detection_full_range_sparse.tflite": "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
     "face_landmark.tflite": "mediapipe/modules/face_landmark/face_landmark.tflite",
+    # person / background: the do-no-harm gate keeps M_O off the background (issue 15)
+    "selfie_segmentation.tflite": "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
 }
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "deocclude" / "faces" / "assets"
 

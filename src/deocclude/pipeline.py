@@ -28,6 +28,7 @@ from deocclude.faces.align import AlignedFace, align_face, canonical_template, i
 from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
+from deocclude.faces.person import PersonSegmenter
 from deocclude.faces.paste_back import PasteConfig, paste_back_weighted
 from deocclude.inpaint import Fill
 from deocclude.inpaint.classical import classical_inpaint, prior_blend
@@ -73,6 +74,11 @@ class DeoccluderConfig:
     """Grow M_O past the face surface M_R where the occluder goes on (masks/extend.py), so
     temples, straps, hands and scarves are removed beyond the face too; False = the paper's M_O."""
     paste: PasteConfig = PasteConfig()
+    max_background_share: float = 0.25
+    """Do-no-harm gate: a face is left untouched (its manifest status says why) when more than
+    this share of its M_O, or of its face surface M_R, lies on the background according to the
+    person segmentation (faces/person.py): the mesh then missed the face (profiles) and a fill
+    would paint a ghost face onto the wall. 1 = no gate."""
 
     def __post_init__(self) -> None:
         if self.size % 32 or self.size < 64:
@@ -85,6 +91,8 @@ class DeoccluderConfig:
             raise DeoccludeError(f"--dilate must be >= 0, got {self.dilate}")
         if self.outline_band < 0:
             raise DeoccludeError(f"--outline-band must be >= 0, got {self.outline_band}")
+        if not 0.0 < self.max_background_share <= 1.0:
+            raise DeoccludeError(f"--max-background-share must lie in (0, 1], got {self.max_background_share}")
 
 
 @dataclass
@@ -104,6 +112,8 @@ class FaceResult:
     face_mask: np.ndarray | None = None
     occlusion_mask: np.ndarray | None = None
     render: np.ndarray | None = None
+    person: np.ndarray | None = None
+    """N×N float32 P(person) from the selfie segmentation (None when the gate is off)."""
     coefficients: np.ndarray | None = None
     restored: np.ndarray | None = None
     method: str = "faces path only"
@@ -157,6 +167,7 @@ class Deoccluder:
         self.device = str(resolve_device(config.device))
         self.detector = FaceDetector(model=config.detector, min_score=config.min_face_score)
         self.mesh = FaceMesh()
+        self.person = PersonSegmenter() if config.max_background_share < 1.0 else None
         self._segmenter = _optional_stage("deocclude.segment.inference", "Segmenter", device=self.device)
         self._reconstructor = _optional_stage("deocclude.reconstruct.inference", "Reconstructor", device=self.device)
         self._inpainter = None
@@ -218,7 +229,11 @@ class Deoccluder:
             face_timings: dict[str, float] = {}
             with _Timer(face_timings, "align"):
                 aligned = align_face(photo, mesh.points, self.config.size)
-            faces.append(self._new_face(index, aligned, mesh.detection, mesh.points, face_timings))
+            face = self._new_face(index, aligned, mesh.detection, mesh.points, face_timings)
+            if self.person is not None:
+                with _Timer(face_timings, "person"):
+                    face.person = self.person(photo, aligned.matrix, self.config.size)
+            faces.append(face)
         return faces
 
     def paste_faces(self, photo: np.ndarray, faces: list[FaceResult], timings: dict[str, float] | None = None) -> Result:
@@ -260,7 +275,11 @@ class Deoccluder:
                     crop = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA if crop.shape[0] > n else cv2.INTER_LINEAR)
                 aligned = AlignedFace(crop=np.ascontiguousarray(crop, dtype=np.uint8), valid=np.ones((n, n), np.float32),
                                       matrix=np.array([[1.0, 0, 0], [0, 1.0, 0]]), landmarks=landmarks)
-            faces.append(self._new_face(index, aligned, None, landmarks, timings, region.copy()))
+            face = self._new_face(index, aligned, None, landmarks, timings, region.copy())
+            if self.person is not None:
+                with _Timer(timings, "person"):
+                    face.person = self.person(aligned.crop, aligned.matrix, n)
+            faces.append(face)
         return self.deocclude_faces(faces)
 
     def _new_face(self, index: int, aligned: AlignedFace, detection: FaceDetection | None, landmarks: np.ndarray,
@@ -311,6 +330,7 @@ class Deoccluder:
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned)
+            face.status = self._gate(face)
         if self._inpainter is not None:  # G: one network call for the batch, like S and R
             start = time.perf_counter()
             fill_names = [self._fill_g(faces, renders)] * len(faces)
@@ -323,6 +343,26 @@ class Deoccluder:
                 fill_names.append(name)
         for face, fill_name in zip(faces, fill_names):
             face.method = f"S + {surface_name} + {fill_name}"
+            if face.status != "ok":  # gated: the face keeps its pixels, also as an aligned-crop output
+                face.restored = face.aligned.crop
+
+    def _gate(self, face: FaceResult) -> str:
+        """``ok``, or why the face is left untouched (do no harm: a doubtful face keeps its pixels)."""
+        if face.person is None or face.occlusion_mask is None:
+            return "ok"
+        background = face.person < 0.5
+        limit = self.config.max_background_share
+        region = face.face_region > 0.5
+        region_share = float((region & background).sum() / max(region.sum(), 1))
+        if region_share > limit:
+            return (f"untouched: {region_share:.0%} of the face surface lies on the background "
+                    "(the face mesh missed the face, e.g. a profile)")
+        hole = face.occlusion_mask > 0.5
+        hole_share = float((hole & background).sum() / max(hole.sum(), 1))
+        if hole.sum() and hole_share > limit:
+            return (f"untouched: {hole_share:.0%} of the occlusion mask lies on the background "
+                    "(the face mesh missed the face, e.g. a profile)")
+        return "ok"
 
     def _fill_g(self, faces: list[FaceResult], renders: list[np.ndarray | None]) -> str:
         """Fill every face's M_O with G in one call; returns the fill's name."""

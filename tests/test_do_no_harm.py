@@ -1,0 +1,46 @@
+"""Issue 15: do no harm — doubtful faces keep their pixels and say why; the person guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deocclude.faces.align import align_face
+from deocclude.faces.detect import FaceDetector
+from deocclude.faces.landmarks import FaceMesh
+from deocclude.faces.person import PersonSegmenter
+from deocclude.imageio import read_image
+from deocclude.pipeline import Deoccluder, DeoccluderConfig
+
+
+def test_person_probability_is_high_on_the_face_and_low_on_a_flat_wall(example_photo: Path) -> None:
+    photo = read_image(example_photo)
+    mesh = next(m for m in FaceMesh()(photo, FaceDetector()(photo)) if m.present)
+    aligned = align_face(photo, mesh.points, 128)
+    person = PersonSegmenter()(photo, aligned.matrix, 128)
+    assert person.shape == (128, 128) and person.dtype == np.float32
+    assert person[40:100, 40:90].mean() > 0.9  # the astronaut's face
+    wall = np.full((400, 400, 3), (90, 110, 130), np.uint8)
+    assert PersonSegmenter()(wall, np.array([[0.32, 0, 0], [0, 0.32, 0]]), 128).mean() < 0.2
+
+
+def test_the_gate_leaves_a_face_on_the_background_untouched(wild_root: Path) -> None:
+    """Wild ``t1``, face 1: a profile whose mesh lands on the wall (it used to get a ghost face)."""
+    photo = read_image(wild_root / "insightface" / "t1.jpg")
+    result = Deoccluder().run(photo)
+    gated = [face for face in result.faces if face.status.startswith("untouched")]
+    assert gated and "background" in gated[0].status
+    for face in gated:
+        assert np.array_equal(face.restored, face.aligned.crop)
+    changed = np.abs(result.photo.astype(int) - photo.astype(int)).max(axis=2) > 0
+    assert not (changed & (result.occlusion_mask() == 0)).any()
+
+
+def test_the_gate_can_be_turned_off_and_rejects_bad_values() -> None:
+    assert Deoccluder(DeoccluderConfig(max_background_share=1.0)).person is None
+    from deocclude.errors import DeoccludeError
+
+    with pytest.raises(DeoccludeError, match="max-background-share"):
+        DeoccluderConfig(max_background_share=0.0)
