@@ -74,6 +74,10 @@ class DeoccluderConfig:
     """Grow M_O past the face surface M_R where the occluder goes on (masks/extend.py), so
     temples, straps, hands and scarves are removed beyond the face too; False = the paper's M_O."""
     paste: PasteConfig = PasteConfig()
+    remove_hair: bool = False
+    """False (default): hair over the face is kept, M_O = M_R ⊙ P(other) from S's face parser
+    (natural fringes and side hair are not repainted into skin). True: the paper's M_O =
+    M_R ⊙ (1 − P(face)), hair removed too. With a binary (pre-parser) S both are the same."""
     max_background_share: float = 0.25
     """Do-no-harm gate: a face is left untouched (its manifest status says why) when more than
     this share of its M_O, or of its face surface M_R, lies on the background according to the
@@ -313,7 +317,12 @@ class Deoccluder:
         share = 1.0 / len(faces)  # batched stages: each face is charged its share of the call
         start = time.perf_counter()
         with self._autocast():
-            visible = self._segmenter(crops)
+            parse = getattr(self._segmenter, "parse", None)
+            if parse is None:  # a binary S: P(face) only
+                visible = self._segmenter(crops)
+            else:  # the face parser: (N, 3, H, W) P(face), P(hair), P(other)
+                classes = parse(crops)
+                visible = classes[:, 0] if self.config.remove_hair else classes[:, 0] + classes[:, 1]
         _charge(faces, "segment", (time.perf_counter() - start) * share)
         renders: list[np.ndarray | None] = [None] * len(faces)
         if self._reconstructor is not None:
