@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from deocclude.imageio import WRITE_FORMATS
 from deocclude.inpaint import FILLS
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
@@ -17,16 +18,24 @@ surface), fill the covered part and paste the result back into the full-resoluti
 Only occluded face pixels change; the rest of the photo is untouched.
 
 Writes, per input photo, into OUTDIR:
-  NAME<suffix>.png        the de-occluded photo
+  NAME<suffix>.EXT        the de-occluded photo, in the input's format and extension (JPEG at
+                          quality 95 with EXIF and ICC kept, PNG, WebP, TIFF; GIF / AVIF / BMP -> PNG;
+                          --format to choose); alpha, greyscale and 16 bits kept outside the changed pixels
   NAME_occlusion.png      where it changed: the occlusion mask M_O in photo pixels (255 = occluded)
   NAME_faces.png          one row per face: aligned crop, landmarks, occlusion mask, result
   NAME/                   with --save-intermediates: every crop and mask as its own PNG
-and manifest.json (per file: faces found, occluded fraction, status, timings; "aligned": true
+and manifest.jsonl, one complete record appended per photo once all its files are in place
+(every file is written under a temporary name and renamed), summarised at the end into
+manifest.json (per file: "changed" whether any pixel was replaced: faces found, occluded fraction, status, timings; "aligned": true
 for --aligned inputs, whose faces have no detection box).
 
 With --aligned each input is one face already cropped in the canonical frame (what
 --save-intermediates writes as NAME/face0_crop.png): nothing is detected or pasted, and
 NAME<suffix>.png is the restored crop at the input's size (pixels outside M_O unchanged).
+
+A photo with no face is still copied to OUTDIR unchanged (--no-copy-unprocessed to leave it
+out), so the output folder mirrors the input; "changed": false says so. A killed run is
+resumed with --skip-existing: photos with a complete record are kept, the rest redone.
 
 Faces go through S and R --batch-size at a time, across photos; on CUDA in fp16 unless --no-half.
 Masks are PNGs with 255 = occluded (M_O) or 255 = face (M_F, M_R)."""
@@ -73,7 +82,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-half", dest="half", action="store_false",
                    help="on CUDA, run the networks in fp32 instead of fp16 autocast (CPU always runs fp32)")
     p.add_argument("--suffix", default="", help="appended to output photo names, e.g. _clean")
-    p.add_argument("--skip-existing", action="store_true", help="skip photos whose output already exists")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="resume: skip photos that have a complete record in OUTDIR/manifest.jsonl and whose output "
+                        "exists (a half-written photo of a killed run has no record, so it is redone)")
+    p.add_argument("--format", choices=("keep", *WRITE_FORMATS), default="keep",
+                   help="output photo format (default keep: the input's own format and extension)")
+    p.add_argument("--copy-unprocessed", action=argparse.BooleanOptionalAction, default=True,
+                   help="copy photos with no face into OUTDIR unchanged, so a batch output folder has every input "
+                        "(default on; the manifest's \"changed\" tells them apart)")
     p.add_argument("--save-intermediates", action="store_true", help="also write every crop and mask per face")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of input folders")
     p.set_defaults(func=run)
@@ -99,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "
                       "(detect, align, paste back); photos come out unchanged.")
+    manifest_log = _ManifestLog(out_dir / "manifest.jsonl", resume=args.skip_existing)
     manifest: dict = {"config": {k: v for k, v in vars(args).items() if k != "func"}
                       | {"output": str(out_dir), "resolved_device": deoccluder.device, "fp16": deoccluder.uses_half},
                       "files": []}
@@ -108,26 +125,82 @@ def run(args: argparse.Namespace) -> int:
                   console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("de-occluding", total=len(found.files))
         pending = batch(deoccluder, out_dir, args, progress.console)
+        skipped: list[str] = []
 
         def flush() -> None:
             nonlocal failures
             for entry in pending.finish():
+                if entry.pop("_skipped", False):
+                    skipped.append(entry["input"])
+                else:
+                    manifest_log.append(entry)
                 manifest["files"].append(entry)
-                failures += entry["status"] not in ("ok", "skipped")
-                progress.advance(task)
+                failures += entry["status"] != "ok"
+                progress.advance(task, 0.5)  # written (the other half: read and faces found)
 
         for path, name in zip(found.files, _unique_output_names(found.files)):
-            pending.add(path, name)
+            pending.add(path, name, manifest_log.complete(path))
+            progress.advance(task, 0.5)
             if pending.full():
                 flush()
         flush()
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    done = sum(e["status"] == "ok" for e in manifest["files"])
-    skipped = sum(e["status"] == "skipped" for e in manifest["files"])
+    manifest["skipped"] = skipped
+    manifest["changed"] = sum(bool(e.get("changed")) for e in manifest["files"])
+    _atomic_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    done = sum(e["status"] == "ok" for e in manifest["files"]) - len(skipped)
+    skipped = len(skipped)
     faces = sum(len(e.get("faces", [])) for e in manifest["files"])
     console.print(f"{done} photo(s) processed ({faces} face(s)), {skipped} skipped, {failures} failed → {out_dir}")
     return 1 if failures else 0
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    from deocclude.imageio import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode())
+
+
+class _ManifestLog:
+    """``manifest.jsonl``: one complete JSON record per photo, appended once all its files are renamed
+    into place. Why JSON Lines: a killed run loses at most the line being written (a torn last
+    line is ignored on reading), and ``--skip-existing`` trusts exactly the photos that have a line.
+    """
+
+    def __init__(self, path: Path, resume: bool) -> None:
+        self.path, self.records = path, {}
+        if resume and path.is_file():
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # the torn last line of a killed run
+                if isinstance(record, dict) and "input" in record:
+                    self.records[record["input"]] = record
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not resume:  # a fresh run starts a fresh log (its files are rewritten too)
+            path.write_text("")
+        elif self.records and not path.read_text().endswith("\n"):
+            with open(path, "a") as handle:
+                handle.write("\n")  # close a torn line so the next record starts on its own
+
+    def complete(self, path: Path) -> dict | None:
+        """The earlier record of ``path`` when it is complete and its output is still there."""
+        record = self.records.get(str(path))
+        if record is None or record.get("status") not in ("ok", "no face"):
+            return None
+        if record.get("output") is not None and not Path(record["output"]).is_file():
+            return None
+        return record
+
+    def append(self, entry: dict) -> None:
+        import os
+
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(entry, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.records[entry["input"]] = entry
 
 
 def _unique_output_names(files: list[Path]) -> list[str]:
@@ -162,7 +235,40 @@ class _PhotoBatch:
         self.items: list[dict] = []  # per file: entry, and while pending its photo, faces, timings
 
     def _entry(self, path: Path, name: str) -> dict:
-        return {"input": str(path), "output": str(self.out_dir / f"{name}{self.args.suffix}.png"), "aligned": self.aligned}
+        return {"input": str(path), "output": None, "aligned": self.aligned}
+
+    def _output_path(self, item: dict) -> tuple[str, Path]:
+        from deocclude.imageio import output_format
+
+        fmt, ext = output_format(item["source"], self.args.format)
+        path = self.out_dir / f"{item['name']}{self.args.suffix}{ext}"
+        if path.resolve() == Path(item["entry"]["input"]).resolve():
+            from deocclude.errors import DeoccludeError
+
+            raise DeoccludeError(f"{path}: output would overwrite its input; choose another -o")
+        return fmt, path
+
+    def _write_photo(self, item: dict, processed) -> None:  # noqa: ANN001 - RGB uint8 photo
+        """Write the output photo in the input's format (or --format), pixels the pipeline left alone as
+        stored; record format, mode, whether anything changed and anything that had to be reduced."""
+        import shutil
+
+        from deocclude.imageio import atomic_write_bytes, encode_output, merge_into_source
+
+        source = item["source"]
+        fmt, path = self._output_path(item)
+        changed = not np_equal(processed, source.rgb)
+        notes = [source.note] if source.note else []
+        if not changed and fmt == source.format and self.args.format == "keep":
+            tmp = path.with_name(f".{path.name}.part")
+            shutil.copyfile(source.path, tmp)  # unchanged and same format: the input's bytes exactly
+            tmp.replace(path)
+        else:
+            data, note = encode_output(merge_into_source(source, processed), fmt, source)
+            notes += [note] if note else []
+            atomic_write_bytes(path, data)
+        item["entry"] |= {"output": str(path), "format": fmt, "mode": source.mode, "changed": changed,
+                          "notes": notes}
 
     def _error(self, item: dict, exc: Exception) -> None:
         message = _describe(exc, Path(item["entry"]["input"]))
@@ -173,17 +279,19 @@ class _PhotoBatch:
         pending = [item for item in self.items if "faces" in item]
         return len(pending) >= self.args.batch_size or sum(len(i["faces"]) for i in pending) >= self.args.batch_size
 
-    def add(self, path: Path, name: str) -> None:
-        """Read one input and prepare it (skipped, failed, or pending until :meth:`finish`)."""
-        from deocclude.imageio import read_image
+    def add(self, path: Path, name: str, done: dict | None = None) -> None:
+        """Read one input and prepare it (skipped, failed, or pending until :meth:`finish`); ``done`` is
+        its complete record from an earlier run, which ``--skip-existing`` keeps as it is."""
+        from deocclude.imageio import read_source
 
         item = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
         self.items.append(item)
-        if self.args.skip_existing and Path(item["entry"]["output"]).exists():
-            item["entry"]["status"] = "skipped"
+        if self.args.skip_existing and done is not None:
+            item["entry"] = dict(done) | {"_skipped": True}
             return
         try:
-            self._take(item, path, read_image(path))
+            item["source"] = read_source(path)
+            self._take(item, path, item["source"].rgb)
         except Exception as exc:  # a broken photo must not stop the batch
             self._error(item, exc)
 
@@ -191,9 +299,13 @@ class _PhotoBatch:
         timings: dict[str, float] = {}
         faces = self.deoccluder.find_faces(photo, timings)
         if not faces:
-            self.console.print(f"[yellow]no face:[/yellow] {path}: no face found (photo not written)", highlight=False)
-            item["entry"] |= {"status": "no face", "output": None,
-                              "seconds": round(time.perf_counter() - item["started"], 4)}
+            copied = self.args.copy_unprocessed
+            self.console.print(f"[yellow]no face:[/yellow] {path}: no face found "
+                               f"({'copied unchanged' if copied else 'photo not written'})", highlight=False)
+            item["entry"] |= {"status": "no face", "changed": False}
+            if copied:
+                self._write_photo(item, photo)
+            item["entry"]["seconds"] = round(time.perf_counter() - item["started"], 4)
             return
         item |= {"photo": photo, "timings": timings, "faces": faces,
                  "seconds": time.perf_counter() - item["started"]}  # reading and finding the faces
@@ -228,7 +340,7 @@ class _PhotoBatch:
 
         result = self.deoccluder.paste_faces(item["photo"], item["faces"], item["timings"])
         name, out_dir = item["name"], self.out_dir
-        write_image(item["entry"]["output"], result.photo)
+        self._write_photo(item, result.photo)
         if any(face.occlusion_mask is not None for face in result.faces):
             write_mask(out_dir / f"{name}_occlusion.png", result.occlusion_mask())
         write_image(out_dir / f"{name}_faces.png", face_grid(result))
@@ -276,7 +388,7 @@ class _AlignedBatch(_PhotoBatch):
 
         crop, face, name, out_dir = item["crop"], item["faces"][0], item["name"], self.out_dir
         restored, occlusion = _at_crop_size(crop, face)
-        write_image(item["entry"]["output"], restored)
+        self._write_photo(item, restored)
         if face.occlusion_mask is not None:
             write_mask(out_dir / f"{name}_occlusion.png", occlusion)
         result = Result(photo=restored, faces=[face], timings=dict(face.timings))
@@ -286,6 +398,12 @@ class _AlignedBatch(_PhotoBatch):
         _warn_failed_faces([face], item["entry"]["input"], self.console)
         item["entry"] |= {"status": "ok", "timings": {k: round(v, 4) for k, v in face.timings.items()},
                           "faces": [_face_entry(face)]}
+
+
+def np_equal(a, b) -> bool:  # noqa: ANN001 - two arrays
+    import numpy as np
+
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def _at_crop_size(crop, face) -> tuple:  # noqa: ANN001 - (N, N, 3) uint8 crop, its FaceResult
