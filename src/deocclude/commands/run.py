@@ -115,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "
                       "(detect, align, paste back); photos come out unchanged.")
+    for stale in out_dir.glob(".*.part*"):  # temp files of a killed run: never results, so removed
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
     manifest_log = _ManifestLog(out_dir / "manifest.jsonl", resume=args.skip_existing)
     manifest: dict = {"config": {k: v for k, v in vars(args).items() if k != "func"}
                       | {"output": str(out_dir), "resolved_device": deoccluder.device, "fp16": deoccluder.uses_half},
