@@ -142,3 +142,21 @@ def test_folder_scan_takes_gif_and_hints_at_r(tmp_path: Path, capsys) -> None:
     assert "add -r" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "top"), "-o", str(tmp_path / "out"), "-r"]) == 0
     assert (tmp_path / "out" / "a.png").is_file()  # GIF is not written back: PNG loses nothing
+
+
+def test_run_flags_are_derived_from_the_config() -> None:
+    """Every DeoccluderConfig field (bar the documented exceptions) is a run flag with the field's default."""
+    import dataclasses
+
+    from deocclude.cli import build_parser
+    from deocclude.commands.run import NOT_FLAGS, config_from_args
+    from deocclude.pipeline import DeoccluderConfig
+
+    args = build_parser().parse_args(["run", "x.jpg", "-o", "out"])
+    assert config_from_args(args) == DeoccluderConfig()
+    names = {f.name for f in dataclasses.fields(DeoccluderConfig)} - set(NOT_FLAGS)
+    assert names <= set(vars(args))
+    changed = build_parser().parse_args(["run", "x.jpg", "-o", "o", "--no-extend", "--no-half", "--size", "256",
+                                         "--fill", "g", "--only-largest-face"])
+    assert config_from_args(changed) == DeoccluderConfig(extend=False, half=False, size=256, fill="g",
+                                                         only_largest_face=True)

@@ -7,10 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import ast
+import dataclasses
+import inspect
+import typing
+
 from deocclude.imageio import WRITE_FORMATS
-from deocclude.inpaint import FILLS
-from deocclude.masks import DEFAULT_DILATE
-from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
+from deocclude.pipeline import DeoccluderConfig
 
 DESCRIPTION = """\
 Find every face in each photo, estimate what covers it (S: visible face, M_R: face
@@ -55,32 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for results (created)")
-    p.add_argument("--size", type=int, default=128, help="aligned crop size, a multiple of 32 (default 128)")
-    p.add_argument("--detector", choices=["auto", "short", "full"], default="auto",
-                   help="face detector: short range for large faces, full range for small ones (default auto)")
-    p.add_argument("--min-face-score", type=float, default=0.5, help="detection confidence threshold (default 0.5)")
-    p.add_argument("--only-largest-face", action="store_true", help="process only the largest face of each photo")
-    p.add_argument("--mask-threshold", type=float, default=0.5, help="visible-face probability below which a face pixel is occluded")
-    p.add_argument("--dilate", type=int, default=DEFAULT_DILATE,
-                   help=f"grow the occlusion mask by this many crop pixels (default {DEFAULT_DILATE})")
-    p.add_argument("--outline-band", type=int, default=DEFAULT_OUTLINE_BAND,
-                   help="within this many crop pixels of the face outline, treat pixels as occluded only where they "
-                        f"continue an occlusion deeper inside, so bare jaws and cheeks are not repainted "
-                        f"(default {DEFAULT_OUTLINE_BAND}; 0 = the paper's M_O there)")
-    p.add_argument("--no-extend", action="store_true",
-                   help="replace only inside the face surface M_R, as the paper does (default: also remove the "
-                        "parts of an occluder that run past it: temples, straps, hands, scarves)")
-    p.add_argument("--fill", choices=FILLS, default="auto",
-                   help="how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
-                        "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G")
+    _add_config_flags(p)
     p.add_argument("--aligned", action="store_true",
                    help="inputs are already canonical square face crops (e.g. NAME/face0_crop.png of --save-intermediates): "
                         "no detection, one face per file, output at the crop's size")
-    p.add_argument("--batch-size", type=int, default=16,
-                   help="faces per S / R network call, batched across photos (default 16)")
-    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
-    p.add_argument("--no-half", dest="half", action="store_false",
-                   help="on CUDA, run the networks in fp32 instead of fp16 autocast (CPU always runs fp32)")
     p.add_argument("--suffix", default="", help="appended to output photo names, e.g. _clean")
     p.add_argument("--skip-existing", action="store_true",
                    help="resume: skip photos that have a complete record in OUTDIR/manifest.jsonl and whose output "
@@ -95,22 +76,78 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+FLAG_HELP: dict[str, str] = {
+    "min_face_score": "detection confidence threshold",
+    "only_largest_face": "process only the largest face of each photo",
+    "device": "torch device: auto (CUDA when present), cpu, cuda, cuda:1 ...",
+    "fill": "how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
+            "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G",
+    "batch_size": "faces per S / R network call, batched across photos",
+    "outline_band": "within this many crop pixels of the face outline, treat pixels as occluded only where they "
+                    "continue an occlusion deeper inside, so bare jaws and cheeks are not repainted (0 = the paper's M_O)",
+    "half": "on CUDA, run S, R and G under fp16 autocast (CPU always runs fp32)",
+    "extend": "also remove the parts of an occluder that run past the face surface M_R (temples, straps, hands, "
+              "scarves); off = replace only inside M_R, as the paper does",
+}
+"""Help for the fields whose :class:`DeoccluderConfig` docstring is missing or too long for a flag;
+every other flag's help is the first sentence of its field's docstring."""
+NOT_FLAGS = ("paste",)
+"""Config fields with no flag: the paste-back feathering is tuned once (faces_roundtrip benchmark), not per run."""
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings (the string right after each field) of a dataclass, read from its source."""
+    docs: dict[str, str] = {}
+    body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per :class:`DeoccluderConfig` field: its default, type, choices and help all come from
+    the config, so run's flags cannot drift from what the pipeline does (one place for defaults)."""
+    defaults, hints, docs = DeoccluderConfig(), typing.get_type_hints(DeoccluderConfig), _field_docs(DeoccluderConfig)
+    for f in dataclasses.fields(DeoccluderConfig):
+        if f.name in NOT_FLAGS:
+            continue
+        default, tp = getattr(defaults, f.name), hints[f.name]
+        text = FLAG_HELP.get(f.name) or docs[f.name].split(". ")[0].rstrip(".")
+        flag = "--" + f.name.replace("_", "-")
+        if tp is bool:
+            if default:
+                p.add_argument(f"--no-{flag[2:]}", dest=f.name, action="store_false", default=True,
+                               help=f"turn off (default on): {text}")
+            else:
+                p.add_argument(flag, dest=f.name, action="store_true", help=text)
+        elif typing.get_origin(tp) is typing.Literal:
+            p.add_argument(flag, dest=f.name, choices=typing.get_args(tp), default=default,
+                           help=f"{text} (default {default})")
+        else:
+            p.add_argument(flag, dest=f.name, type=tp, default=default, help=f"{text} (default {default})")
+
+
+def config_from_args(args: argparse.Namespace) -> DeoccluderConfig:
+    """The :class:`DeoccluderConfig` the flags describe (fields without a flag keep their defaults)."""
+    return DeoccluderConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DeoccluderConfig)
+                               if f.name not in NOT_FLAGS})
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from deocclude.inputs import prepare_batch
-    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+    from deocclude.pipeline import Deoccluder
 
     console = Console(stderr=True, soft_wrap=True)
     out_dir: Path = args.output
     found = prepare_batch(args.inputs, out_dir, args.recursive,
                           report=lambda problem: console.print(f"[red]error:[/red] {problem}", highlight=False))
 
-    config = DeoccluderConfig(size=args.size, detector=args.detector, min_face_score=args.min_face_score,
-                              only_largest_face=args.only_largest_face, mask_threshold=args.mask_threshold,
-                              dilate=args.dilate, outline_band=args.outline_band, fill=args.fill, device=args.device,
-                              batch_size=args.batch_size, half=args.half, extend=not args.no_extend)
+    config = config_from_args(args)
     deoccluder = Deoccluder(config)
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "
