@@ -61,6 +61,8 @@ def read_image(path: str | Path) -> np.ndarray:
     # IMREAD_UNCHANGED keeps alpha and 16 bits but ignores EXIF orientation, so read twice
     # only when the file has an alpha channel; the colour read applies orientation.
     raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if raw is None and data[4:8].tobytes() == b"ftyp" and data[8:12].tobytes() in (b"heic", b"heix", b"mif1", b"msf1"):
+        raise ImageReadError(f"{path}: HEIC/HEIF is not supported by this build; convert it to JPEG or PNG first")
     if raw is None:
         raise ImageReadError(f"{path}: not a readable image (unknown format or truncated)")
     if raw.ndim == 3 and raw.shape[2] == 4:
