@@ -40,7 +40,7 @@ def test_run_on_the_example_writes_photo_grid_and_manifest(tmp_path: Path, examp
     code = main(["run", str(example_photo), "-o", str(tmp_path / "out"), "--save-intermediates"])
     assert code == 0
     out = tmp_path / "out"
-    result = read_image(out / "astronaut.png")
+    result = read_image(out / "astronaut.jpg")  # the input's format kept
     assert result.shape == read_image(example_photo).shape
     grid = read_image(out / "astronaut_faces.png")
     assert grid.shape[0] > 100
@@ -66,7 +66,8 @@ def test_bad_inputs_are_reported_one_line_each_and_the_rest_processed(photos: Pa
     assert "empty.jpg: empty file" in err
     assert "broken.png: not a readable image" in err
     assert "blank.png: no face found" in err
-    assert (out / "astronaut.png").is_file() and (out / "wide.png").is_file()
+    assert (out / "astronaut.jpg").is_file() and (out / "wide.jpg").is_file()
+    assert (out / "blank.png").read_bytes() == (photos / "blank.png").read_bytes()  # no face: copied as is
     manifest = json.loads((out / "manifest.json").read_text())
     status = {Path(e["input"]).name: e["status"] for e in manifest["files"]}
     assert status["astronaut.jpg"] == "ok" and status["wide.jpg"] == "ok"
@@ -90,10 +91,10 @@ def test_a_pattern_matching_nothing_is_an_error_not_zero_files(tmp_path: Path, c
 def test_skip_existing_and_suffix(tmp_path: Path, example_photo: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["run", str(example_photo), "-o", str(out), "--suffix", "_clean"]) == 0
-    assert (out / "astronaut_clean.png").is_file()
-    stamp = (out / "astronaut_clean.png").stat().st_mtime_ns
+    assert (out / "astronaut_clean.jpg").is_file()
+    stamp = (out / "astronaut_clean.jpg").stat().st_mtime_ns
     assert main(["run", str(example_photo), "-o", str(out), "--suffix", "_clean", "--skip-existing"]) == 0
-    assert (out / "astronaut_clean.png").stat().st_mtime_ns == stamp
+    assert (out / "astronaut_clean.jpg").stat().st_mtime_ns == stamp
     assert "1 skipped" in capsys.readouterr().err
 
 
@@ -108,7 +109,7 @@ def test_sunglasses_example_is_found_and_removed(tmp_path: Path, capsys) -> None
 
     photo_path = REPO_DIR / "examples" / "astronaut_sunglasses.jpg"
     assert main(["run", str(photo_path), "-o", str(tmp_path)]) == 0
-    photo, result = read_image(photo_path), read_image(tmp_path / "astronaut_sunglasses.png")
+    photo, result = read_image(photo_path), read_image(tmp_path / "astronaut_sunglasses.jpg")
     occlusion = read_image(tmp_path / "astronaut_sunglasses_occlusion.png")[..., 0] > 127
     lens = photo.astype(int).sum(axis=2) < 120  # the nearly black frames and lenses
     face_band = np.zeros_like(lens)
@@ -153,11 +154,13 @@ def test_a_photo_without_a_face_is_one_line_and_exit_1(tmp_path: Path, capfd) ->
     out = tmp_path / "out"
     assert main(["run", str(blank), "-o", str(out)]) == 1
     err = capfd.readouterr().err
-    assert error_lines(err) == [f"no face: {blank}: no face found (photo not written)"]
+    assert error_lines(err) == [f"no face: {blank}: no face found (copied unchanged)"]
     assert "0 photo(s) processed" in err and "1 failed" in err
-    assert not (out / "wall.png").exists()
+    assert (out / "wall.jpg").read_bytes() == blank.read_bytes()  # --copy-unprocessed (default): the folder has every input
     [entry] = json.loads((out / "manifest.json").read_text())["files"]
-    assert entry["status"] == "no face" and entry["output"] is None
+    assert entry["status"] == "no face" and entry["changed"] is False and entry["output"] == str(out / "wall.jpg")
+    assert main(["run", str(blank), "-o", str(tmp_path / "out2"), "--no-copy-unprocessed"]) == 1
+    assert "photo not written" in capfd.readouterr().err and not (tmp_path / "out2" / "wall.jpg").exists()
 
 
 def test_truncated_jpeg_and_png_are_one_line_each(tmp_path: Path, example_photo: Path, capfd) -> None:
@@ -224,17 +227,18 @@ def test_existing_outputs_rerun_rewrites_suffix_adds_and_skip_existing_keeps(tmp
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     assert main(["run", str(example_photo), "-o", str(out)]) == 0
-    first = digest(out / "astronaut.png")
-    (out / "astronaut.png").write_bytes(b"stale")  # a rerun without --skip-existing writes the output again
+    first = digest(out / "astronaut.jpg")
+    (out / "astronaut.jpg").write_bytes(b"stale")  # a rerun without --skip-existing writes the output again
     assert main(["run", str(example_photo), "-o", str(out)]) == 0
-    assert digest(out / "astronaut.png") == first
+    assert digest(out / "astronaut.jpg") == first
     assert main(["run", str(example_photo), "-o", str(out), "--suffix", "_v2"]) == 0  # new names, old files kept
-    assert digest(out / "astronaut.png") == first and (out / "astronaut_v2.png").is_file()
-    (out / "astronaut.png").write_bytes(b"kept")
+    assert digest(out / "astronaut.jpg") == first and (out / "astronaut_v2.jpg").is_file()
+    (out / "astronaut.jpg").write_bytes(b"kept")
     assert main(["run", str(example_photo), "-o", str(out), "--skip-existing"]) == 0
-    assert (out / "astronaut.png").read_bytes() == b"kept"
-    [entry] = json.loads((out / "manifest.json").read_text())["files"]
-    assert entry["status"] == "skipped"
+    assert (out / "astronaut.jpg").read_bytes() == b"kept"
+    manifest = json.loads((out / "manifest.json").read_text())
+    [entry] = manifest["files"]
+    assert entry["status"] == "ok" and manifest["skipped"] == [str(example_photo)]  # the earlier complete record kept
     assert (out / "notes.txt").read_text() == "mine"
     assert "1 skipped" in capsys.readouterr().err
 
@@ -245,12 +249,12 @@ def test_an_output_that_cannot_be_written_fails_that_photo_only(tmp_path: Path, 
     shutil.copy(example_photo, folder / "a.jpg")
     shutil.copy(REPO_DIR / "examples" / "astronaut_mask.jpg", folder / "b.jpg")
     out = tmp_path / "out"
-    (out / "a.png").mkdir(parents=True)  # a folder where a's output photo should go
+    (out / "a.jpg").mkdir(parents=True)  # a folder where a's output photo should go
     assert main(["run", str(folder), "-o", str(out), "--batch-size", "2"]) == 1
     err = capfd.readouterr().err
     lines = error_lines(err)
-    assert len(lines) == 1 and "a.png" in lines[0] and "cannot write" in lines[0] and "Traceback" not in err
-    assert (out / "b.png").is_file()
+    assert len(lines) == 1 and "a.jpg" in lines[0] and "cannot write" in lines[0] and "Traceback" not in err
+    assert (out / "b.jpg").is_file()
     status = {Path(e["input"]).name: e["status"] for e in json.loads((out / "manifest.json").read_text())["files"]}
     assert status["a.jpg"].startswith("error") and status["b.jpg"] == "ok"
 
@@ -316,7 +320,7 @@ def test_batch_size_across_photos_changes_nothing(tmp_path: Path, capsys) -> Non
     assert main(["run", str(examples), "-o", str(tmp_path / "b1"), "--batch-size", "1"]) == 0
     assert main(["run", str(examples), "-o", str(tmp_path / "b3"), "--batch-size", "3"]) == 0
     for name in ("astronaut", "astronaut_mask", "astronaut_sunglasses"):
-        one, three = read_image(tmp_path / "b1" / f"{name}.png"), read_image(tmp_path / "b3" / f"{name}.png")
+        one, three = read_image(tmp_path / "b1" / f"{name}.jpg"), read_image(tmp_path / "b3" / f"{name}.jpg")
         assert np.mean(np.abs(one.astype(int) - three) > 2) < 0.001
     assert "3 photo(s) processed (3 face(s))" in capsys.readouterr().err
 

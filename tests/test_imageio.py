@@ -76,3 +76,10 @@ def test_exif_orientation_is_applied(tmp_path: Path, example_photo: Path) -> Non
     out = read_image(tmp_path / "rotated.jpg")
     assert out.shape == rgb.shape
     assert np.abs(out.astype(int) - rgb).mean() < 6
+
+
+def test_heic_gets_a_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "phone.heic"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    with pytest.raises(ImageReadError, match="HEIC/HEIF is not supported"):
+        read_image(path)

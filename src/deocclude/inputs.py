@@ -44,7 +44,9 @@ def expand_inputs(arguments: Sequence[str], recursive: bool = False) -> InputSet
             pattern = "**/*" if recursive else "*"
             found = sorted(p for p in path.glob(pattern) if p.is_file() and _is_image_name(p))
             if not found:
-                result.problems.append(f"{path}: folder contains no image files ({', '.join(IMAGE_SUFFIXES)})")
+                deeper = not recursive and any(p.is_file() and _is_image_name(p) for p in path.glob("**/*"))
+                hint = "; its sub-folders do: add -r" if deeper else ("" if recursive else " (add -r to look in sub-folders)")
+                result.problems.append(f"{path}: folder contains no image files ({', '.join(IMAGE_SUFFIXES)}){hint}")
             for p in found:
                 add(p)
         elif path.exists():

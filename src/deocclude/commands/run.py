@@ -7,9 +7,13 @@ import json
 import time
 from pathlib import Path
 
-from deocclude.inpaint import FILLS
-from deocclude.masks import DEFAULT_DILATE
-from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
+import ast
+import dataclasses
+import inspect
+import typing
+
+from deocclude.imageio import WRITE_FORMATS
+from deocclude.pipeline import DeoccluderConfig
 
 DESCRIPTION = """\
 Find every face in each photo, estimate what covers it (S: visible face, M_R: face
@@ -17,16 +21,24 @@ surface), fill the covered part and paste the result back into the full-resoluti
 Only occluded face pixels change; the rest of the photo is untouched.
 
 Writes, per input photo, into OUTDIR:
-  NAME<suffix>.png        the de-occluded photo
+  NAME<suffix>.EXT        the de-occluded photo, in the input's format and extension (JPEG at
+                          quality 95 with EXIF and ICC kept, PNG, WebP, TIFF; GIF / AVIF / BMP -> PNG;
+                          --format to choose); alpha, greyscale and 16 bits kept outside the changed pixels
   NAME_occlusion.png      where it changed: the occlusion mask M_O in photo pixels (255 = occluded)
   NAME_faces.png          one row per face: aligned crop, landmarks, occlusion mask, result
   NAME/                   with --save-intermediates: every crop and mask as its own PNG
-and manifest.json (per file: faces found, occluded fraction, status, timings; "aligned": true
+and manifest.jsonl, one complete record appended per photo once all its files are in place
+(every file is written under a temporary name and renamed), summarised at the end into
+manifest.json (per file: "changed" whether any pixel was replaced: faces found, occluded fraction, status, timings; "aligned": true
 for --aligned inputs, whose faces have no detection box).
 
 With --aligned each input is one face already cropped in the canonical frame (what
 --save-intermediates writes as NAME/face0_crop.png): nothing is detected or pasted, and
 NAME<suffix>.png is the restored crop at the input's size (pixels outside M_O unchanged).
+
+A photo with no face is still copied to OUTDIR unchanged (--no-copy-unprocessed to leave it
+out), so the output folder mirrors the input; "changed": false says so. A killed run is
+resumed with --skip-existing: photos with a complete record are kept, the rest redone.
 
 Faces go through S and R --batch-size at a time, across photos; on CUDA in fp16 unless --no-half.
 Masks are PNGs with 255 = occluded (M_O) or 255 = face (M_F, M_R)."""
@@ -46,37 +58,81 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for results (created)")
-    p.add_argument("--size", type=int, default=128, help="aligned crop size, a multiple of 32 (default 128)")
-    p.add_argument("--detector", choices=["auto", "short", "full"], default="auto",
-                   help="face detector: short range for large faces, full range for small ones (default auto)")
-    p.add_argument("--min-face-score", type=float, default=0.5, help="detection confidence threshold (default 0.5)")
-    p.add_argument("--only-largest-face", action="store_true", help="process only the largest face of each photo")
-    p.add_argument("--mask-threshold", type=float, default=0.5, help="visible-face probability below which a face pixel is occluded")
-    p.add_argument("--dilate", type=int, default=DEFAULT_DILATE,
-                   help=f"grow the occlusion mask by this many crop pixels (default {DEFAULT_DILATE})")
-    p.add_argument("--outline-band", type=int, default=DEFAULT_OUTLINE_BAND,
-                   help="within this many crop pixels of the face outline, treat pixels as occluded only where they "
-                        f"continue an occlusion deeper inside, so bare jaws and cheeks are not repainted "
-                        f"(default {DEFAULT_OUTLINE_BAND}; 0 = the paper's M_O there)")
-    p.add_argument("--no-extend", action="store_true",
-                   help="replace only inside the face surface M_R, as the paper does (default: also remove the "
-                        "parts of an occluder that run past it: temples, straps, hands, scarves)")
-    p.add_argument("--fill", choices=FILLS, default="auto",
-                   help="how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
-                        "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G")
+    _add_config_flags(p)
     p.add_argument("--aligned", action="store_true",
                    help="inputs are already canonical square face crops (e.g. NAME/face0_crop.png of --save-intermediates): "
                         "no detection, one face per file, output at the crop's size")
-    p.add_argument("--batch-size", type=int, default=16,
-                   help="faces per S / R network call, batched across photos (default 16)")
-    p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
-    p.add_argument("--no-half", dest="half", action="store_false",
-                   help="on CUDA, run the networks in fp32 instead of fp16 autocast (CPU always runs fp32)")
     p.add_argument("--suffix", default="", help="appended to output photo names, e.g. _clean")
-    p.add_argument("--skip-existing", action="store_true", help="skip photos whose output already exists")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="resume: skip photos that have a complete record in OUTDIR/manifest.jsonl and whose output "
+                        "exists (a half-written photo of a killed run has no record, so it is redone)")
+    p.add_argument("--format", choices=("keep", *WRITE_FORMATS), default="keep",
+                   help="output photo format (default keep: the input's own format and extension)")
+    p.add_argument("--copy-unprocessed", action=argparse.BooleanOptionalAction, default=True,
+                   help="copy photos with no face into OUTDIR unchanged, so a batch output folder has every input "
+                        "(default on; the manifest's \"changed\" tells them apart)")
     p.add_argument("--save-intermediates", action="store_true", help="also write every crop and mask per face")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of input folders")
     p.set_defaults(func=run)
+
+
+FLAG_HELP: dict[str, str] = {
+    "min_face_score": "detection confidence threshold",
+    "only_largest_face": "process only the largest face of each photo",
+    "device": "torch device: auto (CUDA when present), cpu, cuda, cuda:1 ...",
+    "fill": "how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
+            "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G",
+    "batch_size": "faces per S / R network call, batched across photos",
+    "outline_band": "within this many crop pixels of the face outline, treat pixels as occluded only where they "
+                    "continue an occlusion deeper inside, so bare jaws and cheeks are not repainted (0 = the paper's M_O)",
+    "half": "on CUDA, run S, R and G under fp16 autocast (CPU always runs fp32)",
+    "extend": "also remove the parts of an occluder that run past the face surface M_R (temples, straps, hands, "
+              "scarves); off = replace only inside M_R, as the paper does",
+}
+"""Help for the fields whose :class:`DeoccluderConfig` docstring is missing or too long for a flag;
+every other flag's help is the first sentence of its field's docstring."""
+NOT_FLAGS = ("paste",)
+"""Config fields with no flag: the paste-back feathering is tuned once (faces_roundtrip benchmark), not per run."""
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings (the string right after each field) of a dataclass, read from its source."""
+    docs: dict[str, str] = {}
+    body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per :class:`DeoccluderConfig` field: its default, type, choices and help all come from
+    the config, so run's flags cannot drift from what the pipeline does (one place for defaults)."""
+    defaults, hints, docs = DeoccluderConfig(), typing.get_type_hints(DeoccluderConfig), _field_docs(DeoccluderConfig)
+    for f in dataclasses.fields(DeoccluderConfig):
+        if f.name in NOT_FLAGS:
+            continue
+        default, tp = getattr(defaults, f.name), hints[f.name]
+        text = FLAG_HELP.get(f.name) or docs[f.name].split(". ")[0].rstrip(".")
+        flag = "--" + f.name.replace("_", "-")
+        if tp is bool:
+            if default:
+                p.add_argument(f"--no-{flag[2:]}", dest=f.name, action="store_false", default=True,
+                               help=f"turn off (default on): {text}")
+            else:
+                p.add_argument(flag, dest=f.name, action="store_true", help=text)
+        elif typing.get_origin(tp) is typing.Literal:
+            p.add_argument(flag, dest=f.name, choices=typing.get_args(tp), default=default,
+                           help=f"{text} (default {default})")
+        else:
+            p.add_argument(flag, dest=f.name, type=tp, default=default, help=f"{text} (default {default})")
+
+
+def config_from_args(args: argparse.Namespace) -> DeoccluderConfig:
+    """The :class:`DeoccluderConfig` the flags describe (fields without a flag keep their defaults)."""
+    return DeoccluderConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DeoccluderConfig)
+                               if f.name not in NOT_FLAGS})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,21 +140,22 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from deocclude.inputs import prepare_batch
-    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+    from deocclude.pipeline import Deoccluder
 
     console = Console(stderr=True, soft_wrap=True)
     out_dir: Path = args.output
     found = prepare_batch(args.inputs, out_dir, args.recursive,
                           report=lambda problem: console.print(f"[red]error:[/red] {problem}", highlight=False))
 
-    config = DeoccluderConfig(size=args.size, detector=args.detector, min_face_score=args.min_face_score,
-                              only_largest_face=args.only_largest_face, mask_threshold=args.mask_threshold,
-                              dilate=args.dilate, outline_band=args.outline_band, fill=args.fill, device=args.device,
-                              batch_size=args.batch_size, half=args.half, extend=not args.no_extend)
+    config = config_from_args(args)
     deoccluder = Deoccluder(config)
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "
                       "(detect, align, paste back); photos come out unchanged.")
+    for stale in out_dir.glob(".*.part*"):  # temp files of a killed run: never results, so removed
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+    manifest_log = _ManifestLog(out_dir / "manifest.jsonl", resume=args.skip_existing)
     manifest: dict = {"config": {k: v for k, v in vars(args).items() if k != "func"}
                       | {"output": str(out_dir), "resolved_device": deoccluder.device, "fp16": deoccluder.uses_half},
                       "files": []}
@@ -108,26 +165,82 @@ def run(args: argparse.Namespace) -> int:
                   console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("de-occluding", total=len(found.files))
         pending = batch(deoccluder, out_dir, args, progress.console)
+        skipped: list[str] = []
 
         def flush() -> None:
             nonlocal failures
             for entry in pending.finish():
+                if entry.pop("_skipped", False):
+                    skipped.append(entry["input"])
+                else:
+                    manifest_log.append(entry)
                 manifest["files"].append(entry)
-                failures += entry["status"] not in ("ok", "skipped")
-                progress.advance(task)
+                failures += entry["status"] != "ok"
+                progress.advance(task, 0.5)  # written (the other half: read and faces found)
 
         for path, name in zip(found.files, _unique_output_names(found.files)):
-            pending.add(path, name)
+            pending.add(path, name, manifest_log.complete(path))
+            progress.advance(task, 0.5)
             if pending.full():
                 flush()
         flush()
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    done = sum(e["status"] == "ok" for e in manifest["files"])
-    skipped = sum(e["status"] == "skipped" for e in manifest["files"])
+    manifest["skipped"] = skipped
+    manifest["changed"] = sum(bool(e.get("changed")) for e in manifest["files"])
+    _atomic_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    done = sum(e["status"] == "ok" for e in manifest["files"]) - len(skipped)
+    skipped = len(skipped)
     faces = sum(len(e.get("faces", [])) for e in manifest["files"])
     console.print(f"{done} photo(s) processed ({faces} face(s)), {skipped} skipped, {failures} failed → {out_dir}")
     return 1 if failures else 0
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    from deocclude.imageio import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode())
+
+
+class _ManifestLog:
+    """``manifest.jsonl``: one complete JSON record per photo, appended once all its files are renamed
+    into place. Why JSON Lines: a killed run loses at most the line being written (a torn last
+    line is ignored on reading), and ``--skip-existing`` trusts exactly the photos that have a line.
+    """
+
+    def __init__(self, path: Path, resume: bool) -> None:
+        self.path, self.records = path, {}
+        if resume and path.is_file():
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # the torn last line of a killed run
+                if isinstance(record, dict) and "input" in record:
+                    self.records[record["input"]] = record
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not resume:  # a fresh run starts a fresh log (its files are rewritten too)
+            path.write_text("")
+        elif self.records and not path.read_text().endswith("\n"):
+            with open(path, "a") as handle:
+                handle.write("\n")  # close a torn line so the next record starts on its own
+
+    def complete(self, path: Path) -> dict | None:
+        """The earlier record of ``path`` when it is complete and its output is still there."""
+        record = self.records.get(str(path))
+        if record is None or record.get("status") not in ("ok", "no face"):
+            return None
+        if record.get("output") is not None and not Path(record["output"]).is_file():
+            return None
+        return record
+
+    def append(self, entry: dict) -> None:
+        import os
+
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(entry, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.records[entry["input"]] = entry
 
 
 def _unique_output_names(files: list[Path]) -> list[str]:
@@ -162,7 +275,40 @@ class _PhotoBatch:
         self.items: list[dict] = []  # per file: entry, and while pending its photo, faces, timings
 
     def _entry(self, path: Path, name: str) -> dict:
-        return {"input": str(path), "output": str(self.out_dir / f"{name}{self.args.suffix}.png"), "aligned": self.aligned}
+        return {"input": str(path), "output": None, "aligned": self.aligned}
+
+    def _output_path(self, item: dict) -> tuple[str, Path]:
+        from deocclude.imageio import output_format
+
+        fmt, ext = output_format(item["source"], self.args.format)
+        path = self.out_dir / f"{item['name']}{self.args.suffix}{ext}"
+        if path.resolve() == Path(item["entry"]["input"]).resolve():
+            from deocclude.errors import DeoccludeError
+
+            raise DeoccludeError(f"{path}: output would overwrite its input; choose another -o")
+        return fmt, path
+
+    def _write_photo(self, item: dict, processed) -> None:  # noqa: ANN001 - RGB uint8 photo
+        """Write the output photo in the input's format (or --format), pixels the pipeline left alone as
+        stored; record format, mode, whether anything changed and anything that had to be reduced."""
+        import shutil
+
+        from deocclude.imageio import atomic_write_bytes, encode_output, merge_into_source
+
+        source = item["source"]
+        fmt, path = self._output_path(item)
+        changed = not np_equal(processed, source.rgb)
+        notes = [source.note] if source.note else []
+        if not changed and fmt == source.format and self.args.format == "keep":
+            tmp = path.with_name(f".{path.name}.part")
+            shutil.copyfile(source.path, tmp)  # unchanged and same format: the input's bytes exactly
+            tmp.replace(path)
+        else:
+            data, note = encode_output(merge_into_source(source, processed), fmt, source)
+            notes += [note] if note else []
+            atomic_write_bytes(path, data)
+        item["entry"] |= {"output": str(path), "format": fmt, "mode": source.mode, "changed": changed,
+                          "notes": notes}
 
     def _error(self, item: dict, exc: Exception) -> None:
         message = _describe(exc, Path(item["entry"]["input"]))
@@ -173,17 +319,19 @@ class _PhotoBatch:
         pending = [item for item in self.items if "faces" in item]
         return len(pending) >= self.args.batch_size or sum(len(i["faces"]) for i in pending) >= self.args.batch_size
 
-    def add(self, path: Path, name: str) -> None:
-        """Read one input and prepare it (skipped, failed, or pending until :meth:`finish`)."""
-        from deocclude.imageio import read_image
+    def add(self, path: Path, name: str, done: dict | None = None) -> None:
+        """Read one input and prepare it (skipped, failed, or pending until :meth:`finish`); ``done`` is
+        its complete record from an earlier run, which ``--skip-existing`` keeps as it is."""
+        from deocclude.imageio import read_source
 
         item = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
         self.items.append(item)
-        if self.args.skip_existing and Path(item["entry"]["output"]).exists():
-            item["entry"]["status"] = "skipped"
+        if self.args.skip_existing and done is not None:
+            item["entry"] = dict(done) | {"_skipped": True}
             return
         try:
-            self._take(item, path, read_image(path))
+            item["source"] = read_source(path)
+            self._take(item, path, item["source"].rgb)
         except Exception as exc:  # a broken photo must not stop the batch
             self._error(item, exc)
 
@@ -191,9 +339,13 @@ class _PhotoBatch:
         timings: dict[str, float] = {}
         faces = self.deoccluder.find_faces(photo, timings)
         if not faces:
-            self.console.print(f"[yellow]no face:[/yellow] {path}: no face found (photo not written)", highlight=False)
-            item["entry"] |= {"status": "no face", "output": None,
-                              "seconds": round(time.perf_counter() - item["started"], 4)}
+            copied = self.args.copy_unprocessed
+            self.console.print(f"[yellow]no face:[/yellow] {path}: no face found "
+                               f"({'copied unchanged' if copied else 'photo not written'})", highlight=False)
+            item["entry"] |= {"status": "no face", "changed": False}
+            if copied:
+                self._write_photo(item, photo)
+            item["entry"]["seconds"] = round(time.perf_counter() - item["started"], 4)
             return
         item |= {"photo": photo, "timings": timings, "faces": faces,
                  "seconds": time.perf_counter() - item["started"]}  # reading and finding the faces
@@ -228,7 +380,7 @@ class _PhotoBatch:
 
         result = self.deoccluder.paste_faces(item["photo"], item["faces"], item["timings"])
         name, out_dir = item["name"], self.out_dir
-        write_image(item["entry"]["output"], result.photo)
+        self._write_photo(item, result.photo)
         if any(face.occlusion_mask is not None for face in result.faces):
             write_mask(out_dir / f"{name}_occlusion.png", result.occlusion_mask())
         write_image(out_dir / f"{name}_faces.png", face_grid(result))
@@ -276,7 +428,7 @@ class _AlignedBatch(_PhotoBatch):
 
         crop, face, name, out_dir = item["crop"], item["faces"][0], item["name"], self.out_dir
         restored, occlusion = _at_crop_size(crop, face)
-        write_image(item["entry"]["output"], restored)
+        self._write_photo(item, restored)
         if face.occlusion_mask is not None:
             write_mask(out_dir / f"{name}_occlusion.png", occlusion)
         result = Result(photo=restored, faces=[face], timings=dict(face.timings))
@@ -286,6 +438,12 @@ class _AlignedBatch(_PhotoBatch):
         _warn_failed_faces([face], item["entry"]["input"], self.console)
         item["entry"] |= {"status": "ok", "timings": {k: round(v, 4) for k, v in face.timings.items()},
                           "faces": [_face_entry(face)]}
+
+
+def np_equal(a, b) -> bool:  # noqa: ANN001 - two arrays
+    import numpy as np
+
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def _at_crop_size(crop, face) -> tuple:  # noqa: ANN001 - (N, N, 3) uint8 crop, its FaceResult
