@@ -80,6 +80,12 @@ class Task:
         """The tensors to ship (e.g. one model's state dict); default: everything."""
         return {f"{n}.{k}": v for n, m in models.items() for k, v in m.state_dict().items()}
 
+    def load_exported(self, models: Models, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`export`, for ``--init-from`` a weights file (fp16 files are cast to each model's dtype)."""
+        for name, m in models.items():
+            prefix = f"{name}."
+            m.load_state_dict({k[len(prefix):]: v.to(next(iter(m.state_dict().values())).dtype) for k, v in tensors.items() if k.startswith(prefix)})
+
     def export_metadata(self) -> dict[str, str]:
         """String metadata stored with the exported weights (e.g. the model config)."""
         return {}
