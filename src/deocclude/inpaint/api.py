@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deocclude import precision
 from deocclude.errors import DeoccludeError
 from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
 from deocclude.inpaint.config import GeneratorConfig
@@ -66,11 +67,15 @@ class Inpainter:
     """A loaded G. :meth:`fill` works on batched float tensors; :func:`inpaint` adds the formats.
 
     ``uses_prior``: G was trained with I_R as input (weights without the flag, or trained
-    with ``--no-prior``, get zeros there, as in training).
+    with ``--no-prior``, get zeros there, as in training). ``fast``: on a CPU, G runs in the
+    layout / dtype :mod:`deocclude.precision`'s probe finds fastest (None; False = fp32 NCHW).
     """
 
-    def __init__(self, net: Generator, size: int, device: str | torch.device = "cpu", uses_prior: bool = False) -> None:
-        self.net, self.size, self.device, self.uses_prior = net, size, torch.device(device), uses_prior
+    def __init__(self, net: Generator, size: int, device: str | torch.device = "cpu", uses_prior: bool = False,
+                 fast: bool | None = None) -> None:
+        self.size, self.device, self.uses_prior = size, torch.device(device), uses_prior
+        self.mode = precision.mode_for(self.device, fast)
+        self.net = precision.channels_last(net, self.mode.channels_last)
 
     @torch.no_grad()
     def fill(self, image: torch.Tensor, hole: torch.Tensor, prior: torch.Tensor | None = None,
@@ -88,7 +93,8 @@ class Inpainter:
             m = (F.interpolate(hole, size=(nh, nw), mode="area" if scale < 1 else "bilinear") > 0).float()
             r = None if prior is None else F.interpolate(prior, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        pred = (self.net(generator_input(x, m, r, gen)) + 1) / 2
+        with precision.autocast(self.mode.bf16):
+            pred = (self.net(precision.as_channels_last(generator_input(x, m, r, gen), self.mode.channels_last)).float() + 1) / 2
         if resize:
             pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
         return composite(image, pred, hole)

@@ -53,7 +53,9 @@ class InpaintTask(Task):
         return {"generator": Generator(self.config.generator), "discriminator": Discriminator(self.config.discriminator)}
 
     def build_optimizers(self, models: Models, config) -> dict[str, torch.optim.Optimizer]:
-        return {name: torch.optim.Adam(m.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+        """G at ``lr``, the discriminator at ``lr_d`` (the loop's schedule scales each by its own base)."""
+        return {name: torch.optim.Adam(m.parameters(), lr=config.lr_d if name == "discriminator" else config.lr,
+                                       betas=config.betas, weight_decay=config.weight_decay)
                 for name, m in models.items()}
 
     def _embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -165,6 +167,10 @@ class InpaintTask(Task):
 
         return {"config": config_to_json(self.config.generator), "size": str(self.config.size), "format": FORMAT,
                 **uses_prior_metadata(self.config.feeds_prior)}
+
+    def load_exported(self, models: Models, tensors: dict[str, torch.Tensor]) -> None:
+        """``--init-from`` an exported G (the bundled file): the generator's weights; D starts fresh (it never ships)."""
+        models["generator"].load_state_dict({k: v.float() for k, v in tensors.items()})
 
     def export(self, models: Models) -> dict[str, torch.Tensor]:
         """Only the generator ships; keys without prefix (see :func:`deocclude.inpaint.api.load_generator`)."""

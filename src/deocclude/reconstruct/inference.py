@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deocclude import precision
 from deocclude.device import resolve_device
 from deocclude.weights_file import read_weights, write_weights
 from deocclude.paths import WEIGHTS_DIR
@@ -58,16 +59,20 @@ class Reconstructor:
     """A loaded R and face model: ``Reconstructor()(crops) -> Reconstruction``.
 
     ``weights``: a weights file (default: the bundled one) or an in-memory
-    :class:`Regressor` (then ``size`` is its training crop size).
+    :class:`Regressor` (then ``size`` is its training crop size). ``fast``: on a CPU, the regressor
+    (not the render, which stays fp32) runs in the layout / dtype :mod:`deocclude.precision`'s
+    probe finds fastest; None = that unless ``$DEOCCLUDE_BF16=0``; False = fp32 NCHW.
     """
 
     def __init__(self, weights: str | Path | Regressor = DEFAULT_WEIGHTS, face_model: str | Path | FaceModel | None = None,
-                 device: str | torch.device = "cpu", size: int = 128) -> None:
+                 device: str | torch.device = "cpu", size: int = 128, fast: bool | None = None) -> None:
         self.device = resolve_device(device)
         if isinstance(weights, Regressor):
             self.net, self.size = weights.to(self.device).eval(), size
         else:
             self.net, self.size = load_regressor(weights, self.device)
+        self.mode = precision.mode_for(self.device, fast)
+        self.net = precision.channels_last(self.net, self.mode.channels_last)
         model = face_model if isinstance(face_model, FaceModel) else FaceModel.load(face_model)
         self.face_model = model.to(self.device)
 
@@ -80,7 +85,8 @@ class Reconstructor:
         n = crops.shape[-1]
         inputs = crops if n == self.size else F.interpolate(crops, size=(self.size, self.size), mode="bilinear",
                                                             align_corners=False, antialias=n > self.size)
-        x = self.net(inputs).float()
+        with precision.autocast(self.mode.bf16):
+            x = self.net(precision.as_channels_last(inputs, self.mode.channels_last)).float()
         with torch.autocast(self.device.type, enabled=False):  # the rasterizer's depth test needs fp32
             rendered = self.face_model.render(x, n)
         return Reconstruction(x, rendered.image.clamp(0, 1), rendered.mask)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deocclude import precision
 from deocclude.device import resolve_device
 from deocclude.errors import DeoccludeError
 from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
@@ -46,13 +47,17 @@ class Segmenter:
     """A loaded S network. Call it on aligned face crops: ``Segmenter(device="cpu")(crop) -> M_F``.
 
     ``weights`` is a weights file (default: the bundled one) or an in-memory :class:`UNet`
-    (then ``size`` is its training crop size).
+    (then ``size`` is its training crop size). ``fast``: on a CPU, the layout / dtype
+    :mod:`deocclude.precision`'s probe finds fastest (bf16 + channels_last, or fp32
+    channels_last); None = that unless ``$DEOCCLUDE_BF16=0``; False = fp32 NCHW.
     """
 
-    def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128) -> None:
+    def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128,
+                 fast: bool | None = None) -> None:
         self.device = resolve_device(device)
         net, self.size = (weights, size) if isinstance(weights, UNet) else load_net(weights, self.device)
-        self.net = AnySize(net).to(self.device).eval()
+        self.mode = precision.mode_for(self.device, fast)
+        self.net = precision.channels_last(AnySize(net).to(self.device).eval(), self.mode.channels_last)
 
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor, native: bool = True, batch_size: int = 32) -> torch.Tensor:
@@ -65,7 +70,8 @@ class Segmenter:
             if native and abs(scale - 1.0) > 1e-6:
                 nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
                 x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
-            logits = self.net(x)
+            with precision.autocast(self.mode.bf16):
+                logits = self.net(precision.as_channels_last(x, self.mode.channels_last)).float()
             if logits.shape[-2:] != (h, w):
                 logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
             out.append(torch.sigmoid(logits[:, 0]))

@@ -43,7 +43,6 @@ class SynthConfig:
     p_procedural_texture: float = 0.5  # when re-texturing: procedural vs texture bank
     p_real_hair: float = 0.5
     scale_jitter: float = 0.15  # relative, on top of the category's own size range
-    max_rotation: float = 20.0  # degrees, on top of the face's own roll
     max_shear: float = 0.15
     p_flip: float = 0.5
     colour_jitter: float = 1.0

@@ -45,8 +45,12 @@ class TrainConfig:
     # machine (load ~14) 2 threads ran 1.5 img/s and 1 thread 11 img/s (OpenMP barriers stall when a thread is descheduled)
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
     amp: bool = True  # mixed precision on CUDA (bf16 when supported, else fp16 + GradScaler); ignored on CPU
+    fast_cpu: bool = False  # CPU: the layout / dtype a measured probe finds fastest (deocclude.precision): bf16
+    # autocast + channels_last where bf16 is native and faster, else fp32 channels_last where faster, else fp32 NCHW
+    # (benchmarks/bf16.py). Off by default, so the recipes of the bundled weights stay bit-for-bit what they were
     resume: bool = False  # continue from <out>/checkpoint if it exists
-    init_from: str = ""  # start a new run from another run's weights (its folder or checkpoint folder); models only
+    init_from: str = ""  # start a new run from another run's weights (its folder or checkpoint folder; models only)
+    # or from an exported .safetensors (the bundled file: what the task ships, e.g. G without its D)
 
 
 def _is_dataclass_type(tp: Any) -> bool:
