@@ -46,7 +46,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
     amp: bool = True  # mixed precision on CUDA (bf16 when supported, else fp16 + GradScaler); ignored on CPU
     resume: bool = False  # continue from <out>/checkpoint if it exists
-    init_from: str = ""  # start a new run from another run's weights (its folder or checkpoint folder); models only
+    init_from: str = ""  # start a new run from another run's weights (its folder or checkpoint folder) or a weights file the task reads (S: the bundled S); models only
 
 
 def _is_dataclass_type(tp: Any) -> bool:

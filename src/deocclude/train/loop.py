@@ -156,7 +156,10 @@ class Trainer:
             self.console.print(f"no checkpoint in {self.run}: starting fresh")
         if ckpt is None and config.init_from:
             source = find_checkpoint(Path(config.init_from)) or Path(config.init_from)
-            load_model_tensors(self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device)))
+            if source.is_file():  # a weights file (e.g. bundled): the task knows its layout
+                task.load_initial_weights(self.models, source)
+            else:
+                load_model_tensors(self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device)))
             self.console.print(f"initial weights from {source}")
         if self.dist.distributed:
             self.models = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from deocclude.errors import DeoccludeError
 from deocclude.train.config import TrainConfig
 
 Batch = Any
@@ -51,6 +53,10 @@ class Task:
             name: torch.optim.Adam(m.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
             for name, m in models.items()
         }
+
+    def load_initial_weights(self, models: Models, path: Path) -> None:
+        """``--init-from`` a weights file rather than a run folder; tasks that support it override this."""
+        raise DeoccludeError(f"--init-from {path}: {self.name} starts only from a run or checkpoint folder")
 
     def stages(self) -> list[Stage]:
         raise NotImplementedError
