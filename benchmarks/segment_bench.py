@@ -70,7 +70,10 @@ def train_throughput(config: SegmentTrainConfig, batch: int, steps: int) -> floa
     loss = SegmentLoss(config.loss)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     x = torch.rand(batch, 3, config.size, config.size)
-    y = (torch.rand(batch, 1, config.size, config.size) > 0.3).float()
+    c = config.model.out_channels  # 1: binary visible-face target; 3: one-hot parser classes
+    labels = torch.randint(0, c, (batch, config.size, config.size)) if c > 1 else None
+    y = (torch.nn.functional.one_hot(labels, c).permute(0, 3, 1, 2).float() if labels is not None
+         else (torch.rand(batch, 1, config.size, config.size) > 0.3).float())
 
     def step() -> None:
         opt.zero_grad()
@@ -81,7 +84,7 @@ def train_throughput(config: SegmentTrainConfig, batch: int, steps: int) -> floa
 
 
 def inference_latency(net: UNet, size: int, batch: int, repeats: int) -> float:
-    """Milliseconds per face (forward + sigmoid), eval mode, no grad."""
+    """Milliseconds per face (forward + sigmoid or softmax), eval mode, no grad."""
     x = torch.rand(batch, 3, size, size)
 
     @torch.no_grad()

@@ -192,3 +192,82 @@ def test_mining_scores_faces_and_hard_faces_repeat(tmp_path: Path, utkface_root:
     sample = boosted[(5, 123)]
     assert sample["image"].shape == (3, 64, 64) and sample["target"].shape == (1, 64, 64)
     assert torch.equal(boosted[(5, 123)]["image"], sample["image"])  # same key, same sample
+
+
+# -- the parser: [face, hair, other] ------------------------------------------------------
+
+PARSER = replace(TINY, out_channels=3)
+
+
+def test_parser_shapes_and_softmax_sums_to_one(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    path = save_weights(UNet(PARSER).eval(), tmp_path / "p.safetensors", size=64)
+    seg = Segmenter(path)
+    assert seg.is_parser and Segmenter.CLASSES == ("face", "hair", "other")
+    crops = np.random.default_rng(0).integers(0, 256, (2, 100, 77, 3), dtype=np.uint8)
+    probs = seg.parse(crops)
+    assert probs.shape == (2, 3, 100, 77) and probs.dtype == np.float32
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5) and probs.min() >= 0
+    assert np.allclose(seg(crops), probs[:, 0], atol=1e-6)  # __call__ stays P(face)
+    assert seg.parse(crops[0]).shape == (3, 100, 77)
+    t = seg.parse(torch.from_numpy(crops[0]).permute(2, 0, 1))
+    assert isinstance(t, torch.Tensor) and t.shape == (3, 100, 77)
+
+
+def test_old_binary_weights_parse_as_face_and_other(tmp_path: Path) -> None:
+    path = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
+    seg = Segmenter(path)
+    assert not seg.is_parser
+    crop = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    probs, p = seg.parse(crop), seg(crop)
+    assert np.allclose(probs[0], p) and np.all(probs[1] == 0) and np.allclose(probs[2], 1 - p)
+
+
+def test_parse_targets_hair_occluder_is_hair_and_others_other() -> None:
+    from deocclude.segment.classes import parse_targets
+
+    face = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])
+    hair = torch.tensor([[[0.0, 0.0, 1.0, 0.0]]])
+    alpha = torch.tensor([[[0.0, 1.0, 0.0, 0.0]]])
+    for is_hair, expect in ((False, [0, 2, 1, 2]), (True, [0, 1, 1, 2])):
+        t = parse_targets(face, hair, alpha, is_hair)
+        assert t.shape == (3, 1, 4) and torch.allclose(t.sum(0), torch.ones(1, 4))
+        assert t.argmax(0)[0].tolist() == expect
+
+
+def test_parser_loss_decreases_on_a_tiny_batch() -> None:
+    torch.manual_seed(0)
+    net = UNet(PARSER)
+    x = torch.rand(2, 3, 64, 64)
+    labels = x.argmax(1)  # learnable per pixel: the brightest colour channel
+    target = torch.nn.functional.one_hot(labels, 3).permute(0, 3, 1, 2).float()
+    loss = SegmentLoss()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    first = None
+    for _ in range(25):
+        opt.zero_grad()
+        parts = loss(net(x), target, torch.ones(2, 1, 64, 64))
+        parts["loss"].backward()
+        opt.step()
+        first = float(parts["loss"].detach()) if first is None else first
+    assert set(parts) == {"loss", "dice", "ce_ohem"}
+    assert float(parts["loss"].detach()) < 0.8 * first
+
+
+def test_parser_init_from_binary_weights_starts_as_the_old_s(tmp_path: Path) -> None:
+    from deocclude.segment.config import SegmentTrainConfig
+    from deocclude.segment.task import SegmentTask
+
+    torch.manual_seed(2)
+    old = UNet(TINY).eval()
+    path = save_weights(old, tmp_path / "s.safetensors", size=64, half=False)
+    task = SegmentTask.__new__(SegmentTask)  # no data needed for the weights hook
+    task.config = SegmentTrainConfig(model=PARSER)
+    models = task.build_models()
+    task.load_initial_weights(models, path)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        probs = torch.softmax(models["net"].eval()(x), 1)
+        p_old = torch.sigmoid(old(x))[:, 0]
+    # hair starts at bias -4: P(face) within a few per cent of the old S everywhere
+    assert (probs[:, 0] - p_old).abs().max() < 0.05

@@ -17,7 +17,7 @@ class UNetConfig:
     stage_widths: tuple[int, ...] = (32, 64, 128, 256)  # ResNet-18: (64, 128, 256, 512)
     blocks_per_stage: tuple[int, ...] = (2, 2, 2, 2)  # ResNet-18 BasicBlock counts
     decoder_widths: tuple[int, ...] = (128, 64, 32, 16, 16)  # smp default: (256, 128, 64, 32, 16)
-    out_channels: int = 1  # one logit: "visible face"
+    out_channels: int = 1  # 1: the old binary S ("visible face" logit); 3: the parser [face, hair, other]
 
     def __post_init__(self) -> None:
         if len(self.stage_widths) != 4 or len(self.blocks_per_stage) != 4:
@@ -37,7 +37,7 @@ class SegmentLossConfig:
     ohem_threshold: float = -math.log(0.7)  # ... and every pixel whose BCE exceeds this (p_true < 0.7)
     dice_eps: float = 1.0
     dice_weight: float = 1.0
-    bce_weight: float = 1.0
+    bce_weight: float = 1.0  # weight of the OHEM pixel term (BCE for the binary S, softmax CE for the parser)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class SegmentTrainConfig(TrainConfig):
 
     out: str = "runs/segment"
     size: int = 128  # aligned crop size N (DESIGN.md §5: 128 on CPU, 256 takes the same config)
-    model: UNetConfig = UNetConfig()
+    model: UNetConfig = UNetConfig(out_channels=3)  # the parser (segment.classes.CLASSES)
     loss: SegmentLossConfig = SegmentLossConfig()
     clean_fraction: float = 0.15  # share of training samples shown without a synthetic occluder
     min_visible_ratio: float = 0.7  # ignore train faces whose pseudo-label removed more (mostly hair-net errors)

@@ -2,7 +2,8 @@
 
 Faces come from :class:`deocclude.data.UTKFaceFaces` (aligned N×N crops, cached), and
 occluders from :class:`deocclude.synth.OccludedFaces` (METHOD.md eq. 2); the target is
-the visible face after occlusion, ``face_mask_occluded`` = M_F ⊙ (1 − A). For training,
+the visible face after occlusion, ``face_mask_occluded`` = M_F ⊙ (1 − A), and for the parser
+``classes`` = soft [face, hair, other] targets (a synthetic hair occluder counts as hair). For training,
 every random choice comes from the per-sample seed the loop's sampler hands in
 (``(index, seed)`` keys), so a run is reproducible and resumes to the same samples.
 """
@@ -17,6 +18,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from deocclude.data import UTKFaceFaces
+from deocclude.segment.classes import parse_targets
 from deocclude.synth import OccludedFaces, OcclusionSynthesizer
 
 
@@ -68,7 +70,7 @@ class SegmentTrainSet(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
         pos, seed = key
         item = self.occluded.sample(self.order[pos], seed)
-        out = {"image": item["occluded"], "target": item["face_mask_occluded"], "valid": item["valid"]}
+        out = {"image": item["occluded"], "target": item["face_mask_occluded"], "valid": item["valid"], "classes": _classes(item)}
         if np.random.default_rng([seed, 1]).random() < 0.5:  # mirror: faces are near-symmetric, occluders are not
             out = {k: v.flip(-1) for k, v in out.items()}
         return {k: v.contiguous() for k, v in out.items()}
@@ -93,4 +95,14 @@ class SegmentValSet(Dataset):
             "mesh": item["mesh_mask"],
             "occlusion": item["occlusion"],  # true synthetic occlusion of the face, A ⊙ M_R
             "valid": item["valid"],
+            "clean_classes": parse_targets(item["face_mask"], item["hair_mask"], torch.zeros_like(item["alpha"]), False),
+            "classes": _classes(item),
         }
+
+
+HAIR_CATEGORY = "hair"  # the synthesizer's category for donor hair and procedural bangs (synth/hair.py)
+
+
+def _classes(item: dict) -> torch.Tensor:
+    """(3,N,N) soft [face, hair, other] targets of an occluded item (see classes.parse_targets)."""
+    return parse_targets(item["face_mask"], item["hair_mask"], item["alpha"], item["category"] == HAIR_CATEGORY)

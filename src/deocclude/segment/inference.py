@@ -9,6 +9,7 @@ the probability is resized back to the input's size (``native=False`` skips that
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.device import resolve_device
+from deocclude.segment.classes import CLASSES, class_probabilities
 from deocclude.errors import DeoccludeError
 from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
 from deocclude.paths import WEIGHTS_DIR
@@ -59,9 +61,25 @@ class Segmenter:
         self.mode = precision.mode_for(self.device, fast)
         self.net = precision.channels_last(AnySize(net).to(self.device).eval(), self.mode.channels_last)
 
+    CLASSES: tuple[str, ...] = CLASSES  # channel order of :meth:`parse`
+
+    @property
+    def is_parser(self) -> bool:
+        """True when the loaded weights are the [face, hair, other] parser, False for the old binary S."""
+        return self.net.net.config.out_channels > 1
+
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor, native: bool = True, batch_size: int = 32) -> torch.Tensor:
         """(B,3,H,W) float in [0,1] → (B,H,W) visible-face probability, on ``self.device``."""
+        return self.class_probabilities(images, native, batch_size)[:, 0]
+
+    @torch.no_grad()
+    def class_probabilities(self, images: torch.Tensor, native: bool = True, batch_size: int = 32) -> torch.Tensor:
+        """(B,3,H,W) float in [0,1] → (B,3,H,W) [face, hair, other] probabilities, on ``self.device``.
+
+        Logits are resized back to the input size before the softmax, so the classes sum to 1
+        at every output pixel. Old binary weights give face = p, hair = 0, other = 1 − p.
+        """
         out = []
         for chunk in images.split(batch_size):
             x = chunk.to(self.device, torch.float32)
@@ -74,21 +92,31 @@ class Segmenter:
                 logits = self.net(precision.as_channels_last(x, self.mode.channels_last)).float()
             if logits.shape[-2:] != (h, w):
                 logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-            out.append(torch.sigmoid(logits[:, 0]))
+            out.append(class_probabilities(logits))
         return torch.cat(out)
 
     def __call__(self, images: np.ndarray | torch.Tensor, native: bool = True) -> np.ndarray | torch.Tensor:
-        return _apply(self, images, native)
+        """P(visible face) of aligned crops: (H,W) / (B,H,W) float32 (numpy in, numpy out)."""
+        return _apply(self, images, native, self.probabilities)
+
+    def parse(self, images: np.ndarray | torch.Tensor, native: bool = True) -> np.ndarray | torch.Tensor:
+        """Class probabilities [face, hair, other] (:attr:`CLASSES`): (3,H,W) / (B,3,H,W) float32.
+
+        Same inputs as ``__call__``. The pipeline keeps hair by default from these (M_O from
+        P(other)); with old binary weights hair is 0, so it degrades to M_R ⊙ (1 − P(face)).
+        """
+        return _apply(self, images, native, self.class_probabilities)
 
 
-def _apply(model: Segmenter, images: np.ndarray | torch.Tensor, native: bool) -> np.ndarray | torch.Tensor:
+def _apply(model: Segmenter, images: np.ndarray | torch.Tensor, native: bool,
+           fn: Callable[[torch.Tensor, bool], torch.Tensor]) -> np.ndarray | torch.Tensor:
     if isinstance(images, torch.Tensor):
         single = images.ndim == 3
         x = images[None] if single else images
         if x.ndim != 4 or x.shape[1] != 3:
             raise DeoccludeError(f"expected a (B,3,H,W) or (3,H,W) tensor, got shape {tuple(images.shape)}")
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        p = model.probabilities(x, native)
+        p = fn(x, native)
         return p[0] if single else p
     arr = np.asarray(images)
     single = arr.ndim == 3
@@ -97,7 +125,7 @@ def _apply(model: Segmenter, images: np.ndarray | torch.Tensor, native: bool) ->
         raise DeoccludeError(f"expected RGB images (H,W,3) or (B,H,W,3), got shape {np.shape(images)}")
     x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
     x = x.float() / 255.0 if arr.dtype == np.uint8 else x.float()
-    p = model.probabilities(x, native).cpu().numpy().astype(np.float32)
+    p = fn(x, native).cpu().numpy().astype(np.float32)
     return p[0] if single else p
 
 

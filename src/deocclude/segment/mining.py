@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from deocclude.paths import utkface_root
 from deocclude.segment.data import face_names, load_faces
+from deocclude.segment.classes import face_probability
 from deocclude.segment.inference import load_net
 from deocclude.segment.model import AnySize
 
@@ -35,7 +36,7 @@ def disagreement(weights: Path, split: str = "train", limit: int = 0, device: st
     loader = DataLoader(faces, batch_size=batch_size, num_workers=workers)
     scores: list[float] = []
     for batch in loader:
-        pred = torch.sigmoid(model(batch["image"].to(device)))[:, 0].cpu() >= 0.5
+        pred = face_probability(model(batch["image"].to(device)))[:, 0].cpu() >= 0.5
         truth = batch["face_mask"][:, 0] >= 0.5
         ok = batch["valid"][:, 0] >= 0.5
         inter = (pred & truth & ok).flatten(1).sum(1).float()

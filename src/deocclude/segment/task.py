@@ -14,7 +14,8 @@ from deocclude.errors import DeoccludeError
 from deocclude.paths import utkface_root
 from deocclude.segment.config import SegmentTrainConfig
 from deocclude.segment.data import SegmentTrainSet, SegmentValSet, face_names, load_faces
-from deocclude.segment.inference import weights_metadata
+from deocclude.segment.classes import CLASSES, FACE, class_probabilities, face_probability
+from deocclude.segment.inference import load_net, weights_metadata
 from deocclude.segment.losses import SegmentLoss
 from deocclude.segment.metrics import mask_counts, precision_iou_recall
 from deocclude.segment.model import UNet
@@ -23,7 +24,10 @@ from deocclude.train.task import Batch, Models, Stage, Task
 
 
 class SegmentTask(Task):
-    """Model: one U-Net (``net``). Loss: Dice + OHEM-BCE on the visible face after occlusion.
+    """Model: one U-Net (``net``). Loss: Dice + OHEM on the [face, hair, other] classes after
+    occlusion (the parser; ``model.out_channels = 1`` trains the old binary visible-face S).
+
+    With the parser, validation adds the IoU of each argmax class (clean and occluded).
 
     Validation reports, at threshold 0.5 and over the valid (real-photo) pixels of all val
     faces: precision / IoU / recall of M_F on clean faces and on the same faces with one
@@ -50,14 +54,45 @@ class SegmentTask(Task):
         ranked = sorted(scores, key=scores.__getitem__, reverse=True)
         return ranked[: int(round(c.hard_fraction * len(ranked)))]
 
+    @property
+    def parser(self) -> bool:
+        """True when S is trained as the [face, hair, other] parser, False for the old binary S."""
+        return self.config.model.out_channels > 1
+
     def build_models(self) -> dict[str, torch.nn.Module]:
         return {"net": UNet(self.config.model)}
+
+    def load_initial_weights(self, models: Models, path: Path) -> None:
+        """``--init-from`` a weights file (e.g. the bundled S): encoder and decoder copied.
+
+        A binary S's head initialises the parser's face logit, hair starts far below it and
+        other at 0, so the parser starts as the old S (P(face) = sigmoid(old logit)) and only
+        has to learn hair apart from other.
+        """
+        source, _ = load_net(path)
+        net = models["net"]
+        body = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+        net.load_state_dict(body, strict=False)
+        old_w, old_b = source.head.weight.data, source.head.bias.data
+        with torch.no_grad():
+            if old_w.shape == net.head.weight.shape:
+                net.head.weight.copy_(old_w)
+                net.head.bias.copy_(old_b)
+            elif old_w.shape[0] == 1:
+                net.head.weight.zero_()
+                net.head.bias.zero_()
+                net.head.weight[FACE].copy_(old_w[0])
+                net.head.bias[FACE] = old_b[0]
+                net.head.bias[CLASSES.index("hair")] = -4.0
+            else:
+                raise DeoccludeError(f"{path}: head with {old_w.shape[0]} classes cannot initialise one with {net.head.weight.shape[0]}")
 
     def stages(self) -> list[Stage]:
         return [Stage("net", self._losses)]
 
     def _losses(self, models: Models, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        return self.loss(models["net"](batch["image"]), batch["target"], batch["valid"])
+        target = batch["classes"] if self.parser else batch["target"]
+        return self.loss(models["net"](batch["image"]), target, batch["valid"])
 
     def train_dataset(self) -> Dataset:
         c = self.config
@@ -76,9 +111,9 @@ class SegmentTask(Task):
     def val_step(self, models: Models, batch: Batch) -> dict[str, torch.Tensor]:
         net = models["net"]
         valid = batch["valid"] >= 0.5
-        p_clean = torch.sigmoid(net(batch["clean_image"]).float())
+        logits_clean = net(batch["clean_image"])
         logits_occ = net(batch["image"])
-        p_occ = torch.sigmoid(logits_occ.float())
+        p_clean, p_occ = face_probability(logits_clean), face_probability(logits_occ)
         mesh = batch["mesh"]
 
         def counts(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -88,7 +123,15 @@ class SegmentTask(Task):
         # The implied mask has a thin false rim where S's outline and the mesh outline
         # differ by a pixel; a 3×3 opening (kornia) removes structures thinner than that.
         opened = opening(implied, torch.ones(3, 3, device=implied.device))
+        per_class: dict[str, torch.Tensor] = {}
+        if self.parser:  # argmax class against the argmax of the soft targets, per class
+            for kind, logits, target in (("clean", logits_clean, batch["clean_classes"]), ("occluded", logits_occ, batch["classes"])):
+                pred, true = class_probabilities(logits).argmax(1, keepdim=True), target.argmax(1, keepdim=True)
+                for c, name in enumerate(CLASSES):
+                    per_class[f"{kind}_class_{name}"] = counts((pred == c).float(), (true == c).float())
+        loss_target = batch["classes"] if self.parser else batch["target"]
         return {
+            **per_class,
             "clean": counts(p_clean, batch["clean_target"]),
             "occluded": counts(p_occ, batch["target"]),
             "occlusion": counts(implied, mesh * (1.0 - batch["target"])),
@@ -96,7 +139,7 @@ class SegmentTask(Task):
             "occlusion_opened": counts(opened, mesh * (1.0 - batch["target"])),
             "baseline_mesh_occluded": counts(mesh, batch["target"]),
             "baseline_mesh_clean": counts(mesh, batch["clean_target"]),
-            "loss_occluded": self.loss(logits_occ, batch["target"], batch["valid"])["loss"].detach().double() * len(mesh),
+            "loss_occluded": self.loss(logits_occ, loss_target, batch["valid"])["loss"].detach().double() * len(mesh),
             "faces": torch.tensor(float(len(mesh)), dtype=torch.float64),
         }
 
@@ -110,6 +153,8 @@ class SegmentTask(Task):
         if "occlusion_opened" in sums:
             out["occlusion_iou_opened3"] = precision_iou_recall(sums["occlusion_opened"])["iou"]
         out["synthetic_occluder_recall"] = precision_iou_recall(sums["synthetic"])["recall"]
+        for key in sorted(k for k in sums if "_class_" in k):
+            out[f"{key}_iou"] = precision_iou_recall(sums[key])["iou"]
         out["val_loss_occluded"] = float(sums["loss_occluded"] / sums["faces"])
         out["val_faces"] = float(sums["faces"])
         return {k: round(v, 5) for k, v in out.items()}
@@ -119,8 +164,8 @@ class SegmentTask(Task):
         """Rows: faces. Columns: clean | clean prediction | occluded | target | prediction | implied M_O."""
         net = models["net"]
         n = min(8, len(batch["image"]))
-        p_clean = torch.sigmoid(net(batch["clean_image"][:n]).float())
-        p_occ = torch.sigmoid(net(batch["image"][:n]).float())
+        p_clean = face_probability(net(batch["clean_image"][:n]))
+        p_occ = face_probability(net(batch["image"][:n]))
         rows = []
         for i in range(n):
             clean, occ = batch["clean_image"][i].float(), batch["image"][i].float()

@@ -176,13 +176,14 @@ class Trainer:
             self.console.print(f"resumed from {ckpt} at step {self.state.step} ({self.state.minutes:.1f} min trained)")
         elif config.resume:
             self.console.print(f"no checkpoint in {self.run}: starting fresh")
-        if ckpt is None and config.init_from and Path(config.init_from).is_file():
-            # an exported weights file (e.g. the bundled one): only what the task ships, the rest starts fresh
-            task.load_exported(self.models, load_file(config.init_from, device=str(self.dist.device)))
-            self.console.print(f"initial weights from the exported file {config.init_from}")
-        elif ckpt is None and config.init_from:
-            source = find_checkpoint(Path(config.init_from)) or Path(config.init_from)
-            load_model_tensors(self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device)))
+        if ckpt is None and config.init_from:
+            source = Path(config.init_from)
+            if not source.is_file():
+                source = find_checkpoint(source) or source
+            if source.is_file():  # an exported weights file (e.g. the bundled one): the task knows its layout
+                task.load_initial_weights(self.models, source)
+            else:
+                load_model_tensors(self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device)))
             self.console.print(f"initial weights from {source}")
         if self.dist.distributed:
             self.models = {

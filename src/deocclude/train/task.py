@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,14 @@ class Task:
             name: torch.optim.Adam(m.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
             for name, m in models.items()
         }
+
+    def load_initial_weights(self, models: Models, path: Path) -> None:
+        """``--init-from`` a weights file rather than a run folder: by default the task's own
+        export (:meth:`load_exported`); a task whose shipped file has another layout overrides this."""
+        from safetensors.torch import load_file
+
+        device = next(iter(models.values())).parameters().__next__().device
+        self.load_exported(models, load_file(str(path), device=str(device)))
 
     def stages(self) -> list[Stage]:
         raise NotImplementedError
