@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -46,14 +45,8 @@ def _input_channels(net: torch.nn.Module) -> int:
     return first.in_channels
 
 
-def _time(fn, repeats: int) -> float:  # noqa: ANN001
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+def _time(fn, repeats: int) -> float:  # noqa: ANN001 - the probe's timer: warm-up, then the best of ``repeats``
+    return precision._time(fn, repeats)
 
 
 def _speed(net: torch.nn.Module, mode: precision.Mode, batch: int, size: int, repeats: int) -> dict[str, float]:

@@ -38,15 +38,8 @@ def ohem_bce_loss(
 
     Pixels with ``valid == 0`` (e.g. alignment padding) are never kept.
     """
-    loss = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none").flatten(1)
-    n = loss.shape[1]
-    k = min(n, max(int(fraction * n), min_kept))
-    ok = torch.ones_like(loss, dtype=torch.bool) if valid is None else valid.flatten(1) > 0.5
-    ranked = loss.detach().masked_fill(~ok, -1.0)
-    top = torch.zeros_like(ok).scatter_(1, ranked.topk(k, dim=1).indices, True)
-    keep = (top | (ranked > threshold)) & ok
-    kept = (loss * keep).sum(1) / keep.sum(1).clamp_min(1)
-    return kept.mean()
+    loss = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+    return ohem_select(loss, valid, fraction, min_kept, threshold)
 
 
 def ohem_select(loss: torch.Tensor, valid: torch.Tensor | None, fraction: float, min_kept: int, threshold: float) -> torch.Tensor:
