@@ -27,9 +27,11 @@ import numpy as np
 from deocclude.faces.align import invert_affine, to_opencv
 from deocclude.imageio import read_image, write_image
 from deocclude.paths import REPO_DIR, data_root
-from deocclude.pipeline import Deoccluder
+from deocclude.pipeline import Deoccluder, DeoccluderConfig
 
 RESULTS = REPO_DIR / "benchmarks" / "results"
+if "--out" in sys.argv:  # a scratch results folder for comparisons
+    RESULTS = Path(sys.argv[sys.argv.index("--out") + 1])
 CHANGED_LEVELS = 8
 
 
@@ -60,9 +62,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lfw", type=int, default=150, help="LFW people (first photo each)")
     parser.add_argument("--utk", type=int, default=150, help="UTKFace clean test faces")
+    parser.add_argument("--out", type=Path, help="write the results here instead of benchmarks/results")
+    parser.add_argument("--max-skin-blob", type=float, default=None, help="override DeoccluderConfig.max_skin_blob")
     args = parser.parse_args()
     root = data_root()
-    deoccluder = Deoccluder()
+    config = DeoccluderConfig() if args.max_skin_blob is None else DeoccluderConfig(max_skin_blob=args.max_skin_blob)
+    deoccluder = Deoccluder(config)
     rows, worst = [], []
     start = time.perf_counter()
     photos = clean_photos(root, args.lfw, args.utk)
