@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.faces.align import AlignedFace, align_face, canonical_template, invert_affine, to_opencv
+from deocclude.faces.align import AlignedFace, align_face, canonical_template
 from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.mesh import mesh_mask
@@ -244,7 +244,7 @@ class Deoccluder:
             with _Timer(face_timings, "align"):
                 aligned = align_face(photo, mesh.points, self.config.size)
             face = self._new_face(index, aligned, mesh.detection, mesh.points, face_timings)
-            if self.person is not None:
+            if self.person is not None and self._segmenter is not None:  # the gate only guards a fill
                 with _Timer(face_timings, "person"):
                     face.person = self.person(photo, aligned.matrix, self.config.size)
             faces.append(face)
@@ -259,8 +259,10 @@ class Deoccluder:
                 with _Timer(face.timings, "paste"):
                     pasted = paste_back_weighted(output, face.aligned, face.restored, face.occlusion_mask, self.config.paste)
                     output = pasted.photo
-                    face_weight = pasted.weight_in_photo()
-                    weight = face_weight if weight is None else np.maximum(weight, face_weight)
+                    if weight is None:
+                        weight = np.zeros(photo.shape[:2], np.float32)
+                    x0, y0, x1, y1 = pasted.box  # only the face's box: no photo-sized array per face
+                    np.maximum(weight[y0:y1, x0:x1], pasted.weight, out=weight[y0:y1, x0:x1])
         for face in faces:
             for name, seconds in face.timings.items():
                 timings[name] = timings.get(name, 0.0) + seconds
