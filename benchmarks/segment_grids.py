@@ -38,19 +38,18 @@ def val_grid(weights: Path, count: int) -> np.ndarray:
 
 
 def wild_grid(weights: Path, count: int) -> np.ndarray:
-    from deocclude.faces.detect import FaceDetector
-    from deocclude.faces.landmarks import FaceMesh
+    from deocclude.faces.find import FaceFinder
     from deocclude.faces.mesh import mesh_mask
     from deocclude.segment.photos import segment_photo
 
     segmenter = Segmenter(weights)
-    detector, mesh = FaceDetector(), FaceMesh()
+    finder = FaceFinder(128)
     photos = sorted((data_root() / "wild").rglob("*.jpg"))
     photos = photos[:: max(1, len(photos) // count)]  # spread over all sources
     rows: list[list[np.ndarray]] = []
     row: list[np.ndarray] = []
     for path in photos:
-        masks = segment_photo(read_image(path), segmenter, 128, detector, mesh)
+        masks = segment_photo(read_image(path), segmenter, finder)
         for aligned, prob in masks.faces[:1]:
             visible = (prob >= 0.5).astype(np.float32)
             occluded = mesh_mask(aligned.landmarks, aligned.size, aligned.size) * (1 - visible)

@@ -24,20 +24,20 @@ import cv2
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.faces.align import AlignedFace, align_face, canonical_template
-from deocclude.faces.detect import FaceDetection, FaceDetector
-from deocclude.faces.landmarks import FaceMesh
+from deocclude.face_batch import FaceBatch, tensor_to_images
+from deocclude.faces.align import AlignedFace, canonical_template
+from deocclude.faces.detect import FaceDetection
+from deocclude.faces.find import FaceFinder
 from deocclude.faces.mesh import mesh_mask
-from deocclude.faces.person import PersonSegmenter
 from deocclude.faces.paste_back import PasteConfig, paste_back_weighted
-from deocclude.inpaint import Fill
-from deocclude.inpaint.classical import classical_inpaint, prior_blend
-from deocclude.inpaint.guidance import render_guidance
+from deocclude.faces.person import PersonSegmenter
+from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import extend_occlusion
 from deocclude.masks.occlusion import shape_occlusion
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
+from deocclude.timing import timed
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,9 @@ class DeoccluderConfig:
     """Within this many crop pixels of the face outline, M_O is kept only where it continues
     occlusion found deeper inside (masks/outline.py): the outline is not repainted where
     R's face overshoots S's; 0 = keep the whole ring."""
-    fill: Fill = "auto"
-    """``auto`` = the best fill by our benchmarks: ``prior`` (R's render I_R Poisson-blended into
+    fill: str = "auto"
+    """A fill of the registry (deocclude/fills: ``prior``, ``telea``, ``navier-stokes``, ``g``) or
+    ``auto`` = the best fill by our benchmarks: ``prior`` (R's render I_R Poisson-blended into
     M_O: eyes and brows come back, colours from the hole's rim) when R is installed, else
     OpenCV Telea. Sunglasses, oracle mask: L1 0.071 vs Telea 0.105, SSIM 0.69 vs 0.48
     (benchmarks/results/eval_sunglasses.md). ``g`` = the learned G, fed I_R like the blend
@@ -97,6 +98,8 @@ class DeoccluderConfig:
             raise DeoccludeError(f"--size must be a multiple of 32 and at least 64, got {self.size}")
         if not 0.0 < self.mask_threshold < 1.0:
             raise DeoccludeError(f"--mask-threshold must lie in (0, 1), got {self.mask_threshold}")
+        if self.fill not in fill_choices():
+            raise DeoccludeError(f"--fill must be one of {', '.join(fill_choices())}, got {self.fill!r}")
         if self.batch_size < 1:
             raise DeoccludeError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.dilate < 0:
@@ -160,35 +163,38 @@ class Result:
         return (self.paste_weight > 0).astype(np.float32)
 
 
-class _Timer:
-    def __init__(self, timings: dict[str, float], name: str) -> None:
-        self.timings, self.name = timings, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.timings[self.name] = self.timings.get(self.name, 0.0) + time.perf_counter() - self.start
-
-
 class Deoccluder:
-    """Remove occlusions from every face of a photo: ``Deoccluder().run(photo) -> Result``."""
+    """Remove occlusions from every face of a photo: ``Deoccluder().run(photo) -> Result``.
+
+    The stages: :attr:`finder` (photo → aligned crops), S and R (``_segmenter``,
+    ``_reconstructor``, each None when its weights are missing), the mask recipe, the
+    do-no-harm gate, a fill of the registry (deocclude/fills), and paste back. Per batch of
+    faces everything lives in one :class:`~deocclude.face_batch.FaceBatch`.
+    """
 
     def __init__(self, config: DeoccluderConfig = DeoccluderConfig()) -> None:
         from deocclude.device import resolve_device
 
         self.config = config
         self.device = str(resolve_device(config.device))
-        self.detector = FaceDetector(model=config.detector, min_score=config.min_face_score)
-        self.mesh = FaceMesh()
+        self.finder = FaceFinder(config.size, config.detector, config.min_face_score, config.only_largest_face)
         self.person = PersonSegmenter() if config.max_background_share < 1.0 else None
         self._segmenter = _optional_stage("deocclude.segment.inference", "Segmenter", device=self.device)
         self._reconstructor = _optional_stage("deocclude.reconstruct.inference", "Reconstructor", device=self.device)
-        self._inpainter = None
-        if config.fill == "g":
-            self._inpainter = _optional_stage("deocclude.inpaint.api", "load_inpainter", device=self.device)
-            if self._inpainter is None:
-                raise DeoccludeError("--fill g: G's weights (inpaint_g.safetensors) are not installed")
+        self.fill = self._choose_fill()
+
+    def _choose_fill(self) -> Fill:
+        """``auto`` and ``prior`` blend R's render in when R is installed; without R they fall
+        back to Telea (there is no render to blend). ``g`` needs G's weights."""
+        name = self.config.fill
+        if name in ("auto", "prior"):
+            name = "prior" if self._reconstructor is not None else "telea"
+        if name == "g":
+            try:
+                return make_fill("g", device=self.device, half=self.uses_half)
+            except DeoccludeError as exc:
+                raise DeoccludeError(f"--fill g: {exc}") from None
+        return make_fill(name, device=self.device)
 
     @property
     def can_remove_occlusions(self) -> bool:
@@ -232,21 +238,12 @@ class Deoccluder:
         """Detect, landmark and align the faces of a photo (not yet de-occluded: pass them to
         :meth:`deocclude_faces`, then :meth:`paste_faces`). Photo-level timings go into ``timings``."""
         timings = {} if timings is None else timings
-        with _Timer(timings, "detect"):
-            detections = self.detector(photo)
-        if self.config.only_largest_face and detections:
-            detections = [max(detections, key=lambda d: d.width * d.height)]
-        with _Timer(timings, "landmarks"):
-            meshes = [m for m in self.mesh(photo, detections) if m.present]
         faces: list[FaceResult] = []
-        for index, mesh in enumerate(meshes):
-            face_timings: dict[str, float] = {}
-            with _Timer(face_timings, "align"):
-                aligned = align_face(photo, mesh.points, self.config.size)
-            face = self._new_face(index, aligned, mesh.detection, mesh.points, face_timings)
+        for index, found in enumerate(self.finder(photo, timings)):
+            face = self._new_face(index, found.aligned, found.detection, found.landmarks, {})
             if self.person is not None and self._segmenter is not None:  # the gate only guards a fill
-                with _Timer(face_timings, "person"):
-                    face.person = self.person(photo, aligned.matrix, self.config.size)
+                with timed(face.timings, "person"):
+                    face.person = self.person(photo, found.aligned.matrix, self.config.size)
             faces.append(face)
         return faces
 
@@ -256,7 +253,7 @@ class Deoccluder:
         output, weight = photo, None
         for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
-                with _Timer(face.timings, "paste"):
+                with timed(face.timings, "paste"):
                     pasted = paste_back_weighted(output, face.aligned, face.restored, face.occlusion_mask, self.config.paste)
                     output = pasted.photo
                     if weight is None:
@@ -272,9 +269,15 @@ class Deoccluder:
     def run_aligned(self, crops: np.ndarray | list[np.ndarray]) -> list[FaceResult]:
         """De-occlude faces that are already canonical N×N crops (``--aligned``, evaluation).
 
+        ``FaceResult.restored`` is then the whole output (see :meth:`aligned_faces`).
+        """
+        return self.deocclude_faces(self.aligned_faces(crops))
+
+    def aligned_faces(self, crops: np.ndarray | list[np.ndarray]) -> list[FaceResult]:
+        """Faces for canonical crops, not yet de-occluded (:meth:`deocclude_faces` or :meth:`find_occlusions` next).
+
         Nothing is detected: every crop is taken as one face in the canonical frame (its
         landmarks are the canonical template), resized to ``size`` when it has another side.
-        ``FaceResult.restored`` is then the whole output.
         """
         n = self.config.size
         template = canonical_template(n)  # the same landmarks and mesh surface for every crop: computed once
@@ -286,7 +289,7 @@ class Deoccluder:
             if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] != crop.shape[1]:
                 raise DeoccludeError(f"an aligned face must be a square RGB crop, got shape {crop.shape}")
             timings: dict[str, float] = {}
-            with _Timer(timings, "align"):  # for a canonical crop, alignment is at most a resize
+            with timed(timings, "align"):  # for a canonical crop, alignment is at most a resize
                 if crop.shape[0] != n:
                     crop = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA if crop.shape[0] > n else cv2.INTER_LINEAR)
                 aligned = AlignedFace(crop=np.ascontiguousarray(crop, dtype=np.uint8), valid=np.ones((n, n), np.float32),
@@ -295,12 +298,12 @@ class Deoccluder:
             # on its replicated border calls much of a tight face "background" (mixed protocol,
             # 64 faces: M_O recall 0.93 -> 0.57 with the gate). The caller vouches for the face.
             faces.append(self._new_face(index, aligned, None, landmarks, timings, region.copy()))
-        return self.deocclude_faces(faces)
+        return faces
 
     def _new_face(self, index: int, aligned: AlignedFace, detection: FaceDetection | None, landmarks: np.ndarray,
                   timings: dict[str, float], region: np.ndarray | None = None) -> FaceResult:
         if region is None:
-            with _Timer(timings, "align"):
+            with timed(timings, "align"):
                 region = mesh_mask(aligned.landmarks, self.config.size, self.config.size)
         return FaceResult(index=index, detection=detection, landmarks=landmarks, aligned=aligned, face_region=region,
                           restored=aligned.crop, timings=timings)
@@ -310,20 +313,31 @@ class Deoccluder:
 
         A batch that fails marks its faces failed (they keep their pixels) and the run goes on.
         """
+        return self._batched(faces, fill=True)
+
+    def find_occlusions(self, faces: list[FaceResult]) -> list[FaceResult]:
+        """S, R, M_O and the gate, no fill (``restored`` stays the crop): the evaluations then
+        try every fill on the same masks (:func:`face_batch`)."""
+        return self._batched(faces, fill=False)
+
+    def _batched(self, faces: list[FaceResult], fill: bool) -> list[FaceResult]:
         if self._segmenter is None:
             return faces
         step = max(1, self.config.batch_size)
         for start in range(0, len(faces), step):
-            batch = faces[start:start + step]
+            chunk = faces[start:start + step]
             try:
-                self._deocclude_batch(batch)
+                batch = self._analyse(chunk)
+                if fill:
+                    self._fill(chunk, batch)
             except Exception as exc:  # one batch failing must not lose the others
-                for face in batch:
+                for face in chunk:
                     face.status = f"failed: {type(exc).__name__}: {exc}"
                     face.restored, face.occlusion_mask = face.aligned.crop, None
         return faces
 
-    def _deocclude_batch(self, faces: list[FaceResult]) -> None:
+    def _analyse(self, faces: list[FaceResult]) -> FaceBatch:
+        """S and R in one call each, then every face's M_O and gate; the batch the fill works on."""
         crops = np.stack([face.aligned.crop for face in faces])
         share = 1.0 / len(faces)  # batched stages: each face is charged its share of the call
         start = time.perf_counter()
@@ -335,36 +349,37 @@ class Deoccluder:
                 classes = parse(crops)
                 visible = classes[:, 0] if self.config.remove_hair else classes[:, 0] + classes[:, 1]
         _charge(faces, "segment", (time.perf_counter() - start) * share)
-        renders: list[np.ndarray | None] = [None] * len(faces)
+        renders = coefficients = None
         if self._reconstructor is not None:
             start = time.perf_counter()
             with self._autocast():
                 x, render, surface = self._reconstructor(crops)
             self._synchronize()  # R returns device tensors: without this its CUDA time lands in later stages
+            renders, coefficients = tensor_to_images(render), x.float().cpu().numpy()
+            regions = (surface[:, 0].float().cpu().numpy() > 0.5).astype(np.float32)
             _charge(faces, "reconstruct", (time.perf_counter() - start) * share)
             for i, face in enumerate(faces):
-                face.coefficients = x[i].float().cpu().numpy()
-                face.render = renders[i] = _to_uint8_image(render[i])
-                face.face_region = (surface[i, 0].cpu().numpy() > 0.5).astype(np.float32)
-        surface_name = "R" if self._reconstructor is not None else "mesh surface"
+                face.coefficients, face.render, face.face_region = coefficients[i], renders[i], regions[i]
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned)
             face.status = self._gate(face)
-        if self._inpainter is not None:  # G: one network call for the batch, like S and R
-            start = time.perf_counter()
-            fill_names = [self._fill_g(faces, renders)] * len(faces)
-            _charge(faces, "fill", (time.perf_counter() - start) * share)
-        else:
-            fill_names = []
-            for face, render in zip(faces, renders):
-                with _Timer(face.timings, "fill"):
-                    face.restored, name = self._fill(face.aligned.crop, face.occlusion_mask, render, face.face_region)
-                fill_names.append(name)
-        for face, fill_name in zip(faces, fill_names):
-            face.method = f"S + {surface_name} + {fill_name}"
-            if face.status != "ok":  # gated: the face keeps its pixels, also as an aligned-crop output
-                face.restored = face.aligned.crop
+            face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
+        return face_batch(faces, self.device, renders=renders, coefficients=coefficients)
+
+    def _fill(self, faces: list[FaceResult], batch: FaceBatch) -> None:
+        """The fill, in one call over the faces the gate let through (gated faces keep their pixels)."""
+        ok = [i for i, face in enumerate(faces) if face.status == "ok"]
+        if not ok:
+            return
+        todo = batch.select(ok) if len(ok) < len(faces) else batch
+        start = time.perf_counter()
+        restored = tensor_to_images(self.fill(todo))
+        _charge([faces[i] for i in ok], "fill", (time.perf_counter() - start) / len(ok))
+        name = self.fill.describe(todo)
+        for k, i in enumerate(ok):
+            faces[i].restored = restored[k]
+            faces[i].method += f" + {name}"
 
     def _gate(self, face: FaceResult) -> str:
         """``ok``, or why the face is left untouched (do no harm: a doubtful face keeps its pixels)."""
@@ -383,31 +398,6 @@ class Deoccluder:
             return (f"untouched: {hole_share:.0%} of the occlusion mask lies on the background "
                     "(the face mesh missed the face, e.g. a profile)")
         return "ok"
-
-    def _fill_g(self, faces: list[FaceResult], renders: list[np.ndarray | None]) -> str:
-        """Fill every face's M_O with G in one call; returns the fill's name."""
-        import torch
-
-        def batch(arrays: list[np.ndarray]) -> torch.Tensor:
-            return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
-
-        image = batch([face.aligned.crop for face in faces])
-        mask = torch.from_numpy(np.stack([face.occlusion_mask for face in faces]))[:, None]
-        use_prior = self._inpainter.uses_prior and all(r is not None for r in renders)
-        prior = batch([render_guidance(r, face.face_region) for r, face in zip(renders, faces)]) if use_prior else None
-        with self._autocast():
-            filled = self._inpainter.fill(image, mask, prior)
-        for face, restored in zip(faces, filled):
-            face.restored = _to_uint8_image(restored)
-        return "G" + (" with I_R" if prior is not None else "")
-
-    def _fill(self, crop: np.ndarray, hole: np.ndarray, render: np.ndarray | None,
-              region: np.ndarray) -> tuple[np.ndarray, str]:
-        """R's render blended in (``prior``, without R: Telea), or OpenCV."""
-        if self.config.fill in ("auto", "prior") and render is not None:
-            return prior_blend(crop, hole, render, region), "I_R Poisson blend"
-        method = "telea" if self.config.fill in ("auto", "prior") else self.config.fill
-        return classical_inpaint(crop, hole, method), f"OpenCV {method}"
 
     def _occlusion_mask(self, region: np.ndarray, visible: np.ndarray, aligned: AlignedFace) -> np.ndarray:
         """M_O = M_R ⊙ (1 − M_F) without skin blobs (``max_skin_blob``), opened, off the bare outline (``outline_band``), extended past
@@ -445,5 +435,22 @@ def _optional_stage(module: str, factory: str, **kwargs: object):  # noqa: ANN20
         return None
 
 
-def _to_uint8_image(tensor) -> np.ndarray:  # noqa: ANN001 - a (3, H, W) torch tensor in [0, 1]
-    return (tensor.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+def face_batch(faces: list[FaceResult], device: str = "cpu", renders: np.ndarray | None = None,
+               coefficients: np.ndarray | None = None) -> FaceBatch:
+    """The :class:`FaceBatch` of de-occlusion results (M_O zero where a face failed).
+
+    ``renders`` / ``coefficients`` stacked already are taken as they are; else they are stacked
+    from the faces (None unless every face has one).
+    """
+    n = faces[0].aligned.crop.shape[0]
+
+    def stacked(name: str) -> np.ndarray | None:
+        values = [getattr(face, name) for face in faces]
+        return None if any(v is None for v in values) else np.stack(values)
+
+    occlusion = np.stack([f.occlusion_mask if f.occlusion_mask is not None else np.zeros((n, n), np.float32)
+                          for f in faces]).astype(np.float32)
+    return FaceBatch(crops=np.stack([f.aligned.crop for f in faces]), region=np.stack([f.face_region for f in faces]),
+                     valid=np.stack([f.aligned.valid for f in faces]), visible=stacked("face_mask"), occlusion=occlusion,
+                     render=renders if renders is not None else stacked("render"),
+                     coefficients=coefficients if coefficients is not None else stacked("coefficients"), device=device)

@@ -32,15 +32,14 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.inpaint import Fill
 from deocclude.paths import REPO_DIR
+from deocclude.timing import timed
 
 STAGES = ("detect", "landmarks", "align", "segment", "reconstruct", "fill", "paste")
 MB = 1024.0 * 1024.0
@@ -60,7 +59,7 @@ class BenchConfig:
     """torch and OpenCV threads (the detector and landmark models always use one)."""
     photos: tuple[str, ...] = ()
     """Photos with one face each; empty = the bundled ``examples/*.jpg``."""
-    fill: Fill = "auto"
+    fill: str = "auto"
     """The pipeline's fill (``DeoccluderConfig.fill``): ``g`` times the learned G instead of the blend."""
 
     def __post_init__(self) -> None:
@@ -262,13 +261,6 @@ def _memory(once: Pass, cuda: bool) -> dict:
     return memory
 
 
-@contextmanager
-def _timer(timings: dict[str, float], name: str):  # noqa: ANN202
-    start = time.perf_counter()
-    yield
-    timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
-
-
 def _batched_pass(items: list[np.ndarray], batch: int, run_chunk: Callable[[list[np.ndarray]], list]) -> Pass:
     """A pass over ``items`` (photos or crops), ``batch`` at a time; ``run_chunk`` returns
     (timings, faces) per photo or crop."""
@@ -292,7 +284,6 @@ def _aligned_pass(deoccluder, crops: list[np.ndarray], batch: int) -> Pass:  # n
 
 
 def _classical_pass(deoccluder, photos: list[np.ndarray], size: int) -> Pass:  # noqa: ANN001
-    from deocclude.faces.align import align_face
     from deocclude.faces.mesh import mesh_mask
     from deocclude.faces.paste_back import paste_back
     from deocclude.inpaint.classical import classical_inpaint
@@ -301,20 +292,15 @@ def _classical_pass(deoccluder, photos: list[np.ndarray], size: int) -> Pass:  #
         timings: dict[str, float] = {}
         methods: list[str] = []
         for photo in photos:
-            with _timer(timings, "detect"):
-                detections = deoccluder.detector(photo)
-            with _timer(timings, "landmarks"):
-                meshes = [m for m in deoccluder.mesh(photo, detections) if m.present]
             output = photo
-            for mesh in meshes:
-                with _timer(timings, "align"):
-                    aligned = align_face(photo, mesh.points, size)
-                    hole = mesh_mask(aligned.landmarks, size, size) * aligned.valid
-                with _timer(timings, "fill"):
-                    restored = classical_inpaint(aligned.crop, hole, "telea")
-                with _timer(timings, "paste"):
-                    output = paste_back(output, aligned, restored, hole, deoccluder.config.paste)
-                methods.append("mesh surface + OpenCV telea")
+            for face in deoccluder.finder(photo, timings):
+                with timed(timings, "align"):
+                    hole = mesh_mask(face.aligned.landmarks, size, size) * face.aligned.valid
+                with timed(timings, "fill"):
+                    restored = classical_inpaint(face.aligned.crop, hole, "telea")
+                with timed(timings, "paste"):
+                    output = paste_back(output, face.aligned, restored, hole, deoccluder.config.paste)
+                methods.append("mesh surface + OpenCV Telea")
         return len(methods), timings, methods
     return once
 

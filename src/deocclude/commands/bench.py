@@ -7,7 +7,7 @@ import json
 import shlex
 from pathlib import Path
 
-from deocclude.inpaint import FILLS
+from deocclude.fills import fill_choices
 
 DESCRIPTION = """\
 Time the de-occluder on the bundled example photos (no ../shared needed), stage by stage
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (default 1)")
     p.add_argument("--photos", nargs="+", default=[], metavar="PHOTO",
                    help="photos with one face each (default: the bundled examples/*.jpg)")
-    p.add_argument("--fill", choices=FILLS, default="auto",
+    p.add_argument("--fill", choices=fill_choices(), default="auto",
                    help="the pipeline's fill, as in `deocclude run` (default auto: the I_R blend); g times the learned G")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for bench.json and bench.md")
     p.set_defaults(func=run)

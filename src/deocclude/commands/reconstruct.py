@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _faces(image, aligned_input: bool, size: int, detector, mesh):  # noqa: ANN001, ANN202 - numpy / faces objects
+def _faces(image, aligned_input: bool, finder):  # noqa: ANN001, ANN202 - numpy / a FaceFinder
     """(suffix, aligned crop) for every face of one input."""
     if aligned_input:
         if image.shape[0] != image.shape[1]:
@@ -43,10 +43,7 @@ def _faces(image, aligned_input: bool, size: int, detector, mesh):  # noqa: ANN0
 
             raise DeoccludeError(f"an aligned crop must be square, got {image.shape[1]}x{image.shape[0]}")
         return [("", image)]
-    from deocclude.faces.align import align_face
-
-    found = [lm for lm in mesh(image, detector(image)) if lm.present]
-    return [(f"_face{k}", align_face(image, lm.points, size).crop) for k, lm in enumerate(found)]
+    return [(f"_face{k}", face.aligned.crop) for k, face in enumerate(finder(image))]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,16 +61,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     found = prepare_batch(args.inputs, out)
     model = Reconstructor(args.weights or DEFAULT_WEIGHTS, device=args.device)
-    detector = mesh = None
+    finder = None
     if not args.aligned:
-        from deocclude.faces.detect import FaceDetector
-        from deocclude.faces.landmarks import FaceMesh
+        from deocclude.faces.find import FaceFinder
 
-        detector, mesh = FaceDetector(), FaceMesh()
+        finder = FaceFinder(args.size)
     failures = len(found.problems)
     for path in found.files:
         try:
-            faces = _faces(read_image(path), args.aligned, args.size, detector, mesh)
+            faces = _faces(read_image(path), args.aligned, finder)
         except DeoccludeError as exc:
             print(f"deocclude: error: {path}: {exc}")
             failures += 1

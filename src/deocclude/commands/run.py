@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import typing
 
+from deocclude.fills import fill_choices
 from deocclude.imageio import WRITE_FORMATS
 from deocclude.pipeline import DeoccluderConfig
 
@@ -91,6 +92,8 @@ FLAG_HELP: dict[str, str] = {
 }
 """Help for the fields whose :class:`DeoccluderConfig` docstring is missing or too long for a flag;
 every other flag's help is the first sentence of its field's docstring."""
+FLAG_CHOICES = {"fill": fill_choices}
+"""Fields whose choices come from a registry rather than a ``Literal`` (a new fill is one file: deocclude/fills)."""
 NOT_FLAGS = ("paste",)
 """Config fields with no flag: the paste-back feathering is tuned once (faces_roundtrip benchmark), not per run."""
 
@@ -122,9 +125,9 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                                help=f"turn off (default on): {text}")
             else:
                 p.add_argument(flag, dest=f.name, action="store_true", help=text)
-        elif typing.get_origin(tp) is typing.Literal:
-            p.add_argument(flag, dest=f.name, choices=typing.get_args(tp), default=default,
-                           help=f"{text} (default {default})")
+        elif typing.get_origin(tp) is typing.Literal or f.name in FLAG_CHOICES:
+            choices = FLAG_CHOICES[f.name]() if f.name in FLAG_CHOICES else typing.get_args(tp)
+            p.add_argument(flag, dest=f.name, choices=choices, default=default, help=f"{text} (default {default})")
         else:
             p.add_argument(flag, dest=f.name, type=tp, default=default, help=f"{text} (default {default})")
 

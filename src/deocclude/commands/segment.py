@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from deocclude.errors import DeoccludeError
+    from deocclude.faces.find import FaceFinder
     from deocclude.imageio import read_image, write_image, write_mask
     from deocclude.inputs import prepare_batch
     from deocclude.segment.inference import DEFAULT_WEIGHTS, load_segmenter
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     found = prepare_batch(args.inputs, out)
     model = load_segmenter(str(args.weights or DEFAULT_WEIGHTS), args.device)
+    finder = None if args.aligned else FaceFinder(args.size)
     failures = len(found.problems)
     for path in found.files:
         try:
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             occluded = np.zeros_like(prob)
             faces = 1
         else:
-            masks = segment_photo(image, model, args.size)
+            masks = segment_photo(image, model, finder)
             prob, faces = masks.visible, len(masks.faces)
             occluded = masks.surface * (prob < args.threshold)
         visible = (prob >= args.threshold).astype(np.float32)

@@ -38,15 +38,15 @@ def _find_landmarks(root: Path, files: list[Path], cache: Path) -> dict[str, np.
             return {n: z["points"][i] for i, n in enumerate(json.loads(str(z["names"])))}
     from rich.progress import track
 
-    from deocclude.data.photos import PhotoLandmarker
+    from deocclude.faces.find import FaceFinder
     from deocclude.imageio import read_image
 
-    marker = PhotoLandmarker()
+    finder = FaceFinder()
     found: dict[str, np.ndarray] = {}
     for path in track(files, description=f"finding faces in {root}"):
         rel = path.relative_to(root).as_posix()
         try:
-            found[rel] = marker(read_image(path))
+            found[rel] = np.asarray(finder.largest_face(read_image(path)).landmarks, np.float32)
         except (ImageReadError, NoFaceError) as exc:
             warnings.warn(f"skipping {path}: {exc}", RuntimeWarning, stacklevel=3)
     cache.parent.mkdir(parents=True, exist_ok=True)

@@ -169,16 +169,20 @@ class Restorer:
     batch_size: int = 32
 
     def __post_init__(self) -> None:
-        from deocclude.pipeline import Deoccluder, DeoccluderConfig
+        from deocclude.evaluate.fills import AutomaticPipeline
+        from deocclude.fills import make_fill
+        from deocclude.pipeline import DeoccluderConfig
 
+        self.pipeline = AutomaticPipeline(DeoccluderConfig(device=self.device, batch_size=self.batch_size))
+        self.telea, self.blend = make_fill("telea"), make_fill("prior")
         try:
-            self.deoccluder = Deoccluder(DeoccluderConfig(fill="g", device=self.device, batch_size=self.batch_size))
-            self.has_g = True
+            self.g = make_fill("g", device=self.pipeline.device)
         except DeoccludeError:  # G's weights are not installed: the G row is left out
-            self.deoccluder = Deoccluder(DeoccluderConfig(device=self.device, batch_size=self.batch_size))
-            self.has_g = False
-        if not self.deoccluder.can_remove_occlusions:
-            raise DeoccludeError("S's weights (segment_s.safetensors) are not installed: nothing to evaluate")
+            self.g = None
+
+    @property
+    def has_g(self) -> bool:
+        return self.g is not None
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -189,19 +193,15 @@ class Restorer:
 
         Also returns the found occlusion masks M_O (B, N, N) bool.
         """
-        from deocclude.inpaint.classical import classical_inpaint, prior_blend
+        from deocclude.face_batch import tensor_to_images
 
-        faces = self.deoccluder.run_aligned(list(occluded))
-        found = np.stack([f.occlusion_mask if f.occlusion_mask is not None else np.zeros(f.face_region.shape, np.float32)
-                          for f in faces]) > 0.5
-        out = {OCCLUDED: occluded,
-               OURS_PRIOR: np.stack([prior_blend(c, m, f.render, f.face_region) if f.render is not None
-                                     else classical_inpaint(c, m, "telea") for c, m, f in zip(occluded, found, faces)]),
-               OURS_TELEA: np.stack([classical_inpaint(c, m, "telea") for c, m in zip(occluded, found)]),
-               ORACLE_TELEA: np.stack([classical_inpaint(c, h, "telea") for c, h in zip(occluded, holes)])}
-        if self.has_g:
-            out[OURS_G] = np.stack([f.restored for f in faces])
-        return {m: out[m] for m in self.methods}, found
+        batch = self.pipeline(occluded).batch
+        fills = {OURS_PRIOR: (self.blend if batch.render is not None else self.telea, batch),
+                 OURS_TELEA: (self.telea, batch), ORACLE_TELEA: (self.telea, batch.with_occlusion(holes))}
+        if self.g is not None:
+            fills[OURS_G] = (self.g, batch)
+        out = {OCCLUDED: occluded} | {method: tensor_to_images(fill(b)) for method, (fill, b) in fills.items()}
+        return {m: out[m] for m in self.methods}, batch.occlusion > 0.5
 
 
 def mask_scores(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:

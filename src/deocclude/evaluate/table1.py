@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 ORACLE, AUTOMATIC, NONE = "oracle", "automatic (S + R)", "none"
 INPUT_ROW = "occluded input (no de-occlusion)"
-PRIOR_ROW = "I_R Poisson blend"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,18 +80,24 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     import numpy as np
     import torch
 
-    from deocclude.evaluate.fills import AutomaticPipeline, classical_fill, load_gs, prior_fill, to_tensor
+    from deocclude.evaluate.fills import AutomaticPipeline, load_gs, to_tensor, usable
     from deocclude.evaluate.grid import GridCollector
     from deocclude.evaluate.masks import mask_agreement
     from deocclude.evaluate.metrics import IdentityScorer, MeanTable, pixel_scores
     from deocclude.evaluate.report import build_report
     from deocclude.evaluate.samples import open_protocol
+    from deocclude.fills import make_fill
+    from deocclude.pipeline import DeoccluderConfig
 
     started = time.perf_counter()
     total, batches = open_protocol(config)
     gs = load_gs(config.g_weights, config.device)
-    pipeline = AutomaticPipeline(config.size, config.device, config.batch_size, config.mask_threshold, config.dilate,
-                                 config.outline_band)
+    telea, blend = make_fill("telea"), make_fill("prior")
+    oracle_fills = [telea, make_fill("navier-stokes"), blend, *gs]  # the paper's mask-based baselines, and ours
+    automatic_fills = [telea, blend, *gs]
+    pipeline = AutomaticPipeline(DeoccluderConfig(size=config.size, device=config.device, batch_size=config.batch_size,
+                                                  mask_threshold=config.mask_threshold, dilate=config.dilate,
+                                                  outline_band=config.outline_band))
     identity = IdentityScorer(config.device)
     table, masks, by_category = MeanTable(), MeanTable(), MeanTable()
     collector = GridCollector(config.grid_faces)
@@ -109,33 +114,24 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 clean, occluded = batch.clean, batch.occluded
                 region = torch.from_numpy(batch.true.astype(np.float32))[:, None]
                 identity.set_reference(clean)
-                seed = batch.indices[0]
                 score(NONE, INPUT_ROW, to_tensor(occluded), clean, region)
-                auto = pipeline(occluded)
-                score(ORACLE, "OpenCV Telea", classical_fill(occluded, batch.oracle, "telea"), clean, region)
-                score(ORACLE, "OpenCV Navier-Stokes", classical_fill(occluded, batch.oracle, "navier-stokes"), clean, region)
-                if auto.renders is not None:
-                    score(ORACLE, PRIOR_ROW, prior_fill(occluded, batch.oracle, auto.renders, auto.render_masks), clean, region)
-                for g in gs:
-                    score(ORACLE, g.label, g.fill(occluded, batch.oracle, auto.guidance, seed), clean, region)
-                score(AUTOMATIC, "OpenCV Telea", auto.telea, clean, region)
-                blend = None
-                if auto.renders is not None:
-                    blend = prior_fill(occluded, auto.occlusion, auto.renders, auto.render_masks)
-                    score(AUTOMATIC, PRIOR_ROW, blend, clean, region)
-                first_g = None
-                for g in gs:
-                    filled = g.fill(occluded, auto.occlusion, auto.guidance, seed)
-                    first_g = filled if first_g is None else first_g
-                    score(AUTOMATIC, g.label, filled, clean, region)
-                agreement = mask_agreement(auto.occlusion, batch.true, batch.own)
+                auto = pipeline(occluded, seed=batch.indices[0])
+                found, oracle = auto.batch, auto.batch.with_occlusion(batch.oracle)
+                for fill in usable(oracle_fills, oracle):
+                    score(ORACLE, fill.label, fill(oracle), clean, region)
+                restored = {}
+                for fill in usable(automatic_fills, found):
+                    restored[fill] = fill(found)
+                    score(AUTOMATIC, fill.label, restored[fill], clean, region)
+                agreement = mask_agreement(found.occlusion, batch.true, batch.own)
                 masks.add("M_O", agreement)
                 for i, cat in enumerate(batch.categories):
                     categories[cat] = categories.get(cat, 0) + 1
                     by_category.add(cat, {k: v[i:i + 1] for k, v in agreement.items()})
                 failed += auto.failed
                 methods.update(m for m in auto.method.split(", ") if m)
-                collector.add(occluded, batch.true, auto.occlusion, auto.renders, blend, auto.telea, first_g, clean)
+                collector.add(occluded, batch.true, found.occlusion, found.render, restored.get(blend), restored[telea],
+                              restored.get(gs[0]) if gs else None, clean)
             dropped += batch.dropped
             bar.advance(task, len(batch) + batch.dropped)
     picture = collector.write(grid) if grid is not None else None

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from deocclude.errors import DeoccludeError
+from deocclude.face_batch import image_batch
 from deocclude.identity.chip import CANONICAL_UNIT_TO_CHIP, CHIP_SIZE
 from deocclude.identity.network import EMBEDDING_DIM, DlibFaceResNet
 from deocclude.identity.weights import load_identity_network
@@ -65,25 +66,16 @@ def crops_to_chips(crops: torch.Tensor, config: ChipWarpConfig = ChipWarpConfig(
 
 
 def as_crop_batch(faces: object, device: torch.device | str | None = None) -> torch.Tensor:
-    """(B, 3, N, N) float in [0, 1] from a tensor (B,3,N,N) / (3,N,N), uint8 arrays (N,N,3) / (B,N,N,3), or AlignedFaces."""
-    if isinstance(faces, torch.Tensor):
-        batch = faces if faces.ndim == 4 else faces.unsqueeze(0)
-        if batch.dtype == torch.uint8:
-            batch = batch.float() / 255.0
-    else:
-        if isinstance(faces, Sequence) and not isinstance(faces, np.ndarray):
-            arrays = [getattr(face, "crop", face) for face in faces]
-            if not arrays:
-                raise DeoccludeError("face_embedding: no faces given")
-            faces = np.stack([np.asarray(a) for a in arrays])
-        else:
-            faces = np.asarray(getattr(faces, "crop", faces))
-        array = faces if faces.ndim == 4 else faces[None]
-        if array.ndim != 4 or array.shape[-1] != 3:
-            raise DeoccludeError(f"face_embedding: expected RGB crops (N, N, 3), got shape {np.shape(faces)}")
-        scale = 255.0 if array.dtype == np.uint8 else 1.0
-        batch = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32) / scale).permute(0, 3, 1, 2)
-    if batch.ndim != 4 or batch.shape[1] != 3 or batch.shape[2] != batch.shape[3]:
+    """(B, 3, N, N) float in [0, 1] from what :func:`~deocclude.face_batch.image_batch` takes, or AlignedFaces."""
+    if isinstance(faces, Sequence) and not isinstance(faces, (np.ndarray, torch.Tensor)):
+        arrays = [getattr(face, "crop", face) for face in faces]
+        if not arrays:
+            raise DeoccludeError("face_embedding: no faces given")
+        faces = np.stack([np.asarray(a) for a in arrays])
+    elif not isinstance(faces, torch.Tensor):
+        faces = np.asarray(getattr(faces, "crop", faces))
+    batch, _ = image_batch(faces, "face_embedding")
+    if batch.shape[2] != batch.shape[3]:
         raise DeoccludeError(f"face_embedding: expected square RGB crops (B, 3, N, N), got shape {tuple(batch.shape)}")
     return batch.to(device) if device is not None else batch
 

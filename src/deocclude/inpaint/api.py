@@ -18,10 +18,16 @@ import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.errors import DeoccludeError
-from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
+from deocclude.face_batch import image_batch
 from deocclude.inpaint.config import GeneratorConfig
 from deocclude.inpaint.generator import Generator, composite, generator_input
 from deocclude.paths import WEIGHTS_DIR
+from deocclude.weights_file import (
+    config_from_json,
+    config_to_json,
+    read_weights,
+    write_weights,
+)
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "inpaint_g.safetensors"
 FORMAT = "deocclude.inpaint/1"
@@ -100,37 +106,16 @@ class Inpainter:
         return composite(image, pred, hole)
 
 
-def _as_batch(array: np.ndarray | torch.Tensor, what: str, channels: int) -> tuple[torch.Tensor, bool]:
-    """(B,C,H,W) float from numpy HxW[xC] / BxHxW[xC] (uint8 or float) or a tensor (C,H,W) / (B,C,H,W).
-
-    Images (3 channels) in uint8 are intensities and come back in [0, 1]; masks (1 channel)
-    are values and come back as given (0/1 and 0/255 alike; the caller rescales 255s)."""
-    intensities = channels == 3
-    if isinstance(array, torch.Tensor):
-        t = array
-        if channels == 1 and t.ndim in (2, 3) and (t.ndim == 2 or t.shape[0] != 1):
-            t = t.unsqueeze(-3)  # (H,W) or (B,H,W) mask
-        single = t.ndim == 3
-        t = t[None] if single else t
-        if t.ndim != 4 or t.shape[1] != channels:
-            raise DeoccludeError(f"{what}: expected a ({channels},H,W) or (B,{channels},H,W) tensor, got {tuple(array.shape)}")
-        return (t.float() / 255.0 if intensities and t.dtype == torch.uint8 else t.float()), single
-    a = np.asarray(array)
-    if a.dtype == bool:
-        a = a.astype(np.float32)
-    if channels == 1:
-        single = a.ndim == 2
-        a = a[None] if single else a
-        if a.ndim != 3:
-            raise DeoccludeError(f"{what}: expected a mask (H,W) or (B,H,W), got shape {np.shape(array)}")
-        a = a[..., None]
-    else:
-        single = a.ndim == 3
-        a = a[None] if single else a
-        if a.ndim != 4 or a.shape[-1] != 3:
-            raise DeoccludeError(f"{what}: expected RGB (H,W,3) or (B,H,W,3), got shape {np.shape(array)}")
-    t = torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
-    return (t.float() / 255.0 if intensities and a.dtype == np.uint8 else t.float()), single
+def _mask_batch(mask: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(B,1,H,W) float from a numpy / torch mask (H,W), (B,H,W) or (B,1,H,W), values as given
+    (0/1 and 0/255 alike; the caller rescales 255s)."""
+    t = mask if isinstance(mask, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(mask, dtype=np.float32)))
+    if t.ndim in (2, 3) and (t.ndim == 2 or t.shape[0] != 1 or not isinstance(mask, torch.Tensor)):
+        t = t.unsqueeze(-3)  # (H,W) or (B,H,W)
+    t = t[None] if t.ndim == 3 else t
+    if t.ndim != 4 or t.shape[1] != 1:
+        raise DeoccludeError(f"occlusion_mask: expected a mask (H,W) or (B,H,W), got shape {tuple(np.shape(mask))}")
+    return t.float()
 
 
 def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch.Tensor,
@@ -148,15 +133,15 @@ def inpaint(image: np.ndarray | torch.Tensor, occlusion_mask: np.ndarray | torch
     aligned crop, as the pipeline makes them).
     ``seed`` fixes the noise put into the hole.
     """
-    img, single = _as_batch(image, "image", 3)
-    hole, _ = _as_batch(occlusion_mask, "occlusion_mask", 1)
+    img, single = image_batch(image, "image")
+    hole = _mask_batch(occlusion_mask)
     if hole.max() > 1.0:
         hole = hole / 255.0
     if hole.shape[-2:] != img.shape[-2:] or len(hole) != len(img):
         raise DeoccludeError(f"occlusion mask shape {tuple(hole.shape)} does not match image {tuple(img.shape)}")
     pri = None
     if prior is not None:
-        pri, _ = _as_batch(prior, "prior", 3)
+        pri, _ = image_batch(prior, "prior")
         if pri.shape != img.shape:
             raise DeoccludeError(f"prior shape {tuple(pri.shape)} does not match image {tuple(img.shape)}")
     inpainter = load_inpainter(str(weights), str(device))

@@ -79,9 +79,9 @@ class Reconstructor:
     @torch.no_grad()
     def __call__(self, images: object) -> Reconstruction:
         """Aligned crops: float tensor (B, 3, N, N) / (3, N, N) in [0, 1], or uint8 arrays (N, N, 3) / (B, N, N, 3)."""
-        from deocclude.identity.embed import as_crop_batch
+        from deocclude.face_batch import image_batch
 
-        crops = as_crop_batch(images, self.device).float()
+        crops = image_batch(images, "reconstruct")[0].to(self.device)
         n = crops.shape[-1]
         inputs = crops if n == self.size else F.interpolate(crops, size=(self.size, self.size), mode="bilinear",
                                                             align_corners=False, antialias=n > self.size)

@@ -18,11 +18,17 @@ import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.device import resolve_device
-from deocclude.segment.classes import CLASSES, class_probabilities
 from deocclude.errors import DeoccludeError
-from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
+from deocclude.face_batch import image_batch
 from deocclude.paths import WEIGHTS_DIR
+from deocclude.segment.classes import CLASSES, class_probabilities
 from deocclude.segment.model import AnySize, UNet, UNetConfig
+from deocclude.weights_file import (
+    config_from_json,
+    config_to_json,
+    read_weights,
+    write_weights,
+)
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "segment_s.safetensors"
 
@@ -110,22 +116,11 @@ class Segmenter:
 
 def _apply(model: Segmenter, images: np.ndarray | torch.Tensor, native: bool,
            fn: Callable[[torch.Tensor, bool], torch.Tensor]) -> np.ndarray | torch.Tensor:
-    if isinstance(images, torch.Tensor):
-        single = images.ndim == 3
-        x = images[None] if single else images
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise DeoccludeError(f"expected a (B,3,H,W) or (3,H,W) tensor, got shape {tuple(images.shape)}")
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        p = fn(x, native)
-        return p[0] if single else p
-    arr = np.asarray(images)
-    single = arr.ndim == 3
-    arr = arr[None] if single else arr
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise DeoccludeError(f"expected RGB images (H,W,3) or (B,H,W,3), got shape {np.shape(images)}")
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-    x = x.float() / 255.0 if arr.dtype == np.uint8 else x.float()
-    p = fn(x, native).cpu().numpy().astype(np.float32)
+    """``fn`` on images in any layout :func:`~deocclude.face_batch.image_batch` takes; numpy in → numpy out."""
+    x, single = image_batch(images)
+    p = fn(x, native)
+    if not isinstance(images, torch.Tensor):
+        p = p.cpu().numpy().astype(np.float32)
     return p[0] if single else p
 
 

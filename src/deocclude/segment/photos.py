@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from deocclude.faces.align import AlignedFace, align_face, invert_affine, to_opencv
+from deocclude.faces.align import AlignedFace, invert_affine, to_opencv
+from deocclude.faces.find import FaceFinder
 from deocclude.faces.mesh import mesh_mask
 from deocclude.segment.inference import Segmenter
 
@@ -37,21 +38,17 @@ def _to_photo(crop_map: np.ndarray, aligned: AlignedFace, height: int, width: in
     return cv2.warpAffine(crop_map.astype(np.float32), back, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
-def segment_photo(photo: np.ndarray, segmenter: Segmenter, size: int = 128, detector=None, mesh=None) -> PhotoMasks:  # noqa: ANN001 - faces objects
-    """Visible-face masks of every face found in an RGB uint8 photo (no face → empty masks)."""
-    from deocclude.faces.detect import FaceDetector
-    from deocclude.faces.landmarks import FaceMesh
+def segment_photo(photo: np.ndarray, segmenter: Segmenter, finder: FaceFinder | None = None) -> PhotoMasks:
+    """Visible-face masks of every face found in an RGB uint8 photo (no face → empty masks).
 
-    detector = detector or FaceDetector()
-    mesh = mesh or FaceMesh()
+    ``finder`` (default ``FaceFinder(128)``) sets the crop size; pass one to reuse it over photos.
+    """
+    finder = finder or FaceFinder()
     h, w = photo.shape[:2]
     out = PhotoMasks(np.zeros((h, w), np.float32), np.zeros((h, w), np.float32))
-    for landmarks in mesh(photo, detector(photo)):
-        if not landmarks.present:
-            continue
-        aligned = align_face(photo, landmarks.points, size)
-        prob = np.asarray(segmenter(aligned.crop))
-        out.faces.append((aligned, prob))
-        out.visible = np.maximum(out.visible, _to_photo(prob, aligned, h, w))
-        out.surface = np.maximum(out.surface, mesh_mask(landmarks.points, h, w))
+    for face in finder(photo):
+        prob = np.asarray(segmenter(face.aligned.crop))
+        out.faces.append((face.aligned, prob))
+        out.visible = np.maximum(out.visible, _to_photo(prob, face.aligned, h, w))
+        out.surface = np.maximum(out.surface, mesh_mask(face.landmarks, h, w))
     return out

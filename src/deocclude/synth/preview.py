@@ -34,12 +34,10 @@ def preview_faces(count: int, size: int) -> tuple[list[tuple[np.ndarray, np.ndar
             a = align_sample(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), None, lm["points"][pos[name]], size)
             faces.append((a["image"].astype(np.float32) / 255.0, a["landmarks"]))
         return faces, f"UTKFace val ({root})"
-    from deocclude.data.photos import PhotoLandmarker
-    from deocclude.faces.align import align_face
+    from deocclude.faces.find import FaceFinder
     from deocclude.imageio import read_image
 
-    photo = read_image(REPO_DIR / "examples" / "astronaut.jpg")
-    aligned = align_face(photo, PhotoLandmarker()(photo), size)
+    aligned = FaceFinder(size).largest_face(read_image(REPO_DIR / "examples" / "astronaut.jpg")).aligned
     face = (aligned.crop.astype(np.float32) / 255.0, aligned.landmarks)
     return [face] * count, "examples/astronaut.jpg"
 
