@@ -1,4 +1,4 @@
-"""R's robustness experiment (paper §3.3, METHOD.md §4) on the UTKFace val faces.
+"""R's robustness experiment (paper §3.3, docs/method.md §4) on the UTKFace val faces.
 
 For each protocol (``mixed``: one held-out occluder of any category per face;
 ``sunglasses``: dark drawn sunglasses), every face is reconstructed three ways and compared

@@ -1,4 +1,4 @@
-"""The paper's Table 1 (METHOD.md §7), printed beside ours and never mixed with it.
+"""The paper's Table 1 (docs/method.md §7), printed beside ours and never mixed with it.
 
 Their numbers come from different data (their own 1,000 faces with sunglasses at 256×256),
 a different identity network (ArcFace; ours is dlib-ResNet, whose cosines run much higher)
@@ -7,7 +7,7 @@ and hand-labelled masks, so they are a reference point, not a row to beat number
 
 from __future__ import annotations
 
-PAPER_NOTE = ("METHOD.md §7: their own 1,000 faces with sunglasses at 256×256, ArcFace identity (ours: dlib-ResNet), "
+PAPER_NOTE = ("docs/method.md §7: their own 1,000 faces with sunglasses at 256×256, ArcFace identity (ours: dlib-ResNet), "
               "their hand-labelled masks; not comparable number by number")
 
 PAPER_TABLE1: dict[str, dict[str, float]] = {

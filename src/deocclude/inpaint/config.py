@@ -1,6 +1,6 @@
 """Configs of G (no torch import: the CLI builds its flags from these without loading torch).
 
-Defaults follow METHOD.md §5; values the paper lost are ours and marked so.
+Defaults follow docs/method.md §5; values the paper lost are ours and marked so.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class InpaintTrainConfig(TrainConfig):
     batch_size: int = 4  # paper: 4
     lr: float = 2e-4  # ours (paper lost it)
     lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)  # METHOD.md §6 (ours where the text lost them)
+    betas: tuple[float, float] = (0.5, 0.999)  # docs/method.md §6 (ours where the text lost them)
     lr_drop_factor: float = 0.1  # paper: x0.1 halfway for G
     generator: GeneratorConfig = GeneratorConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()

@@ -1,4 +1,4 @@
-"""G's discriminator: a VGG-shaped conv stack → one real/fake logit (METHOD.md §5).
+"""G's discriminator: a VGG-shaped conv stack → one real/fake logit (docs/method.md §5).
 
 Per stage two 3x3 convolutions (the second with stride 2) and LeakyReLU, then global
 average pooling and a linear layer, so it takes any input size. Spectral normalisation

@@ -1,4 +1,4 @@
-"""G's generator: a gated-convolution encoder–decoder with SAGAN self-attention (METHOD.md §5).
+"""G's generator: a gated-convolution encoder–decoder with SAGAN self-attention (docs/method.md §5).
 
 Gated convolutions (Yu et al., DeepFill v2) learn a soft per-pixel, per-channel mask:
 out = φ(conv_f x) ⊙ σ(conv_g x), so the network itself decides how much to trust each
@@ -113,7 +113,7 @@ class Generator(nn.Module):
 
 
 def noisy_input(image: torch.Tensor, hole: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """I_N = I ⊙ (1 − M_O) + N(0, 1) ⊙ M_O, in [-1, 1] space (METHOD.md §1 step 4).
+    """I_N = I ⊙ (1 − M_O) + N(0, 1) ⊙ M_O, in [-1, 1] space (docs/method.md §1 step 4).
 
     ``generator`` (on the image's device) makes the noise reproducible, e.g. in evaluation.
     """

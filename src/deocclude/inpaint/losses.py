@@ -1,4 +1,4 @@
-"""G's losses, eqs. 10–16 of METHOD.md §5, each a small function of tensors.
+"""G's losses, eqs. 10–16 of docs/method.md §5, each a small function of tensors.
 
 Conventions: images in [0, 1], (B, 3, H, W); masks (B, 1, H, W) in [0, 1]. Every
 masked mean divides by the mask's own area (plus ε), so a batch with an empty mask

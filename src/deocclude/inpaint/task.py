@@ -1,6 +1,6 @@
 """``deocclude train inpaint``: G as a :class:`~deocclude.train.task.Task` of the shared loop.
 
-Two stages per step, each with its own Adam (METHOD.md §6: betas (0.5, 0.999)):
+Two stages per step, each with its own Adam (docs/method.md §6: betas (0.5, 0.999)):
 
 1. ``generator``: Î = G(M_O, I_N, I_R), Î_out = composite; L_G (eq. 15). The detached
    composite is kept for the next stage, so G runs once per step.
@@ -8,7 +8,7 @@ Two stages per step, each with its own Adam (METHOD.md §6: betas (0.5, 0.999)):
    (``real_ok``) against the kept composite.
 
 D and the adversarial/identity terms see the *composite* Î_out (what the user gets and
-what the identity metric scores); the pixel terms see the raw Î (METHOD.md eqs. 10-13).
+what the identity metric scores); the pixel terms see the raw Î (docs/method.md §5, eqs. 10-13).
 L_bg's target is the network's own input I' (outside M_R nothing is to be removed).
 """
 

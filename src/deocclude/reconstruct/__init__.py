@@ -1,5 +1,5 @@
 """R's geometry: our own linear 3D face model, a small differentiable rasterizer, and the
-teacher that fits coefficient vectors x* to clean photos (DESIGN.md §3).
+teacher that fits coefficient vectors x* to clean photos (docs/design.md §3).
 
 Public entry points:
 - :class:`~deocclude.reconstruct.layout.CoefficientLayout` — the one place that says how the

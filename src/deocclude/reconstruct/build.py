@@ -1,6 +1,6 @@
 """Build our face model from the UTKFace training split (``deocclude build-face-model``).
 
-Steps (DESIGN.md §3):
+Steps (docs/design.md §3):
 1. Shape: the train faces' 3-D landmarks, similarity-Procrustes aligned, PCA -> mean + K
    components with std-devs.
 2. Topology: MediaPipe's tessellation + the eye and mouth holes closed by ear clipping, so

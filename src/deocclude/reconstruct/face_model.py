@@ -1,4 +1,4 @@
-"""Our linear 3D face model (DESIGN.md §3): geometry, albedo, camera and lighting of x.
+"""Our linear 3D face model (docs/design.md §3): geometry, albedo, camera and lighting of x.
 
 The model is built from data by ``deocclude build-face-model`` (see
 :mod:`deocclude.reconstruct.build`) and bundled as ``weights/face_model.safetensors``.

@@ -1,4 +1,4 @@
-"""The teacher: fit x* to a photo by least squares (DESIGN.md §3; the paper's Deep3DFaceRecon role).
+"""The teacher: fit x* to a photo by least squares (docs/design.md §3; the paper's Deep3DFaceRecon role).
 
 Two stages, both batched over many faces:
 

@@ -1,4 +1,4 @@
-"""R's training losses, METHOD.md eqs. 5-9.
+"""R's training losses, docs/method.md §4, eqs. 5-9.
 
 All targets come from the *clean* face: the teacher's x* (fitted to the clean photo), the
 clean image I and its visible-face mask M_F. The network only ever sees the occluded

@@ -1,4 +1,4 @@
-"""R's network (METHOD.md §4): a ResNet-18-layout encoder regressing the 257 numbers of x.
+"""R's network (docs/method.md §4): a ResNet-18-layout encoder regressing the 257 numbers of x.
 
 The encoder is S's (:class:`deocclude.segment.model.ResNetEncoder`), so the project has one
 ResNet; R adds a global average pool and one linear layer. The paper uses a ResNet-50;

@@ -1,4 +1,4 @@
-"""R as a task of the shared training loop (``deocclude train reconstruct``, METHOD.md §4).
+"""R as a task of the shared training loop (``deocclude train reconstruct``, docs/method.md §4).
 
 Input: a training face with a synthetic occluder drawn on it (every category of the
 synthesizer's train split, heavy ones included; ``clean_fraction`` of the samples stay

@@ -1,4 +1,4 @@
-"""S: visible-face segmentation (METHOD.md §3).
+"""S: visible-face segmentation (docs/method.md §3).
 
 ``segment(images, device=...)`` gives the visible-face probability M_F of aligned face
 crops; threshold at 0.5. The occlusion mask is M_O = M_R ⊙ (1 − M_F). Names are loaded

@@ -45,7 +45,7 @@ class SegmentTrainConfig(TrainConfig):
     """``deocclude train segment``: the loop's fields plus S's model, loss and data."""
 
     out: str = "runs/segment"
-    size: int = 128  # aligned crop size N (DESIGN.md §5: 128 on CPU, 256 takes the same config)
+    size: int = 128  # aligned crop size N (docs/design.md §5: 128 on CPU, 256 takes the same config)
     model: UNetConfig = UNetConfig(out_channels=3)  # the parser (segment.classes.CLASSES)
     loss: SegmentLossConfig = SegmentLossConfig()
     clean_fraction: float = 0.15  # share of training samples shown without a synthetic occluder

@@ -1,7 +1,7 @@
 """S's training and validation samples, built on the shared data API.
 
 Faces come from :class:`deocclude.data.UTKFaceFaces` (aligned N×N crops, cached), and
-occluders from :class:`deocclude.synth.OccludedFaces` (METHOD.md eq. 2); the target is
+occluders from :class:`deocclude.synth.OccludedFaces` (docs/method.md §2, eq. 2); the target is
 the visible face after occlusion, ``face_mask_occluded`` = M_F ⊙ (1 − A), and for the parser
 ``classes`` = soft [face, hair, other] targets (a synthetic hair occluder counts as hair). For training,
 every random choice comes from the per-sample seed the loop's sampler hands in

@@ -1,4 +1,4 @@
-"""Segmentation losses: L_S = L_Dice + L_BCE-OHEM (METHOD.md §3, eqs. 3-4), binary or per class.
+"""Segmentation losses: L_S = L_Dice + L_BCE-OHEM (docs/method.md §3, eqs. 3-4), binary or per class.
 
 kornia's ``dice_loss`` is the multi-class softmax form over integer labels; S has one
 sigmoid logit and soft targets, so both terms are written here in a few lines of torch.

@@ -1,4 +1,4 @@
-"""Round two of S (METHOD.md §3): find the training faces the round-1 model disagrees with.
+"""Round two of S (docs/method.md §3): find the training faces the round-1 model disagrees with.
 
 The paper hand-relabels the hard examples and retrains. We cannot relabel by hand, so we
 rank the train faces (clean, as photographed) by disagreement between the round-1

@@ -1,4 +1,4 @@
-"""U-Net with a ResNet-18-layout encoder for visible-face segmentation (METHOD.md §3).
+"""U-Net with a ResNet-18-layout encoder for visible-face segmentation (docs/method.md §3).
 
 The encoder/decoder split follows segmentation_models_pytorch: the encoder returns one
 feature map per stage (stride 1 = the input, 2, 4, 8, 16, 32), the decoder has one conv

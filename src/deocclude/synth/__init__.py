@@ -1,4 +1,4 @@
-"""Occlusion synthesis (METHOD.md §2): occluder sources, placement, composition, protocols.
+"""Occlusion synthesis (docs/method.md §2): occluder sources, placement, composition, protocols.
 
 Public API:
 - :class:`SynthConfig`, :data:`CATEGORIES`

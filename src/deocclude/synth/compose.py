@@ -1,4 +1,4 @@
-"""Composition (METHOD.md eq. 2) and the result type of one synthesis."""
+"""Composition (docs/method.md §2, eq. 2) and the result type of one synthesis."""
 
 from __future__ import annotations
 
