@@ -119,6 +119,14 @@ def test_tiny_end_to_end(data_root: Path, tmp_path: Path, monkeypatch, one_torch
     rows = lfw["results"]["sunglasses"]
     assert {"occluded", "ours (S + R + Telea)", "oracle mask + Telea"} <= set(rows)
     assert all(0.0 <= r["accuracy_mean"] <= 1.0 for r in rows.values())
+    for results in (lfw["results"], lfw["results_arcface"]):  # both identity networks, with the floors
+        assert {"clean", "eyes blacked", "mouth blacked", "sunglasses"} <= set(results)
+        assert set(results["sunglasses"]) == set(rows)
+    # ArcFace separates people: a different pair scores far below a same pair (dlib gives both ~0.85)
+    arc = lfw["results_arcface"]["clean"]
+    assert arc["same_cos_mean"] - arc["different_cos_mean"] > 0.3
+    markdown = (tmp_path / "eval_lfw.md").read_text()
+    assert "## ArcFace-class" in markdown and "floor: eyes blacked" in markdown
     assert (tmp_path / "eval_lfw.md").read_text().startswith("```bash\ndeocclude eval --protocol lfw")
     assert (tmp_path / "lfw.png").is_file() and lfw["grid"] == str(tmp_path / "lfw.png")
     # the privacy run picks up the LFW clean threshold from eval_lfw.json

@@ -219,27 +219,52 @@ def mask_scores(found: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------- identity
+IDENTITY_NETWORKS = ("dlib", "arcface")
+"""Every identity row is reported with both: dlib-ResNet (128-D; any two faces score ≈ 0.85) and
+the ArcFace-class MobileFaceNet (512-D, unrelated faces ≈ 0: deocclude/identity/arcface.py)."""
+
+
 class Embedder:
-    """dlib-ResNet descriptors of uint8 canonical crops, in batches, on one device."""
+    """Identity embeddings of uint8 canonical crops, in batches, on one device.
 
-    def __init__(self, device: str = "auto", batch_size: int = 64) -> None:
+    ``network``: ``dlib`` (the whole-crop dlib-ResNet chip) or ``arcface`` (the 5-point
+    112 × 112 chip from the canonical landmarks: deocclude/identity/arcface_align.py).
+    """
+
+    def __init__(self, device: str = "auto", batch_size: int = 64, network: str = "dlib") -> None:
         from deocclude.device import resolve_device
-        from deocclude.identity.weights import load_identity_network
 
+        if network not in IDENTITY_NETWORKS:
+            raise DeoccludeError(f"unknown identity network {network!r} (use {' or '.join(IDENTITY_NETWORKS)})")
         self.device = resolve_device(device)
-        self.network = load_identity_network(device=self.device)
-        self.batch_size = batch_size
+        self.batch_size, self.name = batch_size, network
+        if network == "dlib":
+            from deocclude.identity.weights import load_identity_network
+
+            self.network = load_identity_network(device=self.device)
+        else:
+            from deocclude.identity.arcface import load_arcface
+
+            self.network = load_arcface(device=self.device)
+
+    def _embed(self, crops: np.ndarray):  # noqa: ANN202 - a (B, D) tensor
+        if self.name == "dlib":
+            from deocclude.identity.embed import face_embedding
+
+            return face_embedding(np.ascontiguousarray(crops), self.network)
+        from deocclude.face_batch import images_to_tensor
+        from deocclude.identity.arcface_align import arcface_embedding
+
+        return arcface_embedding(images_to_tensor(crops).to(self.device), network=self.network)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         import torch
 
-        from deocclude.identity.embed import face_embedding
-
         out = []
         with torch.no_grad():
             for i in range(0, len(crops), self.batch_size):
-                out.append(face_embedding(np.ascontiguousarray(crops[i:i + self.batch_size]), self.network).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
+                out.append(self._embed(crops[i:i + self.batch_size]).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 128 if self.name == "dlib" else 512), np.float32)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

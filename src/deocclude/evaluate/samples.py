@@ -36,6 +36,8 @@ class EvalBatch:
     """(B, N, N) float32: the oracle fill mask given to the mask-based rows."""
     own: np.ndarray
     """(B, N, N) bool: the clean face's own occlusions (labelled hair) on its surface."""
+    landmarks: np.ndarray
+    """(B, 468, 2 or 3) float32: the clean faces' mesh points in crop pixels (the identity floors black out parts)."""
     dropped: int = 0
     """Protocol faces of this batch left out: their occluder missed the face surface, so
     they have no true occlusion to score."""
@@ -98,5 +100,7 @@ def _batch(samples: list, config: Table1Config) -> EvalBatch:
         if kept else np.zeros((0, n, n), np.float32),
         own=np.stack([own_occlusion(s.item["face_mask"][0].numpy(), s.item["mesh_mask"][0].numpy()) for s in kept])
         if kept else np.zeros((0, n, n), bool),
+        landmarks=np.stack([s.item["landmarks"].numpy().astype(np.float32) for s in kept])
+        if kept else np.zeros((0, 468, 3), np.float32),
         dropped=len(samples) - len(kept),
     )

@@ -83,7 +83,8 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     from deocclude.evaluate.fills import AutomaticPipeline, load_gs, to_tensor, usable
     from deocclude.evaluate.grid import GridCollector
     from deocclude.evaluate.masks import mask_agreement
-    from deocclude.evaluate.metrics import IdentityScorer, MeanTable, pixel_scores
+    from deocclude.evaluate.metrics import FLOORS, IdentityScorer, MeanTable, black_out, pixel_scores
+    from deocclude.face_batch import tensor_to_images
     from deocclude.evaluate.report import build_report
     from deocclude.evaluate.samples import open_protocol
     from deocclude.fills import make_fill
@@ -115,6 +116,9 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 region = torch.from_numpy(batch.true.astype(np.float32))[:, None]
                 identity.set_reference(clean)
                 score(NONE, INPUT_ROW, to_tensor(occluded), clean, region)
+                clean_crops = tensor_to_images(clean)
+                for floor, parts in FLOORS.items():  # identity only: what is left with a face part blacked out
+                    table.add(f"{NONE}|floor: {floor}", identity.score(to_tensor(black_out(clean_crops, batch.landmarks, parts))))
                 auto = pipeline(occluded, seed=batch.indices[0])
                 found, oracle = auto.batch, auto.batch.with_occlusion(batch.oracle)
                 for fill in usable(oracle_fills, oracle):
