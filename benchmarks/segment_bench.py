@@ -23,7 +23,8 @@ import torch
 from deocclude.segment.config import SegmentTrainConfig
 from deocclude.segment.inference import DEFAULT_WEIGHTS, load_net
 from deocclude.segment.losses import SegmentLoss
-from deocclude.segment.model import UNet, count_parameters
+from deocclude.nets import count_parameters
+from deocclude.segment.model import UNet
 
 PAPER = {"precision": 0.981, "iou": 0.954}
 RESULTS = Path(__file__).resolve().parent / "results" / "segment.json"

@@ -14,7 +14,8 @@ import torch
 from deocclude.segment.config import SegmentLossConfig, UNetConfig
 from deocclude.segment.inference import DEFAULT_WEIGHTS, Segmenter, load_net, save_weights, segment
 from deocclude.segment.losses import SegmentLoss, dice_loss, ohem_bce_loss
-from deocclude.segment.model import AnySize, UNet, count_parameters, crop_padding, pad_to_multiple
+from deocclude.nets import count_parameters
+from deocclude.segment.model import AnySize, UNet, crop_padding, pad_to_multiple
 
 TINY = UNetConfig(stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8))
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.device import resolve_device
-from deocclude.weights_file import read_weights, write_weights
+from deocclude.weights_file import config_from_json, config_to_json, read_weights, write_weights
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.reconstruct.face_model import FaceModel
 from deocclude.reconstruct.regressor import Regressor
@@ -31,7 +31,7 @@ FORMAT = "deocclude.reconstruct/1"
 
 def weights_metadata(config: RegressorConfig, size: int) -> dict[str, str]:
     """What :func:`load_regressor` needs besides the tensors."""
-    return {"config": config.to_json(), "size": str(size), "format": FORMAT}
+    return {"config": config_to_json(config), "size": str(size), "format": FORMAT}
 
 
 def save_weights(net: Regressor, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
@@ -42,7 +42,7 @@ def save_weights(net: Regressor, path: str | Path, size: int, extra: dict[str, s
 def load_regressor(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Regressor, int]:
     """Build the regressor described by a weights file and load it (float32, eval mode)."""
     meta, tensors = read_weights(path, "reconstruction", FORMAT)
-    net = Regressor(RegressorConfig.from_json(meta["config"]))
+    net = Regressor(config_from_json(RegressorConfig, meta["config"]))
     net.load_state_dict(tensors)
     return net.to(device).eval(), int(meta.get("size", "128"))
 
