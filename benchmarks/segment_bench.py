@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from deocclude.segment.config import SegmentTrainConfig
-from deocclude.segment.inference import DEFAULT_WEIGHTS, load_net
+from deocclude.segment.inference import DEFAULT_WEIGHTS, S_FILE
 from deocclude.segment.losses import SegmentLoss
 from deocclude.nets import count_parameters
 from deocclude.segment.model import UNet
@@ -36,7 +36,9 @@ def evaluate(weights: Path, val_limit: int, batch_size: int = 16) -> dict:
 
     from deocclude.segment.task import SegmentTask
 
-    net, size = load_net(weights)
+    net, info = S_FILE.load(weights)
+
+    size = info.size
     task = SegmentTask(SegmentTrainConfig(size=size, model=net.config, val_limit=val_limit, train_limit=1))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size, num_workers=1)
     sums: dict[str, torch.Tensor] = {}
@@ -135,7 +137,8 @@ def main() -> int:
         "paper": PAPER,
     }
     if args.weights.is_file():
-        net, size = load_net(args.weights)
+        net, info = S_FILE.load(args.weights)
+        size = info.size
         results["weights"] = {"file": str(args.weights.name), "bytes": args.weights.stat().st_size, "parameters": count_parameters(net), "train_size": size, "config": net.config.__dict__}
     else:
         net, size = UNet(SegmentTrainConfig().model).eval(), 128

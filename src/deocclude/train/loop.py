@@ -26,12 +26,13 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from deocclude import precision
 from deocclude.imageio import write_image
+from deocclude.model_file import write_tensors
 from deocclude.train import distributed as distmod
 from deocclude.train.checkpoint import find_checkpoint, load_checkpoint, load_model_tensors, save_checkpoint, unwrap
 from deocclude.train.config import TrainConfig, save_config
@@ -289,7 +290,7 @@ class Trainer:
         if self.is_main:
             path.parent.mkdir(parents=True, exist_ok=True)
             tensors = self.task.export({k: unwrap(m) for k, m in self.models.items()})
-            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=self.task.export_metadata())
+            write_tensors(tensors, path, self.task.export_metadata(), half=False)
         return path
 
     # -- the loop -----------------------------------------------------------------------
