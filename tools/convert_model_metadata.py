@@ -62,7 +62,8 @@ def provenance_from_flat_keys(meta: dict[str, str], facts: dict[str, Any], commi
 
 
 def last_commit_of(path: Path) -> str:
-    done = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], capture_output=True, text=True, cwd=REPO_DIR)
+    done = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], capture_output=True, text=True, cwd=REPO_DIR,
+                          check=False)  # outside git: "unknown"
     return done.stdout.strip() or "unknown"
 
 

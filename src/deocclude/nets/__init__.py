@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def count_parameters(module: "nn.Module") -> int:
+def count_parameters(module: nn.Module) -> int:
     """Number of scalars in ``module``'s parameters (buffers such as BN statistics excluded):
     the figure the model card and the 25 MB budget for bundled weights are stated in."""
     return sum(p.numel() for p in module.parameters())

@@ -13,6 +13,8 @@ from torch import nn
 
 from deocclude.nets.config import ResNetEncoderConfig
 
+HALF_WIDTH = ResNetEncoderConfig()  # the bundled S's and R's encoder
+
 
 def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
     """Conv (no bias: the BN that follows has one) + BN + ReLU, the unit of the stem and of S's decoder."""
@@ -49,7 +51,7 @@ class ResNetEncoder(nn.Module):
     and a regressor can pool the last one.
     """
 
-    def __init__(self, config: ResNetEncoderConfig = ResNetEncoderConfig()) -> None:
+    def __init__(self, config: ResNetEncoderConfig = HALF_WIDTH) -> None:
         super().__init__()
         self.config = config
         self.stem = conv_bn_relu(config.in_channels, config.stem_width, kernel=7, stride=2)

@@ -20,9 +20,11 @@ class Recipe:
     description: str = ""
 
     def config_class(self) -> type:
+        """The recipe's config dataclass (torch-free: the CLI builds its flags from it)."""
         return _load(self.config)
 
     def task_class(self) -> Any:
+        """The Task class: the bundler asks it for provenance without building a task (which loads data)."""
         return _load(self.task)
 
     def make_task(self, config: Any) -> Any:
