@@ -104,7 +104,8 @@ def _finished_run(folder: Path, network_file, net: torch.nn.Module, config, meta
     """A run folder as the loop leaves it: fp32 export with the task's metadata, config.json, log.jsonl."""
     network_file.save(net, folder / "final" / "weights.safetensors", config.size, extra=metadata_extra, half=False)
     save_config(config, folder / "config.json")
-    records = [{"event": "start", "step": 0}, {"event": "end", "step": 7, "epochs": 0.25, "images": 28, "minutes": 0.5,
+    records = [{"event": "start", "step": 0, "commit": "aaa1111"}, {"event": "start", "step": 3, "commit": "bbb2222"},
+               {"event": "end", "step": 7, "epochs": 0.25, "images": 28, "minutes": 0.5,
                                                "weights": "x", "val_metric": 0.125}]
     (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
@@ -126,11 +127,12 @@ def _nets():
 def test_one_bundler_for_every_recipe(tmp_path: Path, index: int) -> None:
     _, network_file, net, config, extra, x = _nets()[index]
     run = _finished_run(tmp_path / "run-x", network_file, net, config, extra)
-    path, provenance = bundle(run, tmp_path / "bundled.safetensors", trained_with="0123abc")
+    path, provenance = bundle(run, tmp_path / "bundled.safetensors")
     loaded, info = network_file.load(path)
     assert info.size == config.size and info.provenance == provenance
     assert (provenance.run, provenance.steps, provenance.epochs, provenance.images, provenance.minutes) == ("run-x", 7, 0.25, 28, 0.5)
-    assert provenance.val == {"val_metric": 0.125} and provenance.trained_with_commit == "0123abc" and provenance.data
+    assert provenance.val == {"val_metric": 0.125} and provenance.data
+    assert provenance.trained_with_commit == "aaa1111, bbb2222"  # the run was resumed with newer code
     assert {k: v for k, v in read_metadata(path).items() if k != "provenance"} == read_metadata(run / "final" / "weights.safetensors")
     assert all(t.dtype == torch.float16 for t in read_tensors_raw(path) if t.is_floating_point())
     with torch.no_grad():
@@ -141,6 +143,15 @@ def read_tensors_raw(path: Path) -> list[torch.Tensor]:
     from deocclude.model_file import read_tensors
 
     return list(read_tensors(path, "test", as_float32=False)[1].values())
+
+
+def test_bundler_takes_the_training_commit_from_the_command_line_for_old_runs(tmp_path: Path) -> None:
+    _, network_file, net, config, extra, _ = _nets()[0]
+    run = _finished_run(tmp_path / "old-run", network_file, net, config, extra)
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (
+        {"event": "start", "step": 0}, {"event": "end", "step": 7, "images": 28, "minutes": 0.5})))
+    assert bundle(run, tmp_path / "a.safetensors")[1].trained_with_commit == "unknown"
+    assert bundle(run, tmp_path / "b.safetensors", commit="0123abc")[1].trained_with_commit == "0123abc"
 
 
 def test_bundler_says_when_the_run_has_not_finished(tmp_path: Path) -> None:

@@ -100,6 +100,12 @@ def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> No
     size = info.size
     assert size == 64 and net.config.stem_width == 8
 
+    # The one bundler on the real run folder: the CLI writes the fp16 file with the run's provenance.
+    assert main(["train", "bundle", str(out), "-o", str(tmp_path / "s.safetensors")]) == 0
+    _, bundled = S_FILE.load(tmp_path / "s.safetensors")
+    assert bundled.provenance is not None and (bundled.provenance.run, bundled.provenance.steps) == ("run", 4)
+    assert bundled.provenance.trained_with_commit == log[0]["commit"] and "occluded_iou" in bundled.provenance.val
+
 
 def test_train_rejects_missing_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from deocclude.cli import main

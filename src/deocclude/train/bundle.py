@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deocclude.config_codec import config_to_json
 from deocclude.errors import DeoccludeError
+from deocclude.paths import checkout_commit
 from deocclude.train.config import load_config
 from deocclude.train.recipes import RECIPES, Recipe
 
@@ -31,15 +31,6 @@ if TYPE_CHECKING:
     from deocclude.model_file import Provenance
 
 LOOP_KEYS = ("event", "step", "epochs", "images", "minutes", "weights")  # the end record's non-metric entries
-
-
-def head_commit() -> str:
-    """Short hash of the checkout's HEAD ("unknown" outside git)."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
 
 
 def recipe_for(exported_format: str | None) -> Recipe:
@@ -50,26 +41,37 @@ def recipe_for(exported_format: str | None) -> Recipe:
     raise DeoccludeError(f"no recipe exports format {exported_format!r}; known: {sorted(r.network().format for r in RECIPES.values())}")
 
 
-def last_end_record(log: Path) -> dict[str, Any]:
-    ends = [record for record in map(json.loads, log.read_text().splitlines()) if record.get("event") == "end"]
+def read_log(log: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The run's ``start`` records (one per launch and --resume) and its last ``end`` record."""
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    ends = [r for r in records if r.get("event") == "end"]
     if not ends:
         raise DeoccludeError(f"{log}: no 'end' record: the run has not finished")
-    return ends[-1]
+    return [r for r in records if r.get("event") == "start"], ends[-1]
 
 
-def run_provenance(run: Path, recipe: Recipe, trained_with: str = "") -> Provenance:
-    """The provenance of a finished run: the loop's numbers plus the task's data and inputs."""
+def launch_commits(starts: list[dict[str, Any]]) -> str:
+    """The commits the run's launches logged, in order ("a, b" when a --resume ran newer code)."""
+    commits = list(dict.fromkeys(r["commit"] for r in starts if r.get("commit")))
+    return ", ".join(commits) or "unknown"
+
+
+def run_provenance(run: Path, recipe: Recipe, commit: str = "") -> Provenance:
+    """The provenance of a finished run: the loop's numbers plus the task's data and inputs.
+
+    ``commit``: the code the run was trained with, for runs older than the ``commit`` entry of
+    the loop's start records (default: what those records say)."""
     from deocclude.model_file import Provenance
 
     config = load_config(recipe.config_class(), run / "config.json")
-    end = last_end_record(run / "log.jsonl")
+    starts, end = read_log(run / "log.jsonl")
     return Provenance(run=run.name, steps=end.get("step"), epochs=end.get("epochs"), images=end.get("images"),
                       minutes=end.get("minutes"), val={k: v for k, v in end.items() if k not in LOOP_KEYS},
-                      trained_with_commit=trained_with or "unknown", bundled_at_commit=head_commit(),
+                      trained_with_commit=commit or launch_commits(starts), bundled_at_commit=checkout_commit(),
                       **recipe.task_class().provenance(config))
 
 
-def bundle(run: Path, out: Path | None = None, trained_with: str = "") -> tuple[Path, Provenance]:
+def bundle(run: Path, out: Path | None = None, commit: str = "") -> tuple[Path, Provenance]:
     """Write the bundled file of ``run`` (default: the recipe's file in src/deocclude/weights/)."""
     from deocclude.model_file import MAX_BUNDLED_BYTES, PROVENANCE_KEY, read_tensors, write_tensors
 
@@ -79,7 +81,7 @@ def bundle(run: Path, out: Path | None = None, trained_with: str = "") -> tuple[
     meta, tensors = read_tensors(exported, "exported")
     recipe = recipe_for(meta.get("format"))
     network = recipe.network()
-    provenance = run_provenance(run, recipe, trained_with)
+    provenance = run_provenance(run, recipe, commit)
     path = write_tensors(tensors, out or network.default_path, {**meta, PROVENANCE_KEY: config_to_json(provenance)}, half=True)
     network.load(path)  # the file must rebuild its network strictly, or it is not shipped
     if path.stat().st_size >= MAX_BUNDLED_BYTES:
@@ -90,7 +92,8 @@ def bundle(run: Path, out: Path | None = None, trained_with: str = "") -> tuple[
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="a finished `deocclude train <recipe>` run folder")
     parser.add_argument("-o", "--out", type=Path, default=None, help="default: the recipe's file in src/deocclude/weights/")
-    parser.add_argument("--trained-with", default="", help="commit of the code the run was trained with")
+    parser.add_argument("--trained-with", default="", help="commit of the code the run was trained with "
+                        "(default: the commits its log's start records name; runs before 2026-12-02 have none)")
 
 
 def run_command(args: argparse.Namespace) -> int:

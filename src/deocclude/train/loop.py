@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from deocclude import precision
 from deocclude.imageio import write_image
 from deocclude.model_file import write_tensors
+from deocclude.paths import checkout_commit
 from deocclude.train import distributed as distmod
 from deocclude.train.checkpoint import find_checkpoint, load_checkpoint, load_model_tensors, save_checkpoint, unwrap
 from deocclude.train.config import TrainConfig, save_config
@@ -307,7 +308,8 @@ class Trainer:
         window_t, window_n = time.monotonic(), 0
         for m in self.models.values():
             m.train()
-        self.log.write({"event": "start", "step": s.step, "minutes": s.minutes, "world_size": self.dist.world_size, "device": str(self.dist.device), "cpu_mode": str(self.mode)})
+        self.log.write({"event": "start", "step": s.step, "minutes": s.minutes, "world_size": self.dist.world_size, "device": str(self.dist.device), "cpu_mode": str(self.mode),
+                        "commit": checkout_commit()})  # the bundler's trained_with_commit (one per --resume)
         stop = False
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console, disable=not self.is_main)
         with progress:
