@@ -160,10 +160,14 @@ class NetworkFile(Generic[NetT]):
             meta["size"] = str(size)
         return {**meta, **(extra or {})}
 
-    def save(self, net: NetT | Mapping[str, torch.Tensor], path: str | Path | None = None, size: int | None = None, *,
+    def save(self, net: NetT | Mapping[str, torch.Tensor], path: str | Path, size: int | None = None, *,
              config: Any = None, extra: Mapping[str, str] | None = None, provenance: Provenance | None = None,
              half: bool = True) -> Path:
-        """Write a network (or its state dict, then with ``config``) as (fp16) safetensors."""
+        """Write a network (or its state dict, then with ``config``) as (fp16) safetensors.
+
+        ``path`` has no default on purpose: the default path is the shipped file, which only
+        the bundler (:mod:`deocclude.train.bundle`) replaces.
+        """
         if isinstance(net, nn.Module):
             state: Mapping[str, torch.Tensor] = net.state_dict()
             config = getattr(net, "config", None) if config is None else config
@@ -174,7 +178,7 @@ class NetworkFile(Generic[NetT]):
         meta = self.metadata(config, size, extra)
         if provenance is not None:
             meta[PROVENANCE_KEY] = config_to_json(provenance)
-        return write_tensors(state, self.default_path if path is None else path, meta, half)
+        return write_tensors(state, path, meta, half)
 
     def read(self, path: str | Path | None = None) -> tuple[ModelInfo, dict[str, torch.Tensor]]:
         """The file's description and float32 tensors; a file of another kind is refused by name."""
