@@ -12,6 +12,7 @@ the same tests then run over all of them:
 - dtype: a bfloat16 forward under CPU autocast stays finite and close to float32, for the
   networks the project runs that way (S, R, G through :mod:`deocclude.precision`, D in
   ``--fast-cpu`` training); the identity nets run in float32 (fp16 on CUDA) only.
+- device: on a machine with CUDA, the same outputs there as on the CPU (skipped elsewhere).
 
 S, R, G and D use narrow configs of the same code (the shipped widths make one backward at
 256 px cost seconds on a shared 2-core CPU); the identity nets have one fixed architecture.
@@ -130,3 +131,16 @@ def test_bfloat16_autocast_forward_on_cpu(spec: ModelSpec) -> None:
     assert low.shape == reference.shape and torch.isfinite(low).all()
     error = (low.float() - reference).norm() / reference.norm().clamp_min(1e-6)
     assert error < spec.bf16_tolerance, f"{spec.name}: bf16 relative error {error:.3f}"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_cuda_forward_matches_cpu(spec: ModelSpec) -> None:
+    """The same weights give the same outputs on CUDA (TF32 convolutions allowed: a loose tolerance)."""
+    net = _seeded(spec).eval()
+    x = _input(spec, 1, spec.sizes[0])
+    with torch.no_grad():
+        reference = net(x)
+        on_cuda = net.cuda()(x.cuda()).cpu()
+    assert on_cuda.shape == reference.shape
+    assert (on_cuda - reference).norm() / reference.norm().clamp_min(1e-6) < 1e-2
