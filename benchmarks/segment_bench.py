@@ -37,7 +37,6 @@ def evaluate(weights: Path, val_limit: int, batch_size: int = 16) -> dict:
     from deocclude.segment.task import SegmentTask
 
     net, info = S_FILE.load(weights)
-
     size = info.size
     task = SegmentTask(SegmentTrainConfig(size=size, model=net.config, val_limit=val_limit, train_limit=1))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size, num_workers=1)

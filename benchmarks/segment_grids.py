@@ -28,7 +28,6 @@ def val_grid(weights: Path, count: int) -> np.ndarray:
     from deocclude.segment.task import SegmentTask
 
     net, info = S_FILE.load(weights)
-
     size = info.size
     task = SegmentTask(SegmentTrainConfig(size=size, model=net.config))
     val = task.val_dataset()
