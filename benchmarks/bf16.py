@@ -28,15 +28,15 @@ RESULTS = REPO_DIR / "benchmarks" / "results"
 
 def _nets() -> dict[str, torch.nn.Module]:
     """The bundled S, R regressor and G (fp32), and G's discriminator (untrained: speed only)."""
-    from deocclude.inpaint.api import load_generator
+    from deocclude.inpaint.api import G_FILE
     from deocclude.inpaint.discriminator import Discriminator
     from deocclude.inpaint.config import DiscriminatorConfig
-    from deocclude.reconstruct.inference import load_regressor
-    from deocclude.segment.inference import load_net
+    from deocclude.reconstruct.inference import R_FILE
+    from deocclude.segment.inference import S_FILE
 
-    s, _ = load_net()
-    r, _ = load_regressor()
-    g, _ = load_generator()
+    s, _ = S_FILE.load()
+    r, _ = R_FILE.load()
+    g, _ = G_FILE.load()
     return {"S": s, "R": r, "G": g, "D": Discriminator(DiscriminatorConfig())}
 
 
@@ -79,18 +79,18 @@ def _speed(net: torch.nn.Module, mode: precision.Mode, batch: int, size: int, re
 
 def _val_metrics(mode: precision.Mode, limit: int) -> dict[str, dict[str, float]]:
     """The bundled S and G through their tasks' val_step on the same val faces."""
-    from deocclude.inpaint.api import load_generator
+    from deocclude.inpaint.api import G_FILE
     from deocclude.inpaint.config import InpaintTrainConfig
     from deocclude.inpaint.task import InpaintTask
     from deocclude.segment.config import SegmentTrainConfig
-    from deocclude.segment.inference import load_net
+    from deocclude.segment.inference import S_FILE
     from deocclude.segment.task import SegmentTask
     from deocclude.train.loop import to_channels_last
 
     out = {}
     for name, task, models in (
-        ("S", SegmentTask(SegmentTrainConfig(val_limit=limit)), {"net": load_net()[0]}),
-        ("G", InpaintTask(InpaintTrainConfig(val_limit=limit)), {"generator": load_generator()[0]}),
+        ("S", SegmentTask(SegmentTrainConfig(val_limit=limit)), {"net": S_FILE.load()[0]}),
+        ("G", InpaintTask(InpaintTrainConfig(val_limit=limit)), {"generator": G_FILE.load()[0]}),
     ):
         models = {k: precision.channels_last(m, mode.channels_last).eval() for k, m in models.items()}
         data = task.val_dataset()

@@ -21,9 +21,10 @@ from pathlib import Path
 import torch
 
 from deocclude.segment.config import SegmentTrainConfig
-from deocclude.segment.inference import DEFAULT_WEIGHTS, load_net
+from deocclude.segment.inference import DEFAULT_WEIGHTS, S_FILE
 from deocclude.segment.losses import SegmentLoss
-from deocclude.segment.model import UNet, count_parameters
+from deocclude.nets import count_parameters
+from deocclude.segment.model import UNet
 
 PAPER = {"precision": 0.981, "iou": 0.954}
 RESULTS = Path(__file__).resolve().parent / "results" / "segment.json"
@@ -35,7 +36,8 @@ def evaluate(weights: Path, val_limit: int, batch_size: int = 16) -> dict:
 
     from deocclude.segment.task import SegmentTask
 
-    net, size = load_net(weights)
+    net, info = S_FILE.load(weights)
+    size = info.size
     task = SegmentTask(SegmentTrainConfig(size=size, model=net.config, val_limit=val_limit, train_limit=1))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size, num_workers=1)
     sums: dict[str, torch.Tensor] = {}
@@ -134,7 +136,8 @@ def main() -> int:
         "paper": PAPER,
     }
     if args.weights.is_file():
-        net, size = load_net(args.weights)
+        net, info = S_FILE.load(args.weights)
+        size = info.size
         results["weights"] = {"file": str(args.weights.name), "bytes": args.weights.stat().st_size, "parameters": count_parameters(net), "train_size": size, "config": net.config.__dict__}
     else:
         net, size = UNet(SegmentTrainConfig().model).eval(), 128

@@ -19,7 +19,7 @@ import torch
 
 from deocclude.imageio import read_image, write_image
 from deocclude.paths import data_root
-from deocclude.segment.inference import DEFAULT_WEIGHTS, Segmenter, load_net
+from deocclude.segment.inference import DEFAULT_WEIGHTS, S_FILE, Segmenter
 from deocclude.visualize import labelled_grid, overlay_mask
 
 
@@ -27,7 +27,8 @@ def val_grid(weights: Path, count: int) -> np.ndarray:
     from deocclude.segment.config import SegmentTrainConfig
     from deocclude.segment.task import SegmentTask
 
-    net, size = load_net(weights)
+    net, info = S_FILE.load(weights)
+    size = info.size
     task = SegmentTask(SegmentTrainConfig(size=size, model=net.config))
     val = task.val_dataset()
     picks = np.linspace(0, len(val) - 1, count).astype(int)

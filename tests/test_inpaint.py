@@ -12,7 +12,7 @@ import torch
 from deocclude.cli import main
 from deocclude.errors import DeoccludeError
 from deocclude.imageio import read_image, write_image
-from deocclude.inpaint.api import inpaint, load_generator, save_generator
+from deocclude.inpaint.api import G_FILE, inpaint
 from deocclude.inpaint.config import DiscriminatorConfig, GeneratorConfig
 from deocclude.inpaint.discriminator import Discriminator
 from deocclude.inpaint.generator import Generator, composite, generator_input
@@ -71,16 +71,17 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(1)
     g = Generator(TINY).eval()
     x = torch.rand(1, 7, 24, 24)
-    path = save_generator(g, tmp_path / "g.safetensors", size=24, half=False)
-    loaded, size = load_generator(path)
+    path = G_FILE.save(g, tmp_path / "g.safetensors", size=24, half=False)
+    loaded, info = G_FILE.load(path)
+    size = info.size
     assert size == 24 and loaded.config == TINY
     with torch.no_grad():
         assert torch.equal(g(x), loaded(x))
-    half_path = save_generator(g, tmp_path / "g16.safetensors", size=24)
+    half_path = G_FILE.save(g, tmp_path / "g16.safetensors", size=24)
     with torch.no_grad():
-        assert torch.allclose(g(x), load_generator(half_path)[0](x), atol=2e-2)
+        assert torch.allclose(g(x), G_FILE.load(half_path)[0](x), atol=2e-2)
     with pytest.raises(DeoccludeError, match="not found"):
-        load_generator(tmp_path / "missing.safetensors")
+        G_FILE.load(tmp_path / "missing.safetensors")
 
 
 def test_losses_are_zero_for_a_perfect_prediction_and_finite_otherwise() -> None:
@@ -131,7 +132,7 @@ def test_poisson_target_moves_structure_in_and_keeps_the_rest() -> None:
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(3)
-    return save_generator(Generator(TINY), tmp_path_factory.mktemp("w") / "g.safetensors", size=32)
+    return G_FILE.save(Generator(TINY), tmp_path_factory.mktemp("w") / "g.safetensors", size=32)
 
 
 def test_api_single_uint8_crop_keeps_unmasked_pixels(tiny_weights: Path) -> None:

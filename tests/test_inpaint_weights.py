@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from deocclude.inpaint.api import DEFAULT_WEIGHTS, inpaint, load_generator
+from deocclude.inpaint.api import DEFAULT_WEIGHTS, G_FILE, inpaint
 
 
 def _test_faces(root: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -47,7 +47,8 @@ def test_bundled_weights_are_small_fp16_and_load(bundled: Path) -> None:
 
     with safe_open(str(bundled), framework="pt") as f:
         assert all(f.get_tensor(k).dtype == torch.float16 for k in f.keys() if f.get_tensor(k).is_floating_point())
-    net, size = load_generator(bundled)
+    net, info = G_FILE.load(bundled)
+    size = info.size
     assert size == 128 and net(torch.zeros(1, 7, 64, 64)).shape == (1, 3, 64, 64)
 
 

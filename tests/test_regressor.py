@@ -81,12 +81,13 @@ def test_losses_are_zero_at_the_teacher_and_positive_elsewhere(face_model) -> No
 
 
 def test_weights_round_trip_api_and_obj(tmp_path: Path, face_model) -> None:
-    from deocclude.reconstruct.inference import Reconstructor, load_regressor, save_weights, write_obj
+    from deocclude.reconstruct.inference import R_FILE, Reconstructor, write_obj
 
     net = Regressor(TINY, torch.ones(257))
     torch.nn.init.normal_(net.head.weight, std=1e-3)
-    path = save_weights(net, tmp_path / "r.safetensors", 64)
-    loaded, size = load_regressor(path)
+    path = R_FILE.save(net, tmp_path / "r.safetensors", 64)
+    loaded, info = R_FILE.load(path)
+    size = info.size
     crops = torch.rand(2, 3, 64, 64)
     assert size == 64 and torch.allclose(loaded(crops), net.eval()(crops), atol=1e-3)
     model = Reconstructor(path, face_model=face_model)
@@ -152,11 +153,11 @@ def test_bundled_weights_beat_the_mean_face_on_occluded_val_faces(utkface_root: 
 def test_cli_photo_aligned_and_bad_input(tmp_path: Path, example_photo: Path, face_model, capsys) -> None:
     from deocclude.cli import main
     from deocclude.imageio import read_image
-    from deocclude.reconstruct.inference import save_weights
+    from deocclude.reconstruct.inference import R_FILE
 
     net = Regressor(TINY, torch.ones(257))
     torch.nn.init.normal_(net.head.weight, std=1e-3)
-    weights = str(save_weights(net, tmp_path / "r.safetensors", 64))
+    weights = str(R_FILE.save(net, tmp_path / "r.safetensors", 64))
     out = tmp_path / "out"
     assert main(["reconstruct", str(example_photo), "-o", str(out), "--weights", weights, "--coefficients"]) == 0
     for suffix in ("_render.png", "_mask.png", ".obj", "_input.png", ".npy"):

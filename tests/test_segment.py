@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from deocclude.segment.config import SegmentLossConfig, UNetConfig
-from deocclude.segment.inference import DEFAULT_WEIGHTS, Segmenter, load_net, save_weights, segment
+from deocclude.segment.inference import DEFAULT_WEIGHTS, S_FILE, Segmenter, segment
 from deocclude.segment.losses import SegmentLoss, dice_loss, ohem_bce_loss
-from deocclude.segment.model import AnySize, UNet, count_parameters, crop_padding, pad_to_multiple
+from deocclude.nets import count_parameters
+from deocclude.segment.model import AnySize, UNet, crop_padding, pad_to_multiple
 
 TINY = UNetConfig(stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8))
 
@@ -97,8 +98,9 @@ def test_weights_save_load_round_trip(tmp_path: Path) -> None:
     net.train()
     net(torch.rand(4, 3, 64, 64))
     net.eval()
-    path = save_weights(net, tmp_path / "s.safetensors", size=64)
-    loaded, size = load_net(path)
+    path = S_FILE.save(net, tmp_path / "s.safetensors", size=64)
+    loaded, info = S_FILE.load(path)
+    size = info.size
     assert size == 64 and loaded.config == TINY
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
@@ -107,7 +109,7 @@ def test_weights_save_load_round_trip(tmp_path: Path) -> None:
 
 
 def test_segment_api_numpy_and_torch_inputs(tmp_path: Path) -> None:
-    path = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
+    path = S_FILE.save(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
     rng = np.random.default_rng(0)
     crop = rng.integers(0, 256, (100, 77, 3), dtype=np.uint8)
     p = segment(crop, weights=path)
@@ -125,7 +127,7 @@ def test_segment_cli_aligned_and_photo_modes_and_bad_input(tmp_path: Path, examp
     from deocclude.cli import main
     from deocclude.imageio import read_image
 
-    weights = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
+    weights = S_FILE.save(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
     out = tmp_path / "out"
     assert main(["segment", str(example_photo), "-o", str(out), "--weights", str(weights), "--prob", "--aligned"]) == 0
     for suffix in ("mask", "overlay", "prob"):
@@ -177,7 +179,7 @@ def test_mining_scores_faces_and_hard_faces_repeat(tmp_path: Path, utkface_root:
     from deocclude.segment.mining import disagreement
     from deocclude.segment.task import SegmentTask
 
-    weights = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
+    weights = S_FILE.save(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
     scores = disagreement(weights, "val", limit=4, workers=0)
     assert len(scores) == 4 and all(0.0 <= v <= 1.0 for v in scores.values())
     config = SegmentTrainConfig(size=64, train_split="val", train_limit=4, min_visible_ratio=0.0)
@@ -201,7 +203,7 @@ PARSER = replace(TINY, out_channels=3)
 
 def test_parser_shapes_and_softmax_sums_to_one(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    path = save_weights(UNet(PARSER).eval(), tmp_path / "p.safetensors", size=64)
+    path = S_FILE.save(UNet(PARSER).eval(), tmp_path / "p.safetensors", size=64)
     seg = Segmenter(path)
     assert seg.is_parser and Segmenter.CLASSES == ("face", "hair", "other")
     crops = np.random.default_rng(0).integers(0, 256, (2, 100, 77, 3), dtype=np.uint8)
@@ -215,7 +217,7 @@ def test_parser_shapes_and_softmax_sums_to_one(tmp_path: Path) -> None:
 
 
 def test_old_binary_weights_parse_as_face_and_other(tmp_path: Path) -> None:
-    path = save_weights(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
+    path = S_FILE.save(UNet(TINY).eval(), tmp_path / "s.safetensors", size=64)
     seg = Segmenter(path)
     assert not seg.is_parser
     crop = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
@@ -260,7 +262,7 @@ def test_parser_init_from_binary_weights_starts_as_the_old_s(tmp_path: Path) -> 
 
     torch.manual_seed(2)
     old = UNet(TINY).eval()
-    path = save_weights(old, tmp_path / "s.safetensors", size=64, half=False)
+    path = S_FILE.save(old, tmp_path / "s.safetensors", size=64, half=False)
     task = SegmentTask.__new__(SegmentTask)  # no data needed for the weights hook
     task.config = SegmentTrainConfig(model=PARSER)
     models = task.build_models()

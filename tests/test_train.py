@@ -78,7 +78,7 @@ TINY_FLAGS = ["--model.stem-width", "8", "--model.stage-widths", "8", "8", "16",
 
 def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> None:
     from deocclude.cli import main
-    from deocclude.segment.inference import load_net
+    from deocclude.segment.inference import S_FILE
 
     out = tmp_path / "run"
     common = ["train", "segment", "--out", str(out), "--batch-size", "2", "--train-split", "val", "--train-limit", "8", "--val-limit", "2", "--num-workers", "0", "--log-every-steps", "1", "--size", "64", *TINY_FLAGS]
@@ -96,8 +96,15 @@ def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> No
     assert [r["step"] for r in log if r["event"] == "train"] == [1, 2, 3, 4]
     assert json.loads((out / "config.json").read_text())["max_steps"] == 4
     assert (out / "checkpoint" / "models.safetensors").read_bytes() != first
-    net, size = load_net(out / "final" / "weights.safetensors")
+    net, info = S_FILE.load(out / "final" / "weights.safetensors")
+    size = info.size
     assert size == 64 and net.config.stem_width == 8
+
+    # The one bundler on the real run folder: the CLI writes the fp16 file with the run's provenance.
+    assert main(["train", "bundle", str(out), "-o", str(tmp_path / "s.safetensors")]) == 0
+    _, bundled = S_FILE.load(tmp_path / "s.safetensors")
+    assert bundled.provenance is not None and (bundled.provenance.run, bundled.provenance.steps) == ("run", 4)
+    assert bundled.provenance.trained_with_commit == log[0]["commit"] and "occluded_iou" in bundled.provenance.val
 
 
 def test_train_rejects_missing_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

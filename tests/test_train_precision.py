@@ -66,7 +66,7 @@ def test_segmenter_fast_path_matches_fp32() -> None:
 def test_fast_cpu_run_and_init_from_weights_file(tmp_path: Path, utkface_root: Path) -> None:
     """--fast-cpu trains and exports in the default layout; --init-from takes an exported file."""
     from deocclude.cli import main
-    from deocclude.segment.inference import load_net
+    from deocclude.segment.inference import S_FILE
 
     first = tmp_path / "a"
     common = ["train", "segment", "--batch-size", "2", "--train-split", "val", "--train-limit", "4", "--val-limit", "2",
@@ -77,6 +77,6 @@ def test_fast_cpu_run_and_init_from_weights_file(tmp_path: Path, utkface_root: P
     weights = first / "final" / "weights.safetensors"
     second = tmp_path / "b"
     assert main([*common, "--out", str(second), "--max-steps", "1", "--init-from", str(weights)]) == 0
-    a, _ = load_net(weights)
-    b, _ = load_net(second / "final" / "weights.safetensors")
+    a, _ = S_FILE.load(weights)
+    b, _ = S_FILE.load(second / "final" / "weights.safetensors")
     assert b.config == a.config

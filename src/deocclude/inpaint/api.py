@@ -1,7 +1,8 @@
 """Inference for G: ``inpaint(image, occlusion_mask, prior=None) -> image``.
 
-Weights are fp16 safetensors whose metadata carries the generator's shape (``config``)
-and the crop size it was trained at (``size``). G is fully convolutional, but it learnt
+Weights are the one model-file format (:mod:`deocclude.model_file`, :data:`G_FILE`): fp16
+safetensors whose metadata carries the generator's shape (``config``), the crop size it was
+trained at (``size``) and whether it takes I_R (``uses_prior``). G is fully convolutional, but it learnt
 faces at one scale, so by default (``native=True``) a larger or smaller input is resized
 to that size, filled, and the *prediction* is resized back; the composite is done at the
 input's own resolution, so pixels outside the hole are always the input's, exactly.
@@ -21,27 +22,11 @@ from deocclude.errors import DeoccludeError
 from deocclude.face_batch import image_batch
 from deocclude.inpaint.config import GeneratorConfig
 from deocclude.inpaint.generator import Generator, composite, generator_input
+from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
-from deocclude.weights_file import (
-    config_from_json,
-    config_to_json,
-    read_weights,
-    write_weights,
-)
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "inpaint_g.safetensors"
-FORMAT = "deocclude.inpaint/1"
-
-
-def save_generator(net: Generator, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
-    """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
-    return save_state(net.state_dict(), net.config, path, size, extra, half)
-
-
-def save_state(state: dict[str, torch.Tensor], config: GeneratorConfig, path: str | Path, size: int,
-               extra: dict[str, str] | None = None, half: bool = True) -> Path:
-    meta = {"config": config_to_json(config), "size": str(size), "format": FORMAT, **(extra or {})}
-    return write_weights(state, path, meta, half)
+G_FILE: NetworkFile[Generator] = NetworkFile("inpainting", "deocclude.inpaint/1", Generator, GeneratorConfig, DEFAULT_WEIGHTS)
 
 
 def uses_prior_metadata(uses_prior: bool) -> dict[str, str]:
@@ -49,24 +34,11 @@ def uses_prior_metadata(uses_prior: bool) -> dict[str, str]:
     return {"uses_prior": "true" if uses_prior else "false"}
 
 
-def _read_generator(path: str | Path, device: str | torch.device) -> tuple[Generator, dict[str, str]]:
-    meta, tensors = read_weights(path, "inpainting", FORMAT)
-    net = Generator(config_from_json(GeneratorConfig, meta["config"]))
-    net.load_state_dict(tensors)
-    return net.to(device).eval(), meta
-
-
-def load_generator(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Generator, int]:
-    """The generator a weights file describes (float32, eval mode) and its training size."""
-    net, meta = _read_generator(path, device)
-    return net, int(meta.get("size", "128"))
-
-
 @functools.lru_cache(maxsize=4)
 def load_inpainter(weights: str = str(DEFAULT_WEIGHTS), device: str = "cpu") -> "Inpainter":
     """Load (once per weights file and device) the G network."""
-    net, meta = _read_generator(weights, device)
-    return Inpainter(net, int(meta.get("size", "128")), device, uses_prior=meta.get("uses_prior") == "true")
+    net, info = G_FILE.load(weights, device)
+    return Inpainter(net, info.size, device, uses_prior=info.metadata.get("uses_prior") == "true")
 
 
 class Inpainter:

@@ -14,6 +14,8 @@ L_bg's target is the network's own input I' (outside M_R nothing is to be remove
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -162,16 +164,23 @@ class InpaintTask(Task):
 
     def export_metadata(self) -> dict[str, str]:
         """Loadable as is by :func:`deocclude.inpaint.api.load_inpainter` (the bundle adds provenance)."""
-        from deocclude.inpaint.api import FORMAT, uses_prior_metadata
-        from deocclude.weights_file import config_to_json
+        from deocclude.inpaint.api import G_FILE, uses_prior_metadata
 
-        return {"config": config_to_json(self.config.generator), "size": str(self.config.size), "format": FORMAT,
-                **uses_prior_metadata(self.config.feeds_prior)}
+        return G_FILE.metadata(self.config.generator, self.config.size, uses_prior_metadata(self.config.feeds_prior))
+
+    @classmethod
+    def provenance(cls, config: InpaintTrainConfig) -> dict[str, Any]:
+        """G's ablations differ only in these flags: the file says which one it is."""
+        data = (f"UTKFace train faces (visible_ratio >= {config.min_visible_ratio}), aligned N={config.size}, "
+                "deocclude.synth occluders of every category (train split); research-only data")
+        inputs = {"prior": config.prior if config.feeds_prior else "none (I_R = zeros)", "ssim_loss": str(not config.no_ssim_loss),
+                  "hole": config.hole, "carry_prior": str(config.carry_prior)}
+        return {"data": data, "inputs": inputs}
 
     def load_exported(self, models: Models, tensors: dict[str, torch.Tensor]) -> None:
         """``--init-from`` an exported G (the bundled file): the generator's weights; D starts fresh (it never ships)."""
         models["generator"].load_state_dict({k: v.float() for k, v in tensors.items()})
 
     def export(self, models: Models) -> dict[str, torch.Tensor]:
-        """Only the generator ships; keys without prefix (see :func:`deocclude.inpaint.api.load_generator`)."""
+        """Only the generator ships; keys without prefix (see :data:`deocclude.inpaint.api.G_FILE`)."""
         return dict(models["generator"].state_dict())

@@ -1,7 +1,8 @@
 """Inference for R: ``reconstruct(images) -> (x, I_R, M_R)`` and the 3-D face as an ``.obj``.
 
-Weights are fp16 safetensors whose metadata carries the network shape (``config``) and
-the crop size R was trained at (``size``). Inputs are aligned face crops (the canonical
+Weights are the one model-file format (:mod:`deocclude.model_file`, :data:`R_FILE`): fp16
+safetensors whose metadata carries the network shape (``config``) and the crop size R was
+trained at (``size``). Inputs are aligned face crops (the canonical
 framing of :mod:`deocclude.faces.align`) of any size: they are resized to the training
 size for the regressor, and the face is rendered back at the input's size (the camera
 is defined per image size, so x does not depend on N).
@@ -19,32 +20,15 @@ import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.device import resolve_device
-from deocclude.weights_file import read_weights, write_weights
+from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.reconstruct.face_model import FaceModel
 from deocclude.reconstruct.regressor import Regressor
 from deocclude.reconstruct.regressor_config import RegressorConfig
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "reconstruct_r.safetensors"
-FORMAT = "deocclude.reconstruct/1"
-
-
-def weights_metadata(config: RegressorConfig, size: int) -> dict[str, str]:
-    """What :func:`load_regressor` needs besides the tensors."""
-    return {"config": config.to_json(), "size": str(size), "format": FORMAT}
-
-
-def save_weights(net: Regressor, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
-    """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
-    return write_weights(net.state_dict(), path, {**weights_metadata(net.config, size), **(extra or {})}, half)
-
-
-def load_regressor(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[Regressor, int]:
-    """Build the regressor described by a weights file and load it (float32, eval mode)."""
-    meta, tensors = read_weights(path, "reconstruction", FORMAT)
-    net = Regressor(RegressorConfig.from_json(meta["config"]))
-    net.load_state_dict(tensors)
-    return net.to(device).eval(), int(meta.get("size", "128"))
+R_FILE: NetworkFile[Regressor] = NetworkFile("reconstruction", "deocclude.reconstruct/1", Regressor, RegressorConfig,
+                                             DEFAULT_WEIGHTS)
 
 
 class Reconstruction(NamedTuple):
@@ -70,7 +54,8 @@ class Reconstructor:
         if isinstance(weights, Regressor):
             self.net, self.size = weights.to(self.device).eval(), size
         else:
-            self.net, self.size = load_regressor(weights, self.device)
+            self.net, info = R_FILE.load(weights, self.device)
+            self.size = info.size
         self.mode = precision.mode_for(self.device, fast)
         self.net = precision.channels_last(self.net, self.mode.channels_last)
         model = face_model if isinstance(face_model, FaceModel) else FaceModel.load(face_model)
@@ -128,5 +113,5 @@ def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, col
     return path
 
 
-__all__ = ["DEFAULT_WEIGHTS", "Reconstruction", "Reconstructor", "reconstruct", "load_regressor", "save_weights",
-           "weights_metadata", "write_obj", "default_reconstructor"]
+__all__ = ["DEFAULT_WEIGHTS", "R_FILE", "Reconstruction", "Reconstructor", "reconstruct", "write_obj",
+           "default_reconstructor"]

@@ -1,7 +1,7 @@
 """R's network (docs/method.md §4): a ResNet-18-layout encoder regressing the 257 numbers of x.
 
-The encoder is S's (:class:`deocclude.segment.model.ResNetEncoder`), so the project has one
-ResNet; R adds a global average pool and one linear layer. The paper uses a ResNet-50;
+The encoder is the one S uses too (:class:`deocclude.nets.resnet.ResNetEncoder`), so the
+project has one ResNet; R adds a global average pool and one linear layer. The paper uses a ResNet-50;
 bundled weights must stay under 25 MB and train on a 2-core CPU, so ours has the ResNet-18
 layout; the bundled R uses S's half width (2.9 M parameters, 5.8 MB in fp16) so that it
 can start from S's trained encoder; full width (11.3 M, 22.6 MB) is one config change.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deocclude.nets.resnet import ResNetEncoder
 from deocclude.reconstruct.regressor_config import RegressorConfig
-from deocclude.segment.model import ResNetEncoder
 
 
 class Regressor(nn.Module):
@@ -34,7 +34,7 @@ class Regressor(nn.Module):
     def __init__(self, config: RegressorConfig = RegressorConfig(), scale: torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config
-        self.encoder = ResNetEncoder(config.encoder_config())
+        self.encoder = ResNetEncoder(config.encoder)
         self.head = nn.Linear(config.stage_widths[-1], config.n_coefficients)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -49,8 +49,4 @@ class Regressor(nn.Module):
         return self.head(self.features(images)) * self.scale
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-__all__ = ["RegressorConfig", "Regressor", "count_parameters"]
+__all__ = ["RegressorConfig", "Regressor"]

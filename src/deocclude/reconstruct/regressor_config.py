@@ -3,21 +3,21 @@ from them before any model is loaded)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from deocclude.segment.config import UNetConfig
+from deocclude.nets.config import ResNetEncoderConfig
 from deocclude.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
 class RegressorConfig:
-    """Shape of R: S's ResNet-18-layout encoder + pool + linear.
+    """Shape of R: the shared ResNet-18-layout encoder (:mod:`deocclude.nets`) + pool + linear.
 
     Defaults: the ResNet-18 layout at S's half width (32..256 channels, 2.9 M parameters).
     Full width (``--model.stem-width 64 --model.stage-widths 64 128 256 512``, 11.3 M,
     22.6 MB fp16) also fits the bundle limit but trains ~3.5x slower per image on the
-    2-core CPU, and only the half-width encoder can start from S's trained weights.
+    2-core CPU, and only the half-width encoder can start from S's trained weights. The encoder
+    fields are flat because they are the JSON in the bundled weights and the CLI flags.
     """
 
     in_channels: int = 3
@@ -26,18 +26,10 @@ class RegressorConfig:
     blocks_per_stage: tuple[int, ...] = (2, 2, 2, 2)  # ResNet-18 BasicBlock counts
     n_coefficients: int = 257  # the face model's CoefficientLayout.size
 
-    def encoder_config(self) -> UNetConfig:
-        """The encoder fields in S's config type (its decoder fields are unused here)."""
-        return UNetConfig(in_channels=self.in_channels, stem_width=self.stem_width,
-                          stage_widths=tuple(self.stage_widths), blocks_per_stage=tuple(self.blocks_per_stage))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> "RegressorConfig":
-        data = json.loads(text)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    @property
+    def encoder(self) -> ResNetEncoderConfig:
+        """The encoder's part of this config."""
+        return ResNetEncoderConfig(self.in_channels, self.stem_width, tuple(self.stage_widths), tuple(self.blocks_per_stage))
 
 
 @dataclass(frozen=True)

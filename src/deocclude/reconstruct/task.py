@@ -11,6 +11,7 @@ with the teacher on the clean face (:mod:`deocclude.reconstruct.evaluation`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -125,7 +126,7 @@ class ReconstructValSet(Dataset):
 
 def load_encoder_init(path: str) -> dict[str, torch.Tensor]:
     """S's encoder tensors (keys without the ``encoder.`` prefix) from a weights file or run folder."""
-    from safetensors.torch import load_file
+    from deocclude.model_file import read_tensors
 
     p = Path(path)
     if p.is_dir():
@@ -133,7 +134,7 @@ def load_encoder_init(path: str) -> dict[str, torch.Tensor]:
         p = next((c for c in candidates if c.is_file()), p)
     if not p.is_file():
         raise DeoccludeError(f"encoder init not found: {path}")
-    tensors = load_file(str(p))
+    _, tensors = read_tensors(p, "encoder init")
     out = {}
     for k, v in tensors.items():
         head, sep, rest = k.partition("encoder.")
@@ -243,6 +244,26 @@ class ReconstructTask(Task):
         return dict(models["net"].state_dict())
 
     def export_metadata(self) -> dict[str, str]:
-        from deocclude.reconstruct.inference import weights_metadata
+        from deocclude.reconstruct.inference import R_FILE
 
-        return weights_metadata(self.config.model, self.config.size)
+        return R_FILE.metadata(self.config.model, self.config.size)
+
+    @classmethod
+    def provenance(cls, config: ReconstructTrainConfig) -> dict[str, Any]:
+        """x only means something with the face model R was trained against: record its hash, and the teacher's."""
+        import hashlib
+
+        from deocclude.reconstruct.cache import teacher_cache_path
+        from deocclude.reconstruct.face_model import DEFAULT_PATH
+
+        def sha(path: Path) -> str:
+            return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+
+        teacher = Path(config.teacher) if config.teacher else teacher_cache_path(config.size)
+        inputs = {"face_model_sha256": sha(Path(config.face_model) if config.face_model else DEFAULT_PATH),
+                  "teacher_sha256": sha(teacher)}
+        if config.encoder_init:
+            inputs["encoder_init"] = config.encoder_init
+        data = (f"UTKFace {config.train_split} split, aligned N={config.size}, deocclude.synth occluders (train split); "
+                "targets: the teacher's x* of the clean faces; research-only data")
+        return {"data": data, "inputs": inputs}

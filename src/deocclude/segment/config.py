@@ -5,12 +5,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from deocclude.nets.config import ResNetEncoderConfig
 from deocclude.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
 class UNetConfig:
-    """Shape of the network. Defaults: ResNet-18 layout at half width (the bundled model)."""
+    """Shape of the network. Defaults: ResNet-18 layout at half width (the bundled model).
+
+    The encoder fields stay flat here (not a nested :class:`ResNetEncoderConfig`) because they
+    are the JSON stored in the bundled weights and the ``--model.stem-width`` style flags;
+    :attr:`encoder` hands them to the shared encoder.
+    """
 
     in_channels: int = 3
     stem_width: int = 32  # ResNet-18: 64
@@ -20,10 +26,14 @@ class UNetConfig:
     out_channels: int = 1  # 1: the old binary S ("visible face" logit); 3: the parser [face, hair, other]
 
     def __post_init__(self) -> None:
-        if len(self.stage_widths) != 4 or len(self.blocks_per_stage) != 4:
-            raise ValueError("the ResNet encoder has exactly 4 residual stages")
+        self.encoder  # noqa: B018 - validates the encoder fields now, not when the net is built
         if len(self.decoder_widths) != 5:
             raise ValueError("the decoder has one block per encoder stage (5)")
+
+    @property
+    def encoder(self) -> ResNetEncoderConfig:
+        """The encoder's part of this config."""
+        return ResNetEncoderConfig(self.in_channels, self.stem_width, tuple(self.stage_widths), tuple(self.blocks_per_stage))
 
 
 FULL_RESNET18 = UNetConfig(stem_width=64, stage_widths=(64, 128, 256, 512), decoder_widths=(256, 128, 64, 32, 16))

@@ -1,7 +1,8 @@
 """Inference for S: ``segment(images) -> visible-face probability``.
 
-Weights are fp16 safetensors whose metadata carries the network shape (``config``) and
-the crop size it was trained at (``size``). The network is fully convolutional, but it
+Weights are the one model-file format (:mod:`deocclude.model_file`, :data:`S_FILE`): fp16
+safetensors whose metadata carries the network shape (``config``) and the crop size it was
+trained at (``size``). The network is fully convolutional, but it
 learnt faces at one scale, so by default inputs are resized to that size, segmented, and
 the probability is resized back to the input's size (``native=False`` skips that).
 """
@@ -20,35 +21,15 @@ from deocclude import precision
 from deocclude.device import resolve_device
 from deocclude.errors import DeoccludeError
 from deocclude.face_batch import image_batch
+from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.segment.classes import CLASSES, class_probabilities
 from deocclude.segment.model import AnySize, UNet, UNetConfig
-from deocclude.weights_file import (
-    config_from_json,
-    config_to_json,
-    read_weights,
-    write_weights,
-)
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "segment_s.safetensors"
-
-
-def weights_metadata(config: UNetConfig, size: int) -> dict[str, str]:
-    """What :func:`load_net` needs besides the tensors: the network shape and training size."""
-    return {"config": config_to_json(config), "size": str(size), "format": "deocclude.segment/1"}
-
-
-def save_weights(net: UNet, path: str | Path, size: int, extra: dict[str, str] | None = None, half: bool = True) -> Path:
-    """Write ``net`` as (fp16) safetensors with its config and training size in the metadata."""
-    return write_weights(net.state_dict(), path, {**weights_metadata(net.config, size), **(extra or {})}, half)
-
-
-def load_net(path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> tuple[UNet, int]:
-    """Build the network described by a weights file and load it (float32, eval mode)."""
-    meta, tensors = read_weights(path, "segmentation")
-    net = UNet(config_from_json(UNetConfig, meta["config"]))
-    net.load_state_dict(tensors)
-    return net.to(device).eval(), int(meta.get("size", "128"))
+# S's files: the oldest ones predate the "format" entry, so only a config is required of them
+S_FILE: NetworkFile[UNet] = NetworkFile("segmentation", "deocclude.segment/1", UNet, UNetConfig, DEFAULT_WEIGHTS,
+                                        require_format=False)
 
 
 class Segmenter:
@@ -63,7 +44,11 @@ class Segmenter:
     def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128,
                  fast: bool | None = None) -> None:
         self.device = resolve_device(device)
-        net, self.size = (weights, size) if isinstance(weights, UNet) else load_net(weights, self.device)
+        if isinstance(weights, UNet):
+            net, self.size = weights, size
+        else:
+            net, info = S_FILE.load(weights, self.device)
+            self.size = info.size
         self.mode = precision.mode_for(self.device, fast)
         self.net = precision.channels_last(AnySize(net).to(self.device).eval(), self.mode.channels_last)
 

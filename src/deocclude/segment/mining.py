@@ -23,14 +23,15 @@ from torch.utils.data import DataLoader
 from deocclude.paths import utkface_root
 from deocclude.segment.data import face_names, load_faces
 from deocclude.segment.classes import face_probability
-from deocclude.segment.inference import load_net
+from deocclude.segment.inference import S_FILE
 from deocclude.segment.model import AnySize
 
 
 @torch.no_grad()
 def disagreement(weights: Path, split: str = "train", limit: int = 0, device: str = "cpu", batch_size: int = 32, workers: int = 1) -> dict[str, float]:
     """Per-face 1 − IoU between the model's visible-face mask and the pseudo-label (clean faces)."""
-    net, size = load_net(weights, device)
+    net, info = S_FILE.load(weights, device)
+    size = info.size
     model = AnySize(net).eval()
     faces = load_faces(utkface_root(), split, size, None, limit)
     loader = DataLoader(faces, batch_size=batch_size, num_workers=workers)

@@ -1,7 +1,7 @@
 """U-Net with a ResNet-18-layout encoder for visible-face segmentation (docs/method.md §3).
 
-The encoder/decoder split follows segmentation_models_pytorch: the encoder returns one
-feature map per stage (stride 1 = the input, 2, 4, 8, 16, 32), the decoder has one conv
+The encoder is the shared :class:`deocclude.nets.resnet.ResNetEncoder` (R uses it too). The
+encoder/decoder split follows segmentation_models_pytorch: the encoder returns one feature map per stage (stride 1 = the input, 2, 4, 8, 16, 32), the decoder has one conv
 block per stage that upsamples the previous block's output ×2 and concatenates the
 symmetric encoder feature (skip connection). Written in plain PyTorch because torchvision
 and timm are not usable here.
@@ -17,68 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deocclude.nets.resnet import ResNetEncoder, conv_bn_relu
 from deocclude.segment.config import FULL_RESNET18, SLIM, UNetConfig
 
 MULTIPLE = 32  # total stride of the encoder: inputs must be a multiple of this
-__all__ = ["FULL_RESNET18", "SLIM", "UNetConfig", "UNet", "AnySize", "pad_to_multiple", "crop_padding", "count_parameters"]
-
-
-
-
-def _conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
-class BasicBlock(nn.Module):
-    """ResNet BasicBlock: two 3×3 convs and an identity (or 1×1 projection) shortcut."""
-
-    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample: nn.Module = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.downsample(x), inplace=True)
-
-
-class ResNetEncoder(nn.Module):
-    """Five stages: stem (conv7/2) then maxpool + layer1, layer2/2, layer3/2, layer4/2."""
-
-    def __init__(self, config: UNetConfig) -> None:
-        super().__init__()
-        self.stem = _conv_bn_relu(config.in_channels, config.stem_width, kernel=7, stride=2)
-        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
-        layers = []
-        cin = config.stem_width
-        for i, (width, blocks) in enumerate(zip(config.stage_widths, config.blocks_per_stage)):
-            stride = 1 if i == 0 else 2
-            stage = [BasicBlock(cin, width, stride)] + [BasicBlock(width, width) for _ in range(blocks - 1)]
-            layers.append(nn.Sequential(*stage))
-            cin = width
-        self.layers = nn.ModuleList(layers)
-        self.out_channels = (config.in_channels, config.stem_width, *config.stage_widths)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Features at strides 1 (the input), 2, 4, 8, 16, 32."""
-        feats = [x]
-        x = self.stem(x)
-        feats.append(x)
-        x = self.pool(x)
-        for layer in self.layers:
-            x = layer(x)
-            feats.append(x)
-        return feats
+__all__ = ["FULL_RESNET18", "SLIM", "UNetConfig", "UNet", "AnySize", "pad_to_multiple", "crop_padding"]
 
 
 class DecoderBlock(nn.Module):
@@ -86,8 +29,8 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, cin: int, cskip: int, cout: int) -> None:
         super().__init__()
-        self.conv1 = _conv_bn_relu(cin + cskip, cout)
-        self.conv2 = _conv_bn_relu(cout, cout)
+        self.conv1 = conv_bn_relu(cin + cskip, cout)
+        self.conv2 = conv_bn_relu(cout, cout)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
@@ -123,7 +66,7 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig = SLIM) -> None:
         super().__init__()
         self.config = config
-        self.encoder = ResNetEncoder(config)
+        self.encoder = ResNetEncoder(config.encoder)
         self.decoder = UNetDecoder(self.encoder.out_channels, config.decoder_widths)
         self.head = nn.Conv2d(config.decoder_widths[-1], config.out_channels, 3, padding=1)
 
@@ -169,7 +112,3 @@ class AnySize(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded, pad = pad_to_multiple(x, self.multiple)
         return crop_padding(self.net(padded), pad)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from deocclude.paths import utkface_root
 from deocclude.segment.config import SegmentTrainConfig
 from deocclude.segment.data import SegmentTrainSet, SegmentValSet, face_names, load_faces
 from deocclude.segment.classes import CLASSES, FACE, class_probabilities, face_probability
-from deocclude.segment.inference import load_net, weights_metadata
+from deocclude.segment.inference import S_FILE
 from deocclude.segment.losses import SegmentLoss
 from deocclude.segment.metrics import mask_counts, precision_iou_recall
 from deocclude.segment.model import UNet
@@ -69,7 +70,7 @@ class SegmentTask(Task):
         other at 0, so the parser starts as the old S (P(face) = sigmoid(old logit)) and only
         has to learn hair apart from other.
         """
-        source, _ = load_net(path)
+        source, _ = S_FILE.load(path)
         net = models["net"]
         body = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
         net.load_state_dict(body, strict=False)
@@ -184,4 +185,11 @@ class SegmentTask(Task):
         return dict(models["net"].state_dict())
 
     def export_metadata(self) -> dict[str, str]:
-        return weights_metadata(self.config.model, self.config.size)
+        return S_FILE.metadata(self.config.model, self.config.size)
+
+    @classmethod
+    def provenance(cls, config: SegmentTrainConfig) -> dict[str, Any]:
+        """S's labels are pseudo-labels of UTKFace faces: the data line says which ones."""
+        data = (f"UTKFace {config.train_split} split (visible_ratio >= {config.min_visible_ratio}), aligned N={config.size}, "
+                "deocclude.synth occluders (train split); research-only data")
+        return {"data": data, "inputs": {"hard_examples": config.hard_examples} if config.hard_examples else {}}

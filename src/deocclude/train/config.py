@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from deocclude.config_codec import config_from_json, config_to_json, is_dataclass_type
 
 C = TypeVar("C")
 
@@ -53,10 +54,6 @@ class TrainConfig:
     # or from an exported .safetensors (the bundled file: what the task ships, e.g. G without its D)
 
 
-def _is_dataclass_type(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
-
-
 def _scalar_parser(tp: Any) -> tuple[Any, str | None]:
     """(converter, nargs) for a field type."""
     origin = typing.get_origin(tp)
@@ -87,7 +84,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         value = getattr(defaults, f.name)
-        if _is_dataclass_type(tp):
+        if is_dataclass_type(tp):
             add_config_flags(parser, tp, f"{prefix}{f.name}.", value)
             continue
         conv, nargs = _scalar_parser(tp)
@@ -108,7 +105,7 @@ def overrides_from_args(args: argparse.Namespace, cls: type, prefix: str = "") -
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
-        if _is_dataclass_type(tp):
+        if is_dataclass_type(tp):
             sub = overrides_from_args(args, tp, f"{prefix}{f.name}.")
             if sub:
                 out[f.name] = sub
@@ -130,30 +127,10 @@ def apply_overrides(config: C, overrides: dict[str, Any]) -> C:
     return dataclasses.replace(config, **changes)  # type: ignore[type-var]
 
 
-def config_to_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
-
-
-def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
-    """Rebuild a (nested) config from :func:`config_to_dict` output; unknown keys are ignored."""
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
-            continue
-        tp, value = hints[f.name], data[f.name]
-        if _is_dataclass_type(tp):
-            kwargs[f.name] = config_from_dict(tp, value)
-        elif isinstance(value, list):
-            kwargs[f.name] = tuple(value)
-        else:
-            kwargs[f.name] = value
-    return cls(**kwargs)
-
-
 def save_config(config: Any, path: Path) -> None:
-    path.write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
+    """A run's ``config.json``, through the one config codec (weights files use it too)."""
+    path.write_text(config_to_json(config, indent=2) + "\n")
 
 
 def load_config(cls: type[C], path: Path) -> C:
-    return config_from_dict(cls, json.loads(path.read_text()))
+    return config_from_json(cls, path.read_text())

@@ -26,12 +26,14 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from deocclude import precision
 from deocclude.imageio import write_image
+from deocclude.model_file import write_tensors
+from deocclude.paths import checkout_commit
 from deocclude.train import distributed as distmod
 from deocclude.train.checkpoint import find_checkpoint, load_checkpoint, load_model_tensors, save_checkpoint, unwrap
 from deocclude.train.config import TrainConfig, save_config
@@ -289,7 +291,7 @@ class Trainer:
         if self.is_main:
             path.parent.mkdir(parents=True, exist_ok=True)
             tensors = self.task.export({k: unwrap(m) for k, m in self.models.items()})
-            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=self.task.export_metadata())
+            write_tensors(tensors, path, self.task.export_metadata(), half=False)
         return path
 
     # -- the loop -----------------------------------------------------------------------
@@ -306,7 +308,8 @@ class Trainer:
         window_t, window_n = time.monotonic(), 0
         for m in self.models.values():
             m.train()
-        self.log.write({"event": "start", "step": s.step, "minutes": s.minutes, "world_size": self.dist.world_size, "device": str(self.dist.device), "cpu_mode": str(self.mode)})
+        self.log.write({"event": "start", "step": s.step, "minutes": s.minutes, "world_size": self.dist.world_size, "device": str(self.dist.device), "cpu_mode": str(self.mode),
+                        "commit": checkout_commit()})  # the bundler's trained_with_commit (one per --resume)
         stop = False
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console, disable=not self.is_main)
         with progress:

@@ -56,10 +56,11 @@ class Task:
     def load_initial_weights(self, models: Models, path: Path) -> None:
         """``--init-from`` a weights file rather than a run folder: by default the task's own
         export (:meth:`load_exported`); a task whose shipped file has another layout overrides this."""
-        from safetensors.torch import load_file
+        from deocclude.model_file import read_tensors
 
         device = next(iter(models.values())).parameters().__next__().device
-        self.load_exported(models, load_file(str(path), device=str(device)))
+        _, tensors = read_tensors(path, self.name)
+        self.load_exported(models, {k: v.to(device) for k, v in tensors.items()})
 
     def stages(self) -> list[Stage]:
         raise NotImplementedError
@@ -102,4 +103,13 @@ class Task:
 
     def export_metadata(self) -> dict[str, str]:
         """String metadata stored with the exported weights (e.g. the model config)."""
+        return {}
+
+    @classmethod
+    def provenance(cls, config: Any) -> dict[str, Any]:
+        """``data`` and ``inputs`` for the bundled file's :class:`~deocclude.model_file.Provenance`.
+
+        A classmethod of the run's config, because the bundler (:mod:`deocclude.train.bundle`)
+        must not build the task: R's loads its teacher cache, G's renders a prior.
+        """
         return {}
