@@ -19,7 +19,6 @@ import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.device import resolve_device
-from deocclude.errors import DeoccludeError
 from deocclude.face_batch import image_batch
 from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
