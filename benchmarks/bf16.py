@@ -29,8 +29,8 @@ RESULTS = REPO_DIR / "benchmarks" / "results"
 def _nets() -> dict[str, torch.nn.Module]:
     """The bundled S, R regressor and G (fp32), and G's discriminator (untrained: speed only)."""
     from deocclude.inpaint.api import load_generator
-    from deocclude.inpaint.discriminator import Discriminator
     from deocclude.inpaint.config import DiscriminatorConfig
+    from deocclude.inpaint.discriminator import Discriminator
     from deocclude.reconstruct.inference import load_regressor
     from deocclude.segment.inference import load_net
 

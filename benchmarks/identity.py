@@ -21,7 +21,13 @@ import torch.nn.functional as F
 
 from deocclude.identity.embed import ChipWarpConfig, face_embedding
 from deocclude.identity.network import DlibFaceResNet
-from deocclude.identity.weights import BUNDLED_FILE, convert_path, find_dlib_model, find_face_api_model, load_identity_network
+from deocclude.identity.weights import (
+    BUNDLED_FILE,
+    convert_path,
+    find_dlib_model,
+    find_face_api_model,
+    load_identity_network,
+)
 from deocclude.imageio import read_image
 from deocclude.paths import REPO_DIR, data_root
 

@@ -22,12 +22,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from identity import cosine, folds_accuracy, lfw_pairs  # noqa: E402  (shared LFW protocol helpers)
-
 from deocclude.identity.arcface import ARCFACE_BUNDLED, load_arcface  # noqa: E402
 from deocclude.identity.arcface_align import arcface_chips  # noqa: E402
 from deocclude.imageio import read_image  # noqa: E402
 from deocclude.paths import REPO_DIR, data_root  # noqa: E402
+from identity import cosine, folds_accuracy, lfw_pairs  # noqa: E402  (shared LFW protocol helpers)
 
 RESULTS = REPO_DIR / "benchmarks" / "results" / "identity_arcface"
 CACHE = Path("/tmp/deocclude_identity_bench")

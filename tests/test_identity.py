@@ -17,7 +17,13 @@ from deocclude.faces.landmarks import FaceMesh
 from deocclude.identity import weights as weights_module
 from deocclude.identity.embed import canonical_to_chip, crops_to_chips, face_embedding, identity_cosine
 from deocclude.identity.network import DlibFaceResNet, add_prev
-from deocclude.identity.weights import BUNDLED_FILE, convert_dlib, convert_face_api, find_dlib_model, load_identity_network
+from deocclude.identity.weights import (
+    BUNDLED_FILE,
+    convert_dlib,
+    convert_face_api,
+    find_dlib_model,
+    load_identity_network,
+)
 from deocclude.imageio import read_image
 
 torch.set_num_threads(2)

@@ -16,8 +16,14 @@ from deocclude.inpaint.api import inpaint, load_generator, save_generator
 from deocclude.inpaint.config import DiscriminatorConfig, GeneratorConfig
 from deocclude.inpaint.discriminator import Discriminator
 from deocclude.inpaint.generator import Generator, composite, generator_input
-from deocclude.inpaint.losses import (discriminator_loss, erode, generator_adversarial, masked_l1, ssim_ohem,
-                                      total_variation)
+from deocclude.inpaint.losses import (
+    discriminator_loss,
+    erode,
+    generator_adversarial,
+    masked_l1,
+    ssim_ohem,
+    total_variation,
+)
 from deocclude.inpaint.poisson import poisson_target
 
 TINY = GeneratorConfig(widths=(8, 8, 16), bottleneck_blocks=2, bottleneck_dilations=(1, 2), attention_after=1)

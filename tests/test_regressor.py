@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from deocclude.faces.align import canonical_template
-from deocclude.reconstruct.losses import (INNER_MOUTH_POINTS, NOSE_POINTS, ReconstructLoss, coefficient_loss,
-                                          landmark_weights, pixel_loss)
+from deocclude.reconstruct.losses import (
+    INNER_MOUTH_POINTS,
+    NOSE_POINTS,
+    ReconstructLoss,
+    coefficient_loss,
+    landmark_weights,
+    pixel_loss,
+)
 from deocclude.reconstruct.regressor import Regressor
 from deocclude.reconstruct.regressor_config import ReconstructLossConfig, RegressorConfig
 

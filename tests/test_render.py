@@ -10,7 +10,6 @@ import torch
 from deocclude.reconstruct import render
 from deocclude.reconstruct.render import interpolate, rasterize, render_mesh, sample_texture, sh_basis, sh_shading
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

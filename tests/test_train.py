@@ -12,7 +12,14 @@ import torch
 
 from deocclude.segment.config import SegmentTrainConfig, UNetConfig
 from deocclude.train.checkpoint import load_checkpoint, save_checkpoint
-from deocclude.train.config import TrainConfig, add_config_flags, apply_overrides, load_config, overrides_from_args, save_config
+from deocclude.train.config import (
+    TrainConfig,
+    add_config_flags,
+    apply_overrides,
+    load_config,
+    overrides_from_args,
+    save_config,
+)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError
 
-
 ArraySpec = dict[str, tuple[tuple[int, ...], np.dtype]]
 
 

@@ -26,11 +26,10 @@ import torch
 from torch.utils.data import Dataset
 
 from deocclude.data.cache import MemmapCached, load_or_build
-from deocclude.paths import cache_root
 from deocclude.errors import DeoccludeError
 from deocclude.faces.align import align_face
 from deocclude.faces.mesh import mesh_mask
-from deocclude.paths import utkface_root
+from deocclude.paths import cache_root, utkface_root
 
 SPLITS = ("train", "val", "test")
 CACHE_VERSION = 1

@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import nn
 from safetensors.torch import load_file
+from torch import nn
 
 from deocclude.errors import DeoccludeError
 from deocclude.paths import WEIGHTS_DIR

@@ -21,8 +21,15 @@ import torch.nn.functional as F
 from deocclude.inpaint.config import InpaintTrainConfig
 from deocclude.inpaint.discriminator import Discriminator
 from deocclude.inpaint.generator import Generator, composite, generator_input
-from deocclude.inpaint.losses import (discriminator_loss, erode, generator_adversarial, identity_loss, masked_l1,
-                                      ssim_ohem, total_variation)
+from deocclude.inpaint.losses import (
+    discriminator_loss,
+    erode,
+    generator_adversarial,
+    identity_loss,
+    masked_l1,
+    ssim_ohem,
+    total_variation,
+)
 from deocclude.train.task import Models, Stage, Task
 
 

@@ -107,7 +107,7 @@ class FaceModel(nn.Module):
 
     # ------------------------------------------------------------------ files
     @classmethod
-    def load(cls, path: str | Path | None = None, device: torch.device | str | None = None) -> "FaceModel":
+    def load(cls, path: str | Path | None = None, device: torch.device | str | None = None) -> FaceModel:
         """Load the model (default: the bundled ``weights/face_model.safetensors``)."""
         from safetensors import safe_open
 

@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from deocclude.paths import utkface_root
-from deocclude.segment.data import face_names, load_faces
 from deocclude.segment.classes import face_probability
+from deocclude.segment.data import face_names, load_faces
 from deocclude.segment.inference import load_net
 from deocclude.segment.model import AnySize
 

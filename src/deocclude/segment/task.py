@@ -12,9 +12,9 @@ from torch.utils.data import Dataset
 
 from deocclude.errors import DeoccludeError
 from deocclude.paths import utkface_root
+from deocclude.segment.classes import CLASSES, FACE, class_probabilities, face_probability
 from deocclude.segment.config import SegmentTrainConfig
 from deocclude.segment.data import SegmentTrainSet, SegmentValSet, face_names, load_faces
-from deocclude.segment.classes import CLASSES, FACE, class_probabilities, face_probability
 from deocclude.segment.inference import load_net, weights_metadata
 from deocclude.segment.losses import SegmentLoss
 from deocclude.segment.metrics import mask_counts, precision_iou_recall
