@@ -19,13 +19,14 @@ from __future__ import annotations
 import csv
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import MemmapCached, load_or_build
+from deocclude.data.cache import ArraySpec, MemmapCached, load_or_build
 from deocclude.errors import DeoccludeError
 from deocclude.faces.align import align_face
 from deocclude.faces.mesh import mesh_mask
@@ -131,7 +132,7 @@ class UTKFaceFaces(MemmapCached, Dataset):
                 yield align_sample(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), hair, np.asarray(points[pos[name]], np.float32), self.size)
 
         n = self.size
-        specs = {"image": ((n, n, 3), np.uint8), "valid": ((n, n), np.uint8), "mesh": ((n, n), np.uint8),
+        specs: ArraySpec = {"image": ((n, n, 3), np.uint8), "valid": ((n, n), np.uint8), "mesh": ((n, n), np.uint8),
                  "hair": ((n, n), np.uint8), "landmarks": ((468, 3), np.float32)}
         self.arrays = load_or_build(entry, specs, len(names), build, meta,
                                     f"aligning UTKFace {split or 'all'} at {n}px")
@@ -149,7 +150,7 @@ class UTKFaceFaces(MemmapCached, Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        item = to_item(self.arrays, int(self._rows[index]))
+        item: dict[str, Any] = to_item(self.arrays, int(self._rows[index]))
         item["name"] = self.names[index]
         item["index"] = int(index)
         return item

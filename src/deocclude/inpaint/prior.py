@@ -105,9 +105,9 @@ class RegressorRenders(_RenderArrays):
             for start in range(0, len(faces), batch_size):
                 crops = torch.stack([faces[i]["image"] for i in range(start, min(start + batch_size, len(faces)))])
                 _, render, mask = reconstructor(crops)
-                render = (render.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-                mask = ((mask[:, 0] > 0.5) * 255).to(torch.uint8).cpu().numpy()
-                for r, m in zip(render, mask):
+                render_u8 = (render.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                mask_u8 = ((mask[:, 0] > 0.5) * 255).to(torch.uint8).cpu().numpy()
+                for r, m in zip(render_u8, mask_u8):
                     yield {"render": r, "mask": m}
 
         self.arrays = load_or_build(self._entry, {"render": ((size, size, 3), np.uint8), "mask": ((size, size), np.uint8)},

@@ -14,6 +14,8 @@ L_bg's target is the network's own input I' (outside M_R nothing is to be remove
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -31,6 +33,9 @@ from deocclude.inpaint.losses import (
     total_variation,
 )
 from deocclude.train.task import Models, Stage, Task
+
+if TYPE_CHECKING:
+    from deocclude.identity.network import DlibFaceResNet
 
 
 def region_stats(pred: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -53,7 +58,7 @@ class InpaintTask(Task):
     def __init__(self, config: InpaintTrainConfig) -> None:
         self.config = config
         self._fake: torch.Tensor | None = None
-        self._embed_net = None
+        self._embed_net: DlibFaceResNet | None = None
 
     # -- models ---------------------------------------------------------------------
     def build_models(self) -> dict[str, torch.nn.Module]:
@@ -126,7 +131,8 @@ class InpaintTask(Task):
         if lc.id > 0 and step % max(1, lc.id_every) == 0:
             losses["id"] = identity_loss(self._embed, out, batch["image"])
         weights = {"face": lc.face, "hole": lc.hole, "bg": lc.bg, "tv": lc.tv, "adv": lc.adv, "ssim": lc.ssim, "id": lc.id}
-        losses["loss"] = sum(weights[k] * v for k, v in losses.items())
+        # a sum of tensors (``losses`` is never empty), not the int 0 sum() starts from
+        losses["loss"] = cast(torch.Tensor, sum(weights[k] * v for k, v in losses.items()))
         return losses
 
     def discriminator_losses(self, models: Models, batch: dict, step: int) -> dict[str, torch.Tensor]:

@@ -195,7 +195,7 @@ def fit_camera(mean: torch.Tensor, template: torch.Tensor, distance: float) -> t
 def canonical_template_unit(index: UtkIndex) -> tuple[torch.Tensor, str]:
     """The canonical landmark template in units of the crop size, and where it came from."""
     try:
-        from deocclude.faces.align import canonical_template  # type: ignore[import-not-found]
+        from deocclude.faces.align import canonical_template
 
         return torch.from_numpy(np.asarray(canonical_template(1000), dtype=np.float64) / 1000.0), "deocclude.faces.align.canonical_template"
     except ImportError:

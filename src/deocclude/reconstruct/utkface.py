@@ -74,7 +74,7 @@ def load_topology(root: Path) -> tuple[np.ndarray, list[list[int]]]:
     data folder's ``mesh_topology.json`` (the same MediaPipe tessellation).
     """
     try:
-        from deocclude.faces import mesh  # type: ignore[attr-defined]
+        from deocclude.faces import mesh
 
         return np.asarray(mesh.TRIANGLES, dtype=np.int64), [list(map(int, h)) for h in mesh.HOLE_LOOPS]
     except (ImportError, AttributeError):
