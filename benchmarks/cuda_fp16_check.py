@@ -40,9 +40,13 @@ if device.startswith("cuda"):
     crops16 = [crops[i % len(crops)] for i in range(64)]
     for half in (True, False):
         d = runs[f"{device} fp16" if half else f"{device} fp32"]
-        torch.cuda.synchronize(); d.run_aligned(crops16)
-        torch.cuda.reset_peak_memory_stats(); torch.cuda.synchronize()
-        t = time.perf_counter(); d.run_aligned(crops16); torch.cuda.synchronize()
+        torch.cuda.synchronize()
+        d.run_aligned(crops16)
+        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        d.run_aligned(crops16)
+        torch.cuda.synchronize()
         print(f"{device} half={half}: 64 aligned crops batch 16 {1000 * (time.perf_counter() - t) / 64:.2f} ms/face, "
               f"max alloc {torch.cuda.max_memory_allocated() / 2**20:.1f} MB", flush=True)
 g = Deoccluder(DeoccluderConfig(device=device, fill="g"))

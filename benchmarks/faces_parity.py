@@ -136,7 +136,7 @@ def main() -> int:
         print(f"shared data not found at {data_root()}; set DEOCCLUDE_DATA", file=sys.stderr)
         return 2
     start = time.time()
-    result = {"command": "PYTHONPATH=src python benchmarks/faces_parity.py --n %d" % args.n,
+    result = {"command": f"PYTHONPATH=src python benchmarks/faces_parity.py --n {args.n}",
               "machine": platform.processor() or platform.machine(),
               "utkface_val": utkface_parity(args.n), "wild": wild_detection(args.grid)}
     result["seconds"] = round(time.time() - start, 1)

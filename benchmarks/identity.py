@@ -123,7 +123,7 @@ def lfw_pairs(root: Path) -> list[tuple[int, str, str, bool]]:
     pairs = []
     def path(name: str, i: str) -> str:
         return f"{name}/{name}_{int(i):04d}.jpg"
-    for k, line in enumerate(l for l in lines[1:] if l.strip()):
+    for k, line in enumerate(text for text in lines[1:] if text.strip()):
         fold, parts = k // (2 * per), line.split()
         if len(parts) == 3:
             pairs.append((fold, path(parts[0], parts[1]), path(parts[0], parts[2]), True))
