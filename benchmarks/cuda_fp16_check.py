@@ -51,4 +51,5 @@ if device.startswith("cuda"):
               f"max alloc {torch.cuda.max_memory_allocated() / 2**20:.1f} MB", flush=True)
 g = Deoccluder(DeoccluderConfig(device=device, fill="g"))
 face = g.run(photos["astronaut_sunglasses.jpg"]).faces[0]
-print(f"{device} fill g (fp16 {g.uses_half}): status {face.status}, method {face.method}, restored {face.restored.dtype} {face.restored.shape}")
+print(f"{device} fill g (fp16 {g.uses_half}): status {face.status}, method {face.method}, "
+      f"restored {face.restored.dtype} {face.restored.shape}")

@@ -130,12 +130,22 @@ def main() -> int:
     torch.set_num_threads(1)
     results: dict = {
         "command": "PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/segment_bench.py",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "load_average_at_start": os.getloadavg(),
+        },
         "paper": PAPER,
     }
     if args.weights.is_file():
         net, size = load_net(args.weights)
-        results["weights"] = {"file": str(args.weights.name), "bytes": args.weights.stat().st_size, "parameters": count_parameters(net), "train_size": size, "config": net.config.__dict__}
+        results["weights"] = {
+            "file": str(args.weights.name),
+            "bytes": args.weights.stat().st_size,
+            "parameters": count_parameters(net),
+            "train_size": size,
+            "config": net.config.__dict__,
+        }
     else:
         net, size = UNet(SegmentTrainConfig().model).eval(), 128
     if not args.skip_eval and args.weights.is_file():
@@ -147,7 +157,11 @@ def main() -> int:
         torch.set_num_threads(threads)
         results[f"threads{threads}"] = {
             "train_images_per_s_model_only_n128_batch16": round(train_throughput(config, 16, 4), 2),
-            "inference_ms_per_face": {f"n{n}_batch{b}": round(inference_latency(net, n, b, 5 if b == 1 else 2), 2) for n in (128, 256) for b in (1, 16)},
+            "inference_ms_per_face": {
+                f"n{n}_batch{b}": round(inference_latency(net, n, b, 5 if b == 1 else 2), 2)
+                for n in (128, 256)
+                for b in (1, 16)
+            },
         }
     if args.run is not None:
         results["training_run"] = run_log_summary(args.run)

@@ -169,7 +169,9 @@ def test_parity_with_dlib(example_photo: Path, network: DlibFaceResNet) -> None:
     predictor = dlib.shape_predictor(str(dat.parent / "shape_predictor_5_face_landmarks.dat"))
     shape = predictor(image, dlib.get_frontal_face_detector()(image, 0)[0])
     chip = dlib.get_face_chip(image, shape, size=150, padding=0.25)
-    reference = torch.tensor(dlib.face_recognition_model_v1(str(dat)).compute_face_descriptor(chip), dtype=torch.float32)
+    reference = torch.tensor(
+        dlib.face_recognition_model_v1(str(dat)).compute_face_descriptor(chip), dtype=torch.float32
+    )
     with torch.no_grad():
         ours = network(torch.from_numpy(chip).permute(2, 0, 1)[None].float() / 255)[0]
     assert torch.nn.functional.cosine_similarity(ours, reference, dim=0) > 0.999

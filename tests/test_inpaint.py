@@ -182,7 +182,12 @@ def test_cli_fills_and_reports_bad_input(tmp_path: Path, tiny_weights: Path, cap
     assert main(["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "small.png"), "-o", str(out)]) == 2
     assert "is 40x20 but the image is 40x40" in capsys.readouterr().err
     assert main(["inpaint", str(tmp_path / "nope.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(out)]) == 2
-    assert main(["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(tmp_path / "in.png")]) == 2
+    assert (
+        main(
+            ["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(tmp_path / "in.png")]
+        )
+        == 2
+    )
     assert np.array_equal(read_image(tmp_path / "in.png"), image)  # input never overwritten
 
 

@@ -121,7 +121,9 @@ def _occluded_val_faces(root: Path, count: int) -> tuple[torch.Tensor, torch.Ten
         pos = {n: i for i, n in enumerate(data["names"].tolist())}
         all_points = data["points"]
     # held-out procedural occluders only: loading the emoji bank would dominate the test's time
-    synth = OcclusionSynthesizer(SynthConfig(categories=("mask", "eyewear", "scarf_cloth", "blob"), use_shared_data=False), split="test")
+    synth = OcclusionSynthesizer(
+        SynthConfig(categories=("mask", "eyewear", "scarf_cloth", "blob"), use_shared_data=False), split="test"
+    )
     images, clean, points = [], [], []
     for k, name in enumerate(names):
         aligned = align_face(read_image(root / "images" / name), all_points[pos[name]], 128)
@@ -177,5 +179,9 @@ def test_cli_photo_aligned_and_bad_input(tmp_path: Path, example_photo: Path, fa
     capsys.readouterr()
     assert main(["reconstruct", str(bad), "-o", str(tmp_path / "o2"), "--weights", weights]) == 1
     assert "bad.jpg" in capsys.readouterr().out
-    assert main(["reconstruct", str(example_photo), "-o", str(tmp_path / "o3"), "--weights", str(tmp_path / "none")]) == 2
-    assert main(["reconstruct", str(crop), "-o", str(out), "--aligned", "--weights", weights]) == 2  # would overwrite input
+    assert (
+        main(["reconstruct", str(example_photo), "-o", str(tmp_path / "o3"), "--weights", str(tmp_path / "none")]) == 2
+    )
+    assert (
+        main(["reconstruct", str(crop), "-o", str(out), "--aligned", "--weights", weights]) == 2
+    )  # would overwrite input

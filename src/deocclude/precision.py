@@ -72,7 +72,11 @@ def probe() -> dict[str, float | bool | str]:
     x_cl = x.contiguous(memory_format=torch.channels_last)
     conv_nchw = nn.Conv2d(64, 64, 3, padding=1).eval()
     with torch.no_grad():
-        times = {"fp32_s": _time(lambda: conv_nchw(x)), "fp32_cl_s": _time(lambda: conv_cl(x_cl)), "bf16_cl_s": float("inf")}
+        times = {
+            "fp32_s": _time(lambda: conv_nchw(x)),
+            "fp32_cl_s": _time(lambda: conv_cl(x_cl)),
+            "bf16_cl_s": float("inf"),
+        }
         if native:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 times["bf16_cl_s"] = _time(lambda: conv_cl(x_cl))
@@ -86,7 +90,13 @@ def probe() -> dict[str, float | bool | str]:
 
 def _mode_from_probe() -> Mode:
     best = probe()["best"]
-    return Mode(True, True) if best == "bf16 channels_last" else Mode(True, False) if best == "fp32 channels_last" else FP32
+    return (
+        Mode(True, True)
+        if best == "bf16 channels_last"
+        else Mode(True, False)
+        if best == "fp32 channels_last"
+        else FP32
+    )
 
 
 def cpu_mode(requested: bool | None = None) -> Mode:

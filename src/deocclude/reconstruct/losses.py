@@ -65,7 +65,9 @@ class ReconstructLoss:
     :mod:`deocclude.identity`); it is frozen, gradients flow through it to the render.
     """
 
-    def __init__(self, face_model: FaceModel, identity, config: ReconstructLossConfig = ReconstructLossConfig()) -> None:  # noqa: ANN001
+    def __init__(
+        self, face_model: FaceModel, identity, config: ReconstructLossConfig = ReconstructLossConfig()
+    ) -> None:  # noqa: ANN001
         self.face_model = face_model
         self.identity = identity
         self.config = config

@@ -131,7 +131,10 @@ class SegmentTask(Task):
         opened = opening(implied, torch.ones(3, 3, device=implied.device))
         per_class: dict[str, torch.Tensor] = {}
         if self.parser:  # argmax class against the argmax of the soft targets, per class
-            for kind, logits, target in (("clean", logits_clean, batch["clean_classes"]), ("occluded", logits_occ, batch["classes"])):
+            for kind, logits, target in (
+                ("clean", logits_clean, batch["clean_classes"]),
+                ("occluded", logits_occ, batch["classes"]),
+            ):
                 pred, true = class_probabilities(logits).argmax(1, keepdim=True), target.argmax(1, keepdim=True)
                 for c, name in enumerate(CLASSES):
                     per_class[f"{kind}_class_{name}"] = counts((pred == c).float(), (true == c).float())
