@@ -29,8 +29,8 @@ RESULTS = REPO_DIR / "benchmarks" / "results"
 def _nets() -> dict[str, torch.nn.Module]:
     """The bundled S, R regressor and G (fp32), and G's discriminator (untrained: speed only)."""
     from deocclude.inpaint.api import G_FILE
-    from deocclude.inpaint.discriminator import Discriminator
     from deocclude.inpaint.config import DiscriminatorConfig
+    from deocclude.inpaint.discriminator import Discriminator
     from deocclude.reconstruct.inference import R_FILE
     from deocclude.segment.inference import S_FILE
 
@@ -146,7 +146,8 @@ def main() -> None:
     (RESULTS / "bf16.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# bf16 + channels_last vs fp32 NCHW on CPU (batch {args.batch}, {args.size} px)", "",
              f"`{result['command']}` at `{commit[:10]}`, torch {torch.__version__}; load average "
-             f"{load_before[0]:.2f} before, {result['loadavg_after'][0]:.2f} after (2-core machine shared with other jobs: noisy).",
+             f"{load_before[0]:.2f} before, {result['loadavg_after'][0]:.2f} after "
+             "(2-core machine shared with other jobs: noisy).",
              f"Probe: {probe} (the mode the pipeline and `--fast-cpu` use: {probe['best']}).", "",
              "| net | threads | mode | infer img/s | x | train step img/s | x |", "|---|---|---|---|---|---|---|"]
     for threads in args.threads:
@@ -154,16 +155,22 @@ def main() -> None:
             a = speed[f"{name} {threads}t {precision.FP32}"]
             for mode in modes:
                 b = speed[f"{name} {threads}t {mode}"]
-                lines.append(f"| {name} | {threads} | {mode} | {b['infer_img_s']:.1f} | {b['infer_img_s'] / a['infer_img_s']:.2f} "
+                lines.append(f"| {name} | {threads} | {mode} | {b['infer_img_s']:.1f} "
+                             f"| {b['infer_img_s'] / a['infer_img_s']:.2f} "
                              f"| {b['train_img_s']:.1f} | {b['train_img_s'] / a['train_img_s']:.2f} |")
     if val:
         ref = str(precision.FP32)
-        lines += ["", f"Val metrics of the bundled nets through their tasks' val_step, first {args.val_limit} val faces, same batches:", "",
+        lines += ["", "Val metrics of the bundled nets through their tasks' val_step, "
+                  f"first {args.val_limit} val faces, same batches:", "",
                   "| net | metric | " + " | ".join(val) + " | max diff |", "|---|---|" + "---|" * (len(val) + 1)]
         for name in val[ref]:
             for k, v in val[ref][name].items():
                 others = [val[m][name][k] for m in val]
-                lines.append(f"| {name} | {k} | " + " | ".join(f"{o:.4f}" for o in others) + f" | {max(abs(o - v) for o in others):.5f} |")
+                lines.append(
+                    f"| {name} | {k} | "
+                    + " | ".join(f"{o:.4f}" for o in others)
+                    + f" | {max(abs(o - v) for o in others):.5f} |"
+                )
     (RESULTS / "bf16.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -40,11 +40,16 @@ if device.startswith("cuda"):
     crops16 = [crops[i % len(crops)] for i in range(64)]
     for half in (True, False):
         d = runs[f"{device} fp16" if half else f"{device} fp32"]
-        torch.cuda.synchronize(); d.run_aligned(crops16)
-        torch.cuda.reset_peak_memory_stats(); torch.cuda.synchronize()
-        t = time.perf_counter(); d.run_aligned(crops16); torch.cuda.synchronize()
+        torch.cuda.synchronize()
+        d.run_aligned(crops16)
+        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        d.run_aligned(crops16)
+        torch.cuda.synchronize()
         print(f"{device} half={half}: 64 aligned crops batch 16 {1000 * (time.perf_counter() - t) / 64:.2f} ms/face, "
               f"max alloc {torch.cuda.max_memory_allocated() / 2**20:.1f} MB", flush=True)
 g = Deoccluder(DeoccluderConfig(device=device, fill="g"))
 face = g.run(photos["astronaut_sunglasses.jpg"]).faces[0]
-print(f"{device} fill g (fp16 {g.uses_half}): status {face.status}, method {face.method}, restored {face.restored.dtype} {face.restored.shape}")
+print(f"{device} fill g (fp16 {g.uses_half}): status {face.status}, method {face.method}, "
+      f"restored {face.restored.dtype} {face.restored.shape}")

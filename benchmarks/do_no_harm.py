@@ -105,7 +105,7 @@ def main() -> None:
     print("\n".join(lines))
     worst.sort(key=lambda item: -item[0])
     tiles = []
-    for share, face in worst[:16]:
+    for _share, face in worst[:16]:
         mask = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(face.aligned.crop.shape[:2])
         overlay = face.aligned.crop.copy()
         overlay[mask > 0.5] = (0.5 * overlay[mask > 0.5] + (127, 0, 0)).astype(np.uint8)

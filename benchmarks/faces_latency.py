@@ -17,8 +17,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -42,7 +42,9 @@ def timed(fn: Callable[[], object], repeat: int) -> dict:
 
 
 def bench_image(image: np.ndarray, repeat: int, threads: int) -> dict:
-    detectors = {name: FaceDetector(name, config=DetectorConfig(num_threads=threads)) for name in ("short", "full", "auto")}
+    detectors = {
+        name: FaceDetector(name, config=DetectorConfig(num_threads=threads)) for name in ("short", "full", "auto")
+    }
     detectors["full_no_tiles"] = FaceDetector("full", config=DetectorConfig(num_threads=threads, tile_levels=0))
     out = {"size": list(image.shape[:2]), "detect_per_image": {}}
     for name, det in detectors.items():
@@ -93,7 +95,9 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     a = result["astronaut"]
-    print("astronaut 512²: " + ", ".join(f"detect {k} {v['median_ms']:.1f} ms" for k, v in a["detect_per_image"].items()))
+    print(
+        "astronaut 512²: " + ", ".join(f"detect {k} {v['median_ms']:.1f} ms" for k, v in a["detect_per_image"].items())
+    )
     print("  per face: " + ", ".join(f"{k.replace('_per_face', '')} {a[k]['median_ms']:.2f} ms"
                                      for k in a if k.endswith("_per_face")))
     if "wild" in result:

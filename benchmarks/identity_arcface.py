@@ -1,6 +1,7 @@
-"""ArcFace-class network (faceplugin fr_feature, our PyTorch port): parity, LFW through our faces path, latency.
+r"""ArcFace-class network (faceplugin fr_feature, our PyTorch port): parity, LFW through our faces path, latency.
 
-    PYTHONPATH=src DEOCCLUDE_DATA=../shared/data nice -n 10 python benchmarks/identity_arcface.py [--size 128] [--folds 5]
+    PYTHONPATH=src DEOCCLUDE_DATA=../shared/data nice -n 10 \
+        python benchmarks/identity_arcface.py [--size 128] [--folds 5]
 
 LFW: MediaPipe detection + our 468-point mesh -> canonical N×N crop (the pipeline's framing) ->
 5-point ArcFace chip (:func:`deocclude.identity.arcface_align.arcface_chips`) -> network; cosine,
@@ -22,12 +23,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from identity import cosine, folds_accuracy, lfw_pairs  # noqa: E402  (shared LFW protocol helpers)
-
 from deocclude.identity.arcface import ARCFACE_BUNDLED, load_arcface  # noqa: E402
 from deocclude.identity.arcface_align import arcface_chips  # noqa: E402
 from deocclude.imageio import read_image  # noqa: E402
 from deocclude.paths import REPO_DIR, data_root  # noqa: E402
+from identity import cosine, folds_accuracy, lfw_pairs  # noqa: E402  (shared LFW protocol helpers)
 
 RESULTS = REPO_DIR / "benchmarks" / "results" / "identity_arcface"
 CACHE = Path("/tmp/deocclude_identity_bench")
@@ -54,7 +54,9 @@ def lfw_faces(files: list[str], root: Path, size: int) -> tuple[np.ndarray, np.n
         points.append(marks[0].points if marks else None)
     mean = np.mean([p for p in points if p is not None], axis=0)
     missed = np.array([p is None for p in points])
-    aligned = [align_face(read_image(root / "images" / f), mean if p is None else p, size) for f, p in zip(files, points)]
+    aligned = [
+        align_face(read_image(root / "images" / f), mean if p is None else p, size) for f, p in zip(files, points)
+    ]
     crops = np.stack([a.crop for a in aligned])
     landmarks = np.stack([a.landmarks for a in aligned]).astype(np.float32)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -93,11 +95,17 @@ def main() -> None:
     fold = np.array([p[0] for p in pairs])
     scores = cosine(emb[[index[p[1]] for p in pairs]], emb[[index[p[2]] for p in pairs]])
     lfw = folds_accuracy(scores, same, fold)
-    lfw.update({
-        "pairs": len(pairs), "images": len(files), "crop_size": args.size, "mediapipe_missed_used_mean_landmarks": int(missed.sum()),
-        "same_cos_mean": float(scores[same].mean()), "diff_cos_mean": float(scores[~same].mean()),
-        "faceplugin_readme_onnx_5point": 0.986,
-    })
+    lfw.update(
+        {
+            "pairs": len(pairs),
+            "images": len(files),
+            "crop_size": args.size,
+            "mediapipe_missed_used_mean_landmarks": int(missed.sum()),
+            "same_cos_mean": float(scores[same].mean()),
+            "diff_cos_mean": float(scores[~same].mean()),
+            "faceplugin_readme_onnx_5point": 0.986,
+        }
+    )
     out: dict = {"lfw": lfw}
     chips = torch.cat(chips_all)
     try:
@@ -126,8 +134,13 @@ def main() -> None:
     out["latency"] = {**latency, "threads": args.threads, "device": "cpu"}
     out["faces_path_seconds"] = faces_s
     out["weights"] = ARCFACE_BUNDLED.name
-    out["command"] = "PYTHONPATH=src DEOCCLUDE_DATA=../shared/data nice -n 10 python benchmarks/identity_arcface.py " + " ".join(sys.argv[1:])
-    out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_DIR).stdout.strip()
+    out["command"] = (
+        "PYTHONPATH=src DEOCCLUDE_DATA=../shared/data nice -n 10 python benchmarks/identity_arcface.py "
+        + " ".join(sys.argv[1:])
+    )
+    out["commit"] = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_DIR
+    ).stdout.strip()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n")
     par = out["parity"]
@@ -135,13 +148,17 @@ def main() -> None:
         "# ArcFace-class identity network (faceplugin fr_feature, PyTorch port)", "",
         f"`{out['command']}` at commit `{out['commit']}`", "",
         "| what | result |", "|---|---|",
-        f"| LFW folds 1–{args.folds} ({len(pairs)} pairs) through our faces path (N = {args.size} crop → 5-point 112 chip) | "
-        f"{100 * lfw['accuracy_mean']:.2f} ± {100 * lfw['accuracy_std']:.2f} % (faceplugin README, ONNX + its own 5-point alignment: 98.60 %) |",
+        f"| LFW folds 1–{args.folds} ({len(pairs)} pairs) through our faces path "
+        f"(N = {args.size} crop → 5-point 112 chip) | "
+        f"{100 * lfw['accuracy_mean']:.2f} ± {100 * lfw['accuracy_std']:.2f} % "
+        "(faceplugin README, ONNX + its own 5-point alignment: 98.60 %) |",
         f"| mean cosine, same / different person | {lfw['same_cos_mean']:.3f} / {lfw['diff_cos_mean']:.3f} |",
         f"| MediaPipe misses (mean landmarks used) | {lfw['mediapipe_missed_used_mean_landmarks']} of {len(files)} |",
-        f"| parity vs onnxruntime on {par['faces']} real chips (fp16 weights) | lowest cosine {par['cos_min']:.6f}, max abs diff {par['max_abs_diff']:.2g} |"
+        f"| parity vs onnxruntime on {par['faces']} real chips (fp16 weights) "
+        f"| lowest cosine {par['cos_min']:.6f}, max abs diff {par['max_abs_diff']:.2g} |"
         if isinstance(par, dict) else f"| parity | {par} |",
-        f"| latency, CPU {args.threads} thread | batch 1: {latency['batch_1_ms_per_face']:.1f} ms/face; batch 32: {latency['batch_32_ms_per_face']:.1f} ms/face |",
+        f"| latency, CPU {args.threads} thread | batch 1: {latency['batch_1_ms_per_face']:.1f} ms/face; "
+        f"batch 32: {latency['batch_32_ms_per_face']:.1f} ms/face |",
         "",
     ]
     RESULTS.with_suffix(".md").write_text("\n".join(md))

@@ -34,9 +34,21 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     for protocol in args.protocols:
-        code = deocclude_main(["eval", "--protocol", protocol, "--limit", str(args.limit), "--threads", str(args.threads),
-                               "--g-weights", f"{args.label}={args.weights}",
-                               "--output-dir", str(REPO / "benchmarks" / "results")])
+        code = deocclude_main(
+            [
+                "eval",
+                "--protocol",
+                protocol,
+                "--limit",
+                str(args.limit),
+                "--threads",
+                str(args.threads),
+                "--g-weights",
+                f"{args.label}={args.weights}",
+                "--output-dir",
+                str(REPO / "benchmarks" / "results"),
+            ]
+        )
         if code:
             return code
     return 0

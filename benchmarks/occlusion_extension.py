@@ -97,12 +97,20 @@ def _clean_faces(samples: list, without, with_) -> dict:  # noqa: ANN001 - two D
     for s, face in zip(samples, without.run_aligned(crops)):
         valid = s.item["valid"][0].numpy() > 0.5
         aligned = dataclasses.replace(face.aligned, valid=valid.astype(np.float32))
-        extra = (with_._occlusion_mask(face.face_region, face.face_mask, aligned) > 0.5) & ~(face.occlusion_mask > 0.5) & valid
+        extra = (
+            (with_._occlusion_mask(face.face_region, face.face_mask, aligned) > 0.5)
+            & ~(face.occlusion_mask > 0.5)
+            & valid
+        )
         added += int(extra.sum())
         on_hair += int((extra & (s.item["hair_mask"][0].numpy() > 0.5)).sum())
         extended += bool(extra.any())
-    return {"faces": len(samples), "faces_extended": extended, "added_px_per_face": round(added / max(len(samples), 1), 1),
-            "added_on_hair": round(on_hair / added, 4) if added else None}
+    return {
+        "faces": len(samples),
+        "faces_extended": extended,
+        "added_px_per_face": round(added / max(len(samples), 1), 1),
+        "added_on_hair": round(on_hair / added, 4) if added else None,
+    }
 
 
 def _summary(c: dict) -> dict:
@@ -136,8 +144,10 @@ def markdown(results: dict) -> str:
                      f"{f(r['added_on_hair'])} | {f(w['iou'])} → {f(x['iou'])} | "
                      f"{f(w['l1_outside'])} → {f(x['l1_outside'])} |")
     clean = results["clean faces"]
-    lines.append(f"\nClean faces (no synthetic occluder): the extension fired on {clean['faces_extended']} of "
-                 f"{clean['faces']}, adding {clean['added_px_per_face']} px per face ({f(clean['added_on_hair'])} on hair).")
+    lines.append(
+        f"\nClean faces (no synthetic occluder): the extension fired on {clean['faces_extended']} of "
+        f"{clean['faces']}, adding {clean['added_px_per_face']} px per face ({f(clean['added_on_hair'])} on hair)."
+    )
     return "\n".join(lines)
 
 
@@ -157,7 +167,9 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
     results, grid = evaluate(args.limit, args.size, args.batch, 8 if args.grid else 0)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
     out = {"command": "PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/occlusion_extension.py "
                       f"--limit {args.limit} --size {args.size}",
            "commit": commit, "protocol": "mixed", "split": "test", "truth_threshold": TRUTH_THRESHOLD,
@@ -170,8 +182,10 @@ def main() -> None:
         from deocclude.imageio import write_image
         from deocclude.visualize import labelled_grid, overlay_mask
 
-        rows = [[crop, overlay_mask(crop, m0), overlay_mask(overlay_mask(crop, m0), m1 & ~m0, (0, 200, 255), 0.7), r0, r1]
-                for crop, m0, m1, r0, r1 in grid]
+        rows = [
+            [crop, overlay_mask(crop, m0), overlay_mask(overlay_mask(crop, m0), m1 & ~m0, (0, 200, 255), 0.7), r0, r1]
+            for crop, m0, m1, r0, r1 in grid
+        ]
         write_image(args.grid, labelled_grid(rows, ["input", "M_O (paper)", "extended (cyan: added)",
                                                     "result without", "result with"]))
         print(f"→ {args.grid}")

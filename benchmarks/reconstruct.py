@@ -133,9 +133,15 @@ def bench_teacher(model: FaceModel, size: int, limit: int | None, batch: int) ->
         "faces": int(len(ids)),
         "size": size,
         "landmark_error_px": {"mean": float(lm.mean()), "p95": float(lm.quantile(0.95)), "max": float(lm.max())},
-        "mean_face_landmark_error_px": {"mean": float(torch.cat(base_lm).mean()), "p95": float(torch.cat(base_lm).quantile(0.95))},
-        "photometric_l1_masked": {"mean": float(ph.mean()), "p95": float(ph.quantile(0.95)),
-                                  "note": "mean |I_R - I| over M_F * M_R, per channel, images in [0, 1]"},
+        "mean_face_landmark_error_px": {
+            "mean": float(torch.cat(base_lm).mean()),
+            "p95": float(torch.cat(base_lm).quantile(0.95)),
+        },
+        "photometric_l1_masked": {
+            "mean": float(ph.mean()),
+            "p95": float(ph.quantile(0.95)),
+            "note": "mean |I_R - I| over M_F * M_R, per channel, images in [0, 1]",
+        },
         "mean_face_photometric_l1_masked": float(torch.cat(base_ph).mean()),
         "mask_iou_M_R_vs_data_mesh_mask": {"mean": float(np.mean(ious)), "p5": float(np.percentile(ious, 5))},
         "fit_ms_per_face": {"wall": wall / len(ids) * 1000, "cpu": cpu / len(ids) * 1000},
@@ -155,8 +161,10 @@ def main() -> int:
     model = FaceModel.load(args.model)
     path = Path(args.model) if args.model else REPO_DIR / "src" / "deocclude" / "weights" / "face_model.safetensors"
     report: dict = {
-        "command": "PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python " + " ".join(["benchmarks/reconstruct.py", *sys.argv[1:]]),
-        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), shared 2-core CPU",
+        "command": "PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python "
+        + " ".join(["benchmarks/reconstruct.py", *sys.argv[1:]]),
+        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} thread(s), shared 2-core CPU",
         "face_model": {
             "file_mb": path.stat().st_size / 1e6,
             "vertices": int(model.mean_shape.shape[0]),

@@ -69,7 +69,9 @@ def evaluate(protocol: str, faces: UTKFaceFaces, table: dict, model: Reconstruct
     for start in range(0, len(samples), batch):
         chunk = samples[start:start + batch]
         clean = torch.stack([s.item["image"] for s in chunk])
-        occluded = torch.stack([torch.from_numpy(np.ascontiguousarray(s.occlusion.image)).permute(2, 0, 1).float() for s in chunk])
+        occluded = torch.stack(
+            [torch.from_numpy(np.ascontiguousarray(s.occlusion.image)).permute(2, 0, 1).float() for s in chunk]
+        )
         face_mask = torch.stack([s.item["face_mask"] for s in chunk])
         valid = torch.stack([s.item["valid"] for s in chunk])
         x_star = torch.from_numpy(np.stack([table[s.name] for s in chunk])).float()
@@ -77,7 +79,9 @@ def evaluate(protocol: str, faces: UTKFaceFaces, table: dict, model: Reconstruct
         size = clean.shape[-1]
         occ_u8 = [u8(o) for o in occluded]
         detected = torch.from_numpy(np.stack([detect_landmarks(mesh, o) for o in occ_u8])).float()
-        base_mask = torch.from_numpy(np.stack([mesh_mask(p[:, :2], size, size) for p in detected.numpy()])) * valid[:, 0]
+        base_mask = (
+            torch.from_numpy(np.stack([mesh_mask(p[:, :2], size, size) for p in detected.numpy()])) * valid[:, 0]
+        )
         x_base = fit_teacher(fm, occluded, detected, base_mask).x
         with torch.no_grad():
             reference = fm.render(x_star, size)
@@ -90,8 +94,15 @@ def evaluate(protocol: str, faces: UTKFaceFaces, table: dict, model: Reconstruct
                     per_face[name][k] += v.tolist()
                 renders[name] = fm.render(x.float(), size).image
         for i in range(min(len(chunk), 12 - len(grid_rows))):
-            grid_rows.append([occ_u8[i], to_rgb_uint8(renders["baseline_occluded"][i]), to_rgb_uint8(renders["R_occluded"][i]),
-                              to_rgb_uint8(reference.image[i]), u8(clean[i])])
+            grid_rows.append(
+                [
+                    occ_u8[i],
+                    to_rgb_uint8(renders["baseline_occluded"][i]),
+                    to_rgb_uint8(renders["R_occluded"][i]),
+                    to_rgb_uint8(reference.image[i]),
+                    u8(clean[i]),
+                ]
+            )
         print(f"  {protocol}: {start + len(chunk)}/{len(samples)} faces", flush=True)
     grid_dir.mkdir(parents=True, exist_ok=True)
     write_image(grid_dir / f"reconstruct_{protocol}.png", tile(grid_rows))
@@ -99,15 +110,23 @@ def evaluate(protocol: str, faces: UTKFaceFaces, table: dict, model: Reconstruct
     def summary(values: list[float]) -> float:
         return round(float(np.mean(values)), 4)
 
-    out: dict = {"faces": len(samples), "grid_columns": "occluded | baseline render | R render | teacher(clean) render | clean"}
+    out: dict = {
+        "faces": len(samples),
+        "grid_columns": "occluded | baseline render | R render | teacher(clean) render | clean",
+    }
     for m in METHODS:
         out[m] = {k: summary(v) for k, v in per_face[m].items()}
     out["ratio_R_over_baseline"] = {k: round(out["R_occluded"][k] / max(out["baseline_occluded"][k], 1e-9), 3)
                                     for k in ("landmark", "photometric")}
     cats = np.array(categories)
     out["per_category_landmark"] = {
-        c: {m: summary(np.array(per_face[m]["landmark"])[cats == c].tolist()) for m in ("R_occluded", "baseline_occluded")}
-        | {"n": int((cats == c).sum())} for c in sorted(set(categories))}
+        c: {
+            m: summary(np.array(per_face[m]["landmark"])[cats == c].tolist())
+            for m in ("R_occluded", "baseline_occluded")
+        }
+        | {"n": int((cats == c).sum())}
+        for c in sorted(set(categories))
+    }
     return out
 
 
@@ -144,16 +163,24 @@ def main() -> None:
     model = Reconstructor(args.weights)
     mesh = FaceMesh()
     start = time.time()
-    results: dict = {"split": "val", "size": args.size, "weights": Path(args.weights).name,
-                     "paper": {"baseline": 0.177, "robust": 0.153, "ratio": round(0.153 / 0.177, 3)},
-                     "metrics": "landmark: mean px distance of the 468 projected vertices to the teacher's (clean face); "
-                                "photometric: mean ||I_clean - I_R||_2 over M_F(clean) * M_R(teacher); iou: M_R vs the teacher's M_R"}
+    results: dict = {
+        "split": "val",
+        "size": args.size,
+        "weights": Path(args.weights).name,
+        "paper": {"baseline": 0.177, "robust": 0.153, "ratio": round(0.153 / 0.177, 3)},
+        "metrics": "landmark: mean px distance of the 468 projected vertices to the teacher's (clean face); "
+        "photometric: mean ||I_clean - I_R||_2 over M_F(clean) * M_R(teacher); iou: M_R vs the teacher's M_R",
+    }
     for protocol in args.protocols:
         results[protocol] = evaluate(protocol, faces, table, model, mesh, args.limit, args.batch, Path(args.grids))
         print(json.dumps({protocol: results[protocol]}, indent=1), flush=True)
     results["latency"] = latency(model, args.size)
-    results["machine"] = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), shared 2-core CPU"
-    results["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    results["machine"] = (
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), shared 2-core CPU"
+    )
+    results["commit"] = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     results["minutes"] = round((time.time() - start) / 60, 1)
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(results, indent=1) + "\n")

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
+from deocclude.nets import count_parameters
 from deocclude.segment.config import SegmentTrainConfig
 from deocclude.segment.inference import DEFAULT_WEIGHTS, S_FILE
 from deocclude.segment.losses import SegmentLoss
-from deocclude.nets import count_parameters
 from deocclude.segment.model import UNet
 
 PAPER = {"precision": 0.981, "iou": 0.954}
@@ -132,7 +132,11 @@ def main() -> int:
     torch.set_num_threads(1)
     results: dict = {
         "command": "PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/segment_bench.py",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "load_average_at_start": os.getloadavg(),
+        },
         "paper": PAPER,
     }
     if args.weights.is_file():
@@ -150,7 +154,11 @@ def main() -> int:
         torch.set_num_threads(threads)
         results[f"threads{threads}"] = {
             "train_images_per_s_model_only_n128_batch16": round(train_throughput(config, 16, 4), 2),
-            "inference_ms_per_face": {f"n{n}_batch{b}": round(inference_latency(net, n, b, 5 if b == 1 else 2), 2) for n in (128, 256) for b in (1, 16)},
+            "inference_ms_per_face": {
+                f"n{n}_batch{b}": round(inference_latency(net, n, b, 5 if b == 1 else 2), 2)
+                for n in (128, 256)
+                for b in (1, 16)
+            },
         }
     if args.run is not None:
         results["training_run"] = run_log_summary(args.run)

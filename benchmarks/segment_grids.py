@@ -54,7 +54,10 @@ def wild_grid(weights: Path, count: int) -> np.ndarray:
         for aligned, prob in masks.faces[:1]:
             visible = (prob >= 0.5).astype(np.float32)
             occluded = mesh_mask(aligned.landmarks, aligned.size, aligned.size) * (1 - visible)
-            row += [aligned.crop, overlay_mask(overlay_mask(aligned.crop, visible, (0, 255, 0), 0.4), occluded, (255, 0, 0), 0.55)]
+            row += [
+                aligned.crop,
+                overlay_mask(overlay_mask(aligned.crop, visible, (0, 255, 0), 0.4), occluded, (255, 0, 0), 0.55),
+            ]
             if len(row) == 8:
                 rows.append(row)
                 row = []
@@ -80,7 +83,11 @@ def hard_grid(weights: Path, hard_json: Path, count: int) -> np.ndarray:
     for name in sorted(scores, key=scores.__getitem__, reverse=True)[:count]:
         item = faces[where[name]]
         crop = (item["image"].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        row += [crop, overlay_mask(crop, item["face_mask"][0].numpy(), (0, 255, 0), 0.4), overlay_mask(crop, (segmenter(crop) >= 0.5).astype(np.float32), (0, 255, 0), 0.4)]
+        row += [
+            crop,
+            overlay_mask(crop, item["face_mask"][0].numpy(), (0, 255, 0), 0.4),
+            overlay_mask(crop, (segmenter(crop) >= 0.5).astype(np.float32), (0, 255, 0), 0.4),
+        ]
         if len(row) == 12:
             rows.append(row)
             row = []
@@ -95,7 +102,12 @@ def main() -> int:
     p.add_argument("-o", "--out", type=Path, default=Path("out/segment"))
     p.add_argument("--val", type=int, default=16)
     p.add_argument("--wild", type=int, default=40)
-    p.add_argument("--hard", type=Path, default=None, help="a mining JSON (python -m deocclude.segment.mining): grid of its top faces")
+    p.add_argument(
+        "--hard",
+        type=Path,
+        default=None,
+        help="a mining JSON (python -m deocclude.segment.mining): grid of its top faces",
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.hard is not None:

@@ -49,7 +49,8 @@ def main() -> int:
     sources = {
         "wild": sorted((root / "wild").rglob("*.jpg")),
         "lfw": sorted((root / "faces/lfw/images").rglob("*.jpg"))[::97],
-        "rmfd": sorted((root / "real_occluded/rmfd").rglob("*.jpg")) + sorted((root / "real_occluded/rmfd").rglob("*.png")),
+        "rmfd": sorted((root / "real_occluded/rmfd").rglob("*.jpg"))
+        + sorted((root / "real_occluded/rmfd").rglob("*.png")),
     }
     seg, detector, mesh = Segmenter(args.weights), FaceDetector(), FaceMesh()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,10 @@ def main() -> int:
                 tiles.append(np.concatenate([crop, overlay(crop, seg.parse(crop))], axis=1))
             if len(tiles) >= args.per_source:
                 break
-        rows = [np.concatenate(tiles[i : i + 4] + [np.zeros_like(tiles[0])] * (4 - len(tiles[i : i + 4])), axis=1) for i in range(0, len(tiles), 4)]
+        rows = [
+            np.concatenate(tiles[i : i + 4] + [np.zeros_like(tiles[0])] * (4 - len(tiles[i : i + 4])), axis=1)
+            for i in range(0, len(tiles), 4)
+        ]
         cv2.imwrite(str(args.out / f"{name}.png"), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
         print(name, len(tiles), "faces")
     return 0

@@ -48,7 +48,11 @@ def main() -> None:
             digest.update(np.round(s.occlusion.alpha * 255).astype(np.uint8).tobytes())
             cover.append((s.occlusion.category, s.coverage()))
         stats = coverage_stats(cover)
-        out[name] = {"coverage": stats, "sha256_uint8": digest.hexdigest(), "seconds": round(time.perf_counter() - t, 1)}
+        out[name] = {
+            "coverage": stats,
+            "sha256_uint8": digest.hexdigest(),
+            "seconds": round(time.perf_counter() - t, 1),
+        }
         a = stats["all"]
         print(f"{name}: n={a['n']} coverage mean {a['mean']:.3f} p10 {a['p10']:.3f} p90 {a['p90']:.3f} "
               f"sha256 {digest.hexdigest()[:16]}")

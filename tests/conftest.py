@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from deocclude.paths import REPO_DIR, data_root as _data_root
+from deocclude.paths import REPO_DIR
+from deocclude.paths import data_root as _data_root
 
 EXAMPLES_DIR = REPO_DIR / "examples"
 

@@ -17,7 +17,10 @@ def test_bench_writes_json_and_markdown(tmp_path: Path, capsys) -> None:
     threads = torch.get_num_threads()
     out = tmp_path / "results"
     # --faces 2 keeps the test short; the defaults are 16 faces per repeat, sizes 128 256, batches 1 16
-    assert main(["bench", "--repeats", "1", "--sizes", "128", "--batch-sizes", "1", "--faces", "2", "--out", str(out)]) == 0
+    assert (
+        main(["bench", "--repeats", "1", "--sizes", "128", "--batch-sizes", "1", "--faces", "2", "--out", str(out)])
+        == 0
+    )
     assert torch.get_num_threads() == threads  # the benchmark's thread setting does not leak
     result = json.loads((out / "bench.json").read_text())
     assert result["command"].startswith("deocclude bench --sizes 128 --batch-sizes 1 --repeats 1")

@@ -154,7 +154,9 @@ def test_a_photo_without_a_face_is_one_line_and_exit_1(tmp_path: Path, capfd) ->
     err = capfd.readouterr().err
     assert error_lines(err) == [f"no face: {blank}: no face found (copied unchanged)"]
     assert "0 photo(s) processed" in err and "1 failed" in err
-    assert (out / "wall.jpg").read_bytes() == blank.read_bytes()  # --copy-unprocessed (default): the folder has every input
+    assert (
+        out / "wall.jpg"
+    ).read_bytes() == blank.read_bytes()  # --copy-unprocessed (default): the folder has every input
     [entry] = json.loads((out / "manifest.json").read_text())["files"]
     assert entry["status"] == "no face" and entry["changed"] is False and entry["output"] == str(out / "wall.jpg")
     assert main(["run", str(blank), "-o", str(tmp_path / "out2"), "--no-copy-unprocessed"]) == 1
@@ -358,7 +360,10 @@ def test_fp16_only_on_cuda_and_the_cpu_path_is_fp32() -> None:
     from deocclude.pipeline import Deoccluder, DeoccluderConfig
 
     photo = read_image(REPO_DIR / "examples" / "astronaut_sunglasses.jpg")
-    half, full = Deoccluder(DeoccluderConfig(half=True, device="cpu")), Deoccluder(DeoccluderConfig(half=False, device="cpu"))
+    half, full = (
+        Deoccluder(DeoccluderConfig(half=True, device="cpu")),
+        Deoccluder(DeoccluderConfig(half=False, device="cpu")),
+    )
     assert not half.uses_half and not full.uses_half
     a, b = half.run(photo), full.run(photo)
     assert np.array_equal(a.photo, b.photo) and np.array_equal(a.faces[0].occlusion_mask, b.faces[0].occlusion_mask)

@@ -68,7 +68,9 @@ def test_cache_is_reused(utkface_root: Path, tmp_path: Path):
     stamp = (entry / "image.npy").stat().st_mtime_ns
     b = UTKFaceFaces(utkface_root, split="val", size=32, cache_dir=tmp_path, limit=5, min_visible_ratio=0.99)
     assert (entry / "image.npy").stat().st_mtime_ns == stamp
-    assert torch.equal(a[0]["image"], UTKFaceFaces(utkface_root, split="val", size=32, cache_dir=tmp_path, limit=5)[0]["image"])
+    assert torch.equal(
+        a[0]["image"], UTKFaceFaces(utkface_root, split="val", size=32, cache_dir=tmp_path, limit=5)[0]["image"]
+    )
     assert len(b) <= len(a) and all(r >= 0.99 for r in b.visible_ratio)
 
 
@@ -157,7 +159,10 @@ def test_face_folder_of_own_photos(example_photo: Path, tmp_path: Path):
     cv2.imwrite(str(photos / "grey.png"), np.full((64, 64, 3), 128, np.uint8))
     with pytest.warns(RuntimeWarning) as record:
         ds = FaceFolder(photos, size=SIZE, cache_dir=tmp_path / "cache")
-    assert {Path(str(w.message).split(":")[0].removeprefix("skipping ")).name for w in record} >= {"broken.jpg", "grey.png"}
+    assert {Path(str(w.message).split(":")[0].removeprefix("skipping ")).name for w in record} >= {
+        "broken.jpg",
+        "grey.png",
+    }
     assert len(ds) == 1 and ds.names == ["sub/astronaut.jpg"]
     it = ds[0]
     assert it["image"].shape == (3, SIZE, SIZE) and torch.equal(it["face_mask"], it["mesh_mask"] * it["valid"])

@@ -89,7 +89,9 @@ def test_missing_protocol_module_is_one_clear_error(monkeypatch: pytest.MonkeyPa
         protocol_module("nowhere")
 
 
-def test_eval_without_the_shared_data_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_eval_without_the_shared_data_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     monkeypatch.setenv("DEOCCLUDE_DATA", str(tmp_path / "no_data"))
     code = main(["eval", "--protocol", "sunglasses", "--limit", "2", "--output-dir", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err.strip()

@@ -12,7 +12,7 @@ import torch
 
 from deocclude.faces.align import canonical_template
 from deocclude.faces.mesh import mesh_mask
-from deocclude.reconstruct.face_model import DEFAULT_PATH, FaceModel, rotation_matrix, angles_from_rotation
+from deocclude.reconstruct.face_model import DEFAULT_PATH, FaceModel, angles_from_rotation, rotation_matrix
 from deocclude.reconstruct.layout import CoefficientLayout
 
 

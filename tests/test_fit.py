@@ -11,8 +11,6 @@ from deocclude.reconstruct.face_model import FaceModel
 from deocclude.reconstruct.fit import FitConfig, evaluate_fit, fit_teacher
 from deocclude.reconstruct.utkface import aligned_batch, load_index
 
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -17,7 +17,13 @@ from deocclude.faces.landmarks import FaceMesh
 from deocclude.identity import weights as weights_module
 from deocclude.identity.embed import canonical_to_chip, crops_to_chips, face_embedding, identity_cosine
 from deocclude.identity.network import DlibFaceResNet, add_prev
-from deocclude.identity.weights import BUNDLED_FILE, convert_dlib, convert_face_api, find_dlib_model, load_identity_network
+from deocclude.identity.weights import (
+    BUNDLED_FILE,
+    convert_dlib,
+    convert_face_api,
+    find_dlib_model,
+    load_identity_network,
+)
 from deocclude.imageio import read_image
 
 torch.set_num_threads(2)
@@ -163,7 +169,9 @@ def test_parity_with_dlib(example_photo: Path, network: DlibFaceResNet) -> None:
     predictor = dlib.shape_predictor(str(dat.parent / "shape_predictor_5_face_landmarks.dat"))
     shape = predictor(image, dlib.get_frontal_face_detector()(image, 0)[0])
     chip = dlib.get_face_chip(image, shape, size=150, padding=0.25)
-    reference = torch.tensor(dlib.face_recognition_model_v1(str(dat)).compute_face_descriptor(chip), dtype=torch.float32)
+    reference = torch.tensor(
+        dlib.face_recognition_model_v1(str(dat)).compute_face_descriptor(chip), dtype=torch.float32
+    )
     with torch.no_grad():
         ours = network(torch.from_numpy(chip).permute(2, 0, 1)[None].float() / 255)[0]
     assert torch.nn.functional.cosine_similarity(ours, reference, dim=0) > 0.999

@@ -10,7 +10,13 @@ import torch
 
 from deocclude.faces.align import canonical_template
 from deocclude.identity.arcface import ARCFACE_BUNDLED, ArcFaceMobile, load_arcface
-from deocclude.identity.arcface_align import ARCFACE_TEMPLATE, arcface_chips, arcface_cosine, five_points, similarity_to_template
+from deocclude.identity.arcface_align import (
+    ARCFACE_TEMPLATE,
+    arcface_chips,
+    arcface_cosine,
+    five_points,
+    similarity_to_template,
+)
 from deocclude.imageio import read_image
 from deocclude.paths import REPO_DIR
 

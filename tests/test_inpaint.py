@@ -16,8 +16,14 @@ from deocclude.inpaint.api import G_FILE, inpaint
 from deocclude.inpaint.config import DiscriminatorConfig, GeneratorConfig
 from deocclude.inpaint.discriminator import Discriminator
 from deocclude.inpaint.generator import Generator, composite, generator_input
-from deocclude.inpaint.losses import (discriminator_loss, erode, generator_adversarial, masked_l1, ssim_ohem,
-                                      total_variation)
+from deocclude.inpaint.losses import (
+    discriminator_loss,
+    erode,
+    generator_adversarial,
+    masked_l1,
+    ssim_ohem,
+    total_variation,
+)
 from deocclude.inpaint.poisson import poisson_target
 
 TINY = GeneratorConfig(widths=(8, 8, 16), bottleneck_blocks=2, bottleneck_dilations=(1, 2), attention_after=1)
@@ -177,7 +183,12 @@ def test_cli_fills_and_reports_bad_input(tmp_path: Path, tiny_weights: Path, cap
     assert main(["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "small.png"), "-o", str(out)]) == 2
     assert "is 40x20 but the image is 40x40" in capsys.readouterr().err
     assert main(["inpaint", str(tmp_path / "nope.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(out)]) == 2
-    assert main(["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(tmp_path / "in.png")]) == 2
+    assert (
+        main(
+            ["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o", str(tmp_path / "in.png")]
+        )
+        == 2
+    )
     assert np.array_equal(read_image(tmp_path / "in.png"), image)  # input never overwritten
 
 

@@ -23,7 +23,9 @@ def _test_faces(root: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
         names = [r["file"] for r in csv.DictReader(fh) if r["split"] == "test"][:count]
     lm = np.load(root / "landmarks.npz")
     pos = {n: i for i, n in enumerate(lm["names"].tolist())}
-    synth = OcclusionSynthesizer(SynthConfig(categories=("eyewear",), eyewear=EyewearConfig(p_bank=0.0, lens_weights=(0, 0, 1.0))), "test")
+    synth = OcclusionSynthesizer(
+        SynthConfig(categories=("eyewear",), eyewear=EyewearConfig(p_bank=0.0, lens_weights=(0, 0, 1.0))), "test"
+    )
     out = []
     for k, name in enumerate(names):
         image = cv2.cvtColor(cv2.imread(str(root / "images" / name)), cv2.COLOR_BGR2RGB)

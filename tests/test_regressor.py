@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from deocclude.faces.align import canonical_template
-from deocclude.reconstruct.losses import (INNER_MOUTH_POINTS, NOSE_POINTS, ReconstructLoss, coefficient_loss,
-                                          landmark_weights, pixel_loss)
+from deocclude.reconstruct.losses import (
+    INNER_MOUTH_POINTS,
+    NOSE_POINTS,
+    ReconstructLoss,
+    coefficient_loss,
+    landmark_weights,
+    pixel_loss,
+)
 from deocclude.reconstruct.regressor import Regressor
 from deocclude.reconstruct.regressor_config import ReconstructLossConfig, RegressorConfig
 
@@ -116,7 +122,9 @@ def _occluded_val_faces(root: Path, count: int) -> tuple[torch.Tensor, torch.Ten
         pos = {n: i for i, n in enumerate(data["names"].tolist())}
         all_points = data["points"]
     # held-out procedural occluders only: loading the emoji bank would dominate the test's time
-    synth = OcclusionSynthesizer(SynthConfig(categories=("mask", "eyewear", "scarf_cloth", "blob"), use_shared_data=False), split="test")
+    synth = OcclusionSynthesizer(
+        SynthConfig(categories=("mask", "eyewear", "scarf_cloth", "blob"), use_shared_data=False), split="test"
+    )
     images, clean, points = [], [], []
     for k, name in enumerate(names):
         aligned = align_face(read_image(root / "images" / name), all_points[pos[name]], 128)
@@ -172,5 +180,9 @@ def test_cli_photo_aligned_and_bad_input(tmp_path: Path, example_photo: Path, fa
     capsys.readouterr()
     assert main(["reconstruct", str(bad), "-o", str(tmp_path / "o2"), "--weights", weights]) == 1
     assert "bad.jpg" in capsys.readouterr().out
-    assert main(["reconstruct", str(example_photo), "-o", str(tmp_path / "o3"), "--weights", str(tmp_path / "none")]) == 2
-    assert main(["reconstruct", str(crop), "-o", str(out), "--aligned", "--weights", weights]) == 2  # would overwrite input
+    assert (
+        main(["reconstruct", str(example_photo), "-o", str(tmp_path / "o3"), "--weights", str(tmp_path / "none")]) == 2
+    )
+    assert (
+        main(["reconstruct", str(crop), "-o", str(out), "--aligned", "--weights", weights]) == 2
+    )  # would overwrite input

@@ -10,7 +10,6 @@ import torch
 from deocclude.reconstruct import render
 from deocclude.reconstruct.render import interpolate, rasterize, render_mesh, sample_texture, sh_basis, sh_shading
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -46,7 +45,9 @@ def test_interpolating_a_linear_attribute_gives_its_value_at_pixel_centres() -> 
 
 def test_perspective_correct_interpolation_recovers_the_3d_point_on_a_tilted_plane() -> None:
     # A plane tilted in depth, seen by a pinhole camera (focal 40 px, centre 16).
-    cam = torch.tensor([[[-1.0, -1.0, -4.0], [1.0, -1.0, -6.0], [1.0, 1.0, -6.0], [-1.0, 1.0, -4.0]]], dtype=torch.float64)
+    cam = torch.tensor(
+        [[[-1.0, -1.0, -4.0], [1.0, -1.0, -6.0], [1.0, 1.0, -6.0], [-1.0, 1.0, -4.0]]], dtype=torch.float64
+    )
     depth = -cam[..., 2]
     screen = torch.stack([16 + 40 * cam[..., 0] / depth, 16 - 40 * cam[..., 1] / depth, depth], dim=-1)
     faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
@@ -54,7 +55,9 @@ def test_perspective_correct_interpolation_recovers_the_3d_point_on_a_tilted_pla
     point = interpolate(cam, rast, faces)[0]
     inside = rast.mask[0] > 0
     assert inside.sum() > 100
-    ii, jj = torch.meshgrid(torch.arange(32.0, dtype=torch.float64), torch.arange(32.0, dtype=torch.float64), indexing="ij")
+    ii, jj = torch.meshgrid(
+        torch.arange(32.0, dtype=torch.float64), torch.arange(32.0, dtype=torch.float64), indexing="ij"
+    )
     d = -point[..., 2]
     u = 16 + 40 * point[..., 0] / d
     v = 16 - 40 * point[..., 1] / d
@@ -161,7 +164,9 @@ def test_unit_sphere_under_a_directional_sh_light_matches_lambert() -> None:
     out = render_mesh(cam, screen, faces, uv, white, light, size)
     img = out.image[0, 0]
     mask = out.mask[0, 0] > 0
-    ii, jj = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij")
+    ii, jj = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij"
+    )
     nx, ny = (jj + 0.5 - size / 2) / radius, -(ii + 0.5 - size / 2) / radius
     r2 = nx**2 + ny**2
     inner = mask & (r2 < 0.9**2)

@@ -17,7 +17,9 @@ from deocclude.segment.losses import SegmentLoss, dice_loss, ohem_bce_loss
 from deocclude.nets import count_parameters
 from deocclude.segment.model import AnySize, UNet, crop_padding, pad_to_multiple
 
-TINY = UNetConfig(stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8))
+TINY = UNetConfig(
+    stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8)
+)
 
 
 def test_forward_backward_tiny_batch() -> None:
@@ -144,7 +146,9 @@ def test_segment_cli_aligned_and_photo_modes_and_bad_input(tmp_path: Path, examp
     assert (ys.max() - ys.min()) < prob.shape[0] * 0.6  # a face-sized region, not the whole photo
     assert main(["segment", str(tmp_path / "missing.png"), "-o", str(out), "--weights", str(weights)]) == 2
     assert main(["segment", str(example_photo), "-o", str(out), "--weights", str(tmp_path / "none.safetensors")]) == 2
-    assert main(["segment", str(out / "astronaut_mask.png"), "-o", str(out), "--weights", str(weights)]) == 2  # would overwrite input
+    assert (
+        main(["segment", str(out / "astronaut_mask.png"), "-o", str(out), "--weights", str(weights)]) == 2
+    )  # would overwrite input
 
 
 @pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled S weights not built yet")
@@ -188,7 +192,9 @@ def test_mining_scores_faces_and_hard_faces_repeat(tmp_path: Path, utkface_root:
     assert set(names) == set(scores)
     ranked = {names[0]: 0.9, names[1]: 0.1, names[2]: 0.8, names[3]: 0.2}
     (tmp_path / "hard.json").write_text(json.dumps({"disagreement": ranked}))
-    boosted = SegmentTask(replace(config, hard_examples=str(tmp_path / "hard.json"), hard_fraction=0.5, hard_repeat=3)).train_dataset()
+    boosted = SegmentTask(
+        replace(config, hard_examples=str(tmp_path / "hard.json"), hard_fraction=0.5, hard_repeat=3)
+    ).train_dataset()
     assert len(plain) == 4 and len(boosted) == 4 + 2 * 2
     assert sorted(boosted.names[i] for i in boosted.order[4:]) == sorted([names[0], names[2]] * 2)
     sample = boosted[(5, 123)]

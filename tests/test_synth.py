@@ -12,8 +12,8 @@ import pytest
 from deocclude.faces.align import canonical_template
 from deocclude.imageio import read_image
 from deocclude.synth import CATEGORIES, PROCEDURAL_CATEGORIES, OccluderBank, OcclusionSynthesizer, SynthConfig, compose
-from deocclude.synth.eyewear import draw_glasses, random_design
 from deocclude.synth.config import EyewearConfig
+from deocclude.synth.eyewear import draw_glasses, random_design
 from deocclude.synth.geometry import eye_centres
 from deocclude.synth.sprite import Sprite, similarity, warp_sprite
 from deocclude.synth.textures import PROCEDURAL_KINDS, procedural_texture

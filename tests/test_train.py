@@ -12,7 +12,14 @@ import torch
 
 from deocclude.segment.config import SegmentTrainConfig, UNetConfig
 from deocclude.train.checkpoint import load_checkpoint, save_checkpoint
-from deocclude.train.config import TrainConfig, add_config_flags, apply_overrides, load_config, overrides_from_args, save_config
+from deocclude.train.config import (
+    TrainConfig,
+    add_config_flags,
+    apply_overrides,
+    load_config,
+    overrides_from_args,
+    save_config,
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,26 @@ def test_checkpoint_round_trip_restores_model_and_optimizer(tmp_path: Path) -> N
     assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.rglob("*.pt"))  # no pickles
 
 
-TINY_FLAGS = ["--model.stem-width", "8", "--model.stage-widths", "8", "8", "16", "16", "--model.blocks-per-stage", "1", "1", "1", "1", "--model.decoder-widths", "16", "8", "8", "8", "8"]
+TINY_FLAGS = [
+    "--model.stem-width",
+    "8",
+    "--model.stage-widths",
+    "8",
+    "8",
+    "16",
+    "16",
+    "--model.blocks-per-stage",
+    "1",
+    "1",
+    "1",
+    "1",
+    "--model.decoder-widths",
+    "16",
+    "8",
+    "8",
+    "8",
+    "8",
+]
 
 
 def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> None:
@@ -81,7 +107,27 @@ def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> No
     from deocclude.segment.inference import S_FILE
 
     out = tmp_path / "run"
-    common = ["train", "segment", "--out", str(out), "--batch-size", "2", "--train-split", "val", "--train-limit", "8", "--val-limit", "2", "--num-workers", "0", "--log-every-steps", "1", "--size", "64", *TINY_FLAGS]
+    common = [
+        "train",
+        "segment",
+        "--out",
+        str(out),
+        "--batch-size",
+        "2",
+        "--train-split",
+        "val",
+        "--train-limit",
+        "8",
+        "--val-limit",
+        "2",
+        "--num-workers",
+        "0",
+        "--log-every-steps",
+        "1",
+        "--size",
+        "64",
+        *TINY_FLAGS,
+    ]
     assert main([*common, "--max-steps", "2"]) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if r["event"] == "train"] == [1, 2]

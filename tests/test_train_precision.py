@@ -11,15 +11,36 @@ import torch
 from deocclude import precision
 from deocclude.train.loop import Trainer
 
-TINY_FLAGS = ["--model.stem-width", "8", "--model.stage-widths", "8", "8", "16", "16", "--model.blocks-per-stage", "1", "1", "1", "1",
-              "--model.decoder-widths", "16", "8", "8", "8", "8"]  # as in test_train.py
+TINY_FLAGS = [
+    "--model.stem-width",
+    "8",
+    "--model.stage-widths",
+    "8",
+    "8",
+    "16",
+    "16",
+    "--model.blocks-per-stage",
+    "1",
+    "1",
+    "1",
+    "1",
+    "--model.decoder-widths",
+    "16",
+    "8",
+    "8",
+    "8",
+    "8",
+]  # as in test_train.py
 
 
 def test_schedule_scales_each_optimizers_own_lr() -> None:
     """D at lr_d and G at lr both drop by the factor; neither is overwritten by config.lr."""
     trainer = Trainer.__new__(Trainer)
     g, d = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    trainer.optimizers = {"generator": torch.optim.Adam(g.parameters(), lr=2e-4), "discriminator": torch.optim.Adam(d.parameters(), lr=5e-5)}
+    trainer.optimizers = {
+        "generator": torch.optim.Adam(g.parameters(), lr=2e-4),
+        "discriminator": torch.optim.Adam(d.parameters(), lr=5e-5),
+    }
     for opt in trainer.optimizers.values():
         for group in opt.param_groups:
             group.setdefault("base_lr", group["lr"])
@@ -38,7 +59,9 @@ def test_inpaint_task_gives_the_discriminator_lr_d() -> None:
     from deocclude.inpaint.task import InpaintTask
 
     task = InpaintTask(InpaintTrainConfig(lr=3e-4, lr_d=1e-4))
-    opts = task.build_optimizers({"generator": torch.nn.Linear(2, 2), "discriminator": torch.nn.Linear(2, 2)}, task.config)
+    opts = task.build_optimizers(
+        {"generator": torch.nn.Linear(2, 2), "discriminator": torch.nn.Linear(2, 2)}, task.config
+    )
     assert opts["generator"].param_groups[0]["lr"] == 3e-4 and opts["discriminator"].param_groups[0]["lr"] == 1e-4
 
 

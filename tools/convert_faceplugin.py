@@ -43,7 +43,10 @@ def convert(onnx_path: Path) -> dict[str, torch.Tensor]:
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
             weight, bias = inits[node.input[1]], inits[node.input[2]]
             expected = (list(conv.stride), list(conv.padding) * 2, conv.groups)
-            if weight.shape != tuple(conv.weight.shape) or (attrs["strides"], attrs["pads"], attrs["group"]) != expected:
+            if (
+                weight.shape != tuple(conv.weight.shape)
+                or (attrs["strides"], attrs["pads"], attrs["group"]) != expected
+            ):
                 raise ValueError(f"{node.name or node.output[0]}: does not match {name} ({weight.shape}, {attrs})")
             state[f"{name}.weight"] = torch.from_numpy(weight.copy())
             state[f"{name}.bias"] = torch.from_numpy(bias.copy())

@@ -41,7 +41,12 @@ def main() -> None:
     half.load_state_dict(convert_path(out))
     torch.manual_seed(0)
     photo = torch.from_numpy(read_image(REPO_DIR / "examples" / "astronaut.jpg")).permute(2, 0, 1).float() / 255
-    chips = torch.cat([torch.nn.functional.interpolate(photo[None, :, 20:220, 130:330], size=150, mode="bilinear"), torch.rand(3, 3, 150, 150)])
+    chips = torch.cat(
+        [
+            torch.nn.functional.interpolate(photo[None, :, 20:220, 130:330], size=150, mode="bilinear"),
+            torch.rand(3, 3, 150, 150),
+        ]
+    )
     with torch.no_grad():
         cosine = torch.nn.functional.cosine_similarity(full(chips), half(chips)).min().item()
     print(f"source {source} sha256 {sha256(Path(source))}")

@@ -36,8 +36,12 @@ def dlib_models():
     from deocclude.identity.weights import find_dlib_model
 
     folder = find_dlib_model().parent
-    return (dlib, dlib.get_frontal_face_detector(), dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat")),
-            dlib.shape_predictor(str(folder / "shape_predictor_68_face_landmarks.dat")))
+    return (
+        dlib,
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat")),
+        dlib.shape_predictor(str(folder / "shape_predictor_68_face_landmarks.dat")),
+    )
 
 
 def main() -> None:
@@ -70,7 +74,10 @@ def main() -> None:
     pts5, pts68 = np.stack(pts5), np.stack(pts68)
     result = {"faces": used, "tried": int(len(order)), "seed": 20261125}
     idx68 = dlib_template_68_used()
-    for key, points, template in (("5", pts5, template_points(DLIB_TEMPLATE_5)), ("68", pts68[:, idx68], template_points(dlib_template_68_used(values=True)))):
+    for key, points, template in (
+        ("5", pts5, template_points(DLIB_TEMPLATE_5)),
+        ("68", pts68[:, idx68], template_points(dlib_template_68_used(values=True))),
+    ):
         src = points.reshape(-1, 2)
         dst = np.tile(template, (len(points), 1))
         sim = estimate_similarity(src, dst)
@@ -93,8 +100,15 @@ def main() -> None:
             "nearest_vertex_distance_unit": [float(np.linalg.norm(unit[n] - p)) for n, p in zip(nearest, mean_points)],
             "unit_to_chip_from_nearest_vertices": sim_nearest.tolist(),
         }
-        print(key, json.dumps(result[key]["unit_to_chip"]), "residual", result[key]["mean_point_residual_chip_px"],
-              "gap median/p95", result[key]["per_face_frame_gap_chip_px_median"], result[key]["per_face_frame_gap_chip_px_p95"])
+        print(
+            key,
+            json.dumps(result[key]["unit_to_chip"]),
+            "residual",
+            result[key]["mean_point_residual_chip_px"],
+            "gap median/p95",
+            result[key]["per_face_frame_gap_chip_px_median"],
+            result[key]["per_face_frame_gap_chip_px_p95"],
+        )
         print("   nearest vertices", nearest, "->", json.dumps(sim_nearest.tolist()))
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

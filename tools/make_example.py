@@ -29,13 +29,17 @@ def main() -> None:
     photo = read_image(EXAMPLES / "astronaut.jpg")
     [face] = [m for m in FaceMesh()(photo, FaceDetector()(photo)) if m.present]
     image = photo.astype(np.float32) / 255.0
-    for name, config, category in (("sunglasses", protocol_config("sunglasses"), "eyewear"), ("mask", SynthConfig(), "mask")):
+    for name, config, category in (
+        ("sunglasses", protocol_config("sunglasses"), "eyewear"),
+        ("mask", SynthConfig(), "mask"),
+    ):
         config = dataclasses.replace(config, use_shared_data=False)  # procedural only: reproducible anywhere
         synthesizer = OcclusionSynthesizer(config, split="test")
         occlusion = synthesizer(image, face.points, np.random.default_rng(SEED), category=category)
         out = EXAMPLES / f"astronaut_{name}.jpg"
         write_image(out, (occlusion.image * 255.0 + 0.5).astype(np.uint8))
-        print(f"{out}: {occlusion.category} ({occlusion.source}), occluder covers {occlusion.alpha.mean():.1%} of the photo")
+        print(f"{out}: {occlusion.category} ({occlusion.source}), "
+              f"occluder covers {occlusion.alpha.mean():.1%} of the photo")
 
 
 if __name__ == "__main__":

@@ -35,9 +35,17 @@ def main() -> None:
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         top, left = int(max(cy - side / 2, 0)), int(max(cx - side / 2, 0))
         bottom, right = int(min(cy + side / 2, photo.shape[0])), int(min(cx + side / 2, photo.shape[1]))
-        rows.append([crop, overlay_mask(crop, f0.occlusion_mask),
-                     overlay_mask(overlay_mask(crop, f0.occlusion_mask), added.astype(np.float32), (0, 200, 255), 0.7),
-                     f0.restored, f1.restored, before.photo[top:bottom, left:right], after.photo[top:bottom, left:right]])
+        rows.append(
+            [
+                crop,
+                overlay_mask(crop, f0.occlusion_mask),
+                overlay_mask(overlay_mask(crop, f0.occlusion_mask), added.astype(np.float32), (0, 200, 255), 0.7),
+                f0.restored,
+                f1.restored,
+                before.photo[top:bottom, left:right],
+                after.photo[top:bottom, left:right],
+            ]
+        )
     grid = labelled_grid(rows, ["aligned crop", "M_O (paper)", "extended (cyan)", "crop without", "crop with",
                                 "photo without", "photo with"], cell=192)
     out = REPO_DIR / "docs" / "extension.png"

@@ -29,7 +29,11 @@ def main() -> None:
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         top, left = int(max(cy - side / 2, 0)), int(max(cx - side / 2, 0))
         bottom, right = int(min(cy + side / 2, photo.shape[0])), int(min(cx + side / 2, photo.shape[1]))
-        hole = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(face.aligned.crop.shape[:2], np.float32)
+        hole = (
+            face.occlusion_mask
+            if face.occlusion_mask is not None
+            else np.zeros(face.aligned.crop.shape[:2], np.float32)
+        )
         rows.append([photo[top:bottom, left:right], overlay_mask(face.aligned.crop, hole),
                      face.render if face.render is not None else np.zeros_like(face.aligned.crop),
                      result.photo[top:bottom, left:right]])

@@ -102,7 +102,9 @@ def main() -> None:
         shutil.rmtree(args.out)
     faces = pack_faces(args.data / "faces" / "utkface", args.out / "faces" / "utkface", args.train_faces,
                        args.val_faces, args.min_visible_ratio)
-    assets = sum(pack_assets(args.data / name, args.out / name, args.asset_side, shrink) for name, shrink in SHRINK.items())
+    assets = sum(
+        pack_assets(args.data / name, args.out / name, args.asset_side, shrink) for name, shrink in SHRINK.items()
+    )
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"packed {faces} faces and {assets} asset files into {args.out}: {size / 2**20:.1f} MiB")
 

@@ -22,7 +22,9 @@ from pathlib import Path
 WHEEL_SPEC = "mediapipe==0.10.21"
 MODELS = {
     "face_detection_short_range.tflite": "mediapipe/modules/face_detection/face_detection_short_range.tflite",
-    "face_detection_full_range_sparse.tflite": "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+    "face_detection_full_range_sparse.tflite": (
+        "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
+    ),
     "face_landmark.tflite": "mediapipe/modules/face_landmark/face_landmark.tflite",
     # person / background: the do-no-harm gate keeps M_O off the background (issue 15)
     "selfie_segmentation.tflite": "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",

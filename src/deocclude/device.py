@@ -20,8 +20,10 @@ def resolve_device(device: str | torch.device = "auto", local_rank: int = 0) -> 
         raise DeoccludeError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)") from None
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeoccludeError(f"device {device!r}: CUDA is not available here (this torch build or machine has no GPU); "
-                                 "use --device cpu or auto")
+            raise DeoccludeError(
+                f"device {device!r}: CUDA is not available here (this torch build or machine has no GPU); "
+                "use --device cpu or auto"
+            )
         if resolved.index is None:
             resolved = torch.device("cuda", local_rank)
         if resolved.index >= torch.cuda.device_count():

@@ -67,10 +67,16 @@ def probe() -> dict[str, float | bool | str]:
     native = _cpu_has_bf16()
     x = torch.randn(4, 64, 64, 64)
     conv = nn.Conv2d(64, 64, 3, padding=1).eval()
-    conv_cl, x_cl = conv.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    # Module.to takes memory_format (documented); torch's typed overloads leave it out
+    conv_cl = conv.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    x_cl = x.contiguous(memory_format=torch.channels_last)
     conv_nchw = nn.Conv2d(64, 64, 3, padding=1).eval()
     with torch.no_grad():
-        times = {"fp32_s": _time(lambda: conv_nchw(x)), "fp32_cl_s": _time(lambda: conv_cl(x_cl)), "bf16_cl_s": float("inf")}
+        times = {
+            "fp32_s": _time(lambda: conv_nchw(x)),
+            "fp32_cl_s": _time(lambda: conv_cl(x_cl)),
+            "bf16_cl_s": float("inf"),
+        }
         if native:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 times["bf16_cl_s"] = _time(lambda: conv_cl(x_cl))
@@ -84,7 +90,13 @@ def probe() -> dict[str, float | bool | str]:
 
 def _mode_from_probe() -> Mode:
     best = probe()["best"]
-    return Mode(True, True) if best == "bf16 channels_last" else Mode(True, False) if best == "fp32 channels_last" else FP32
+    return (
+        Mode(True, True)
+        if best == "bf16 channels_last"
+        else Mode(True, False)
+        if best == "fp32 channels_last"
+        else FP32
+    )
 
 
 def cpu_mode(requested: bool | None = None) -> Mode:
@@ -113,7 +125,9 @@ def autocast(enabled: bool) -> contextlib.AbstractContextManager:
 
 def channels_last(module: nn.Module, enabled: bool) -> nn.Module:
     """``module`` in channels_last memory format when ``enabled`` (oneDNN's fast layout for bf16)."""
-    return module.to(memory_format=torch.channels_last) if enabled else module
+    if not enabled:
+        return module
+    return module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # as in probe()
 
 
 def as_channels_last(x: torch.Tensor, enabled: bool) -> torch.Tensor:

@@ -19,6 +19,7 @@ def face_grid(result: Result, cell: int = 192) -> np.ndarray:
     for face in result.faces:
         crop = face.aligned.crop
         occlusion = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(crop.shape[:2], np.float32)
+        assert face.restored is not None, "Deoccluder.run sets every face's restored crop"
         rows.append([crop, draw_landmarks(crop, face.aligned.landmarks), overlay_mask(crop, occlusion), face.restored])
     return labelled_grid(rows, GRID_LABELS, cell)
 

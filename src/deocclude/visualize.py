@@ -33,14 +33,18 @@ def draw_landmarks(image: np.ndarray, points: np.ndarray, box: Sequence[float] |
     return out
 
 
-def overlay_mask(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 0, 40), alpha: float = 0.5) -> np.ndarray:
+def overlay_mask(
+    image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 0, 40), alpha: float = 0.5
+) -> np.ndarray:
     """Tint the pixels where ``mask`` is 1."""
     base = to_rgb(image).astype(np.float32)
     weight = alpha * np.clip(mask, 0.0, 1.0)[..., None]
     return (base * (1 - weight) + np.array(colour, np.float32) * weight + 0.5).astype(np.uint8)
 
 
-def labelled_grid(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str] | None = None, cell: int = 160) -> np.ndarray:
+def labelled_grid(
+    rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str] | None = None, cell: int = 160
+) -> np.ndarray:
     """Tile images (resized to ``cell``×``cell``) in rows, with column labels on top."""
     header = 18 if labels else 0
     n_cols = max(len(r) for r in rows)

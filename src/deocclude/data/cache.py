@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from deocclude.errors import DeoccludeError
 
-
-ArraySpec = dict[str, tuple[tuple[int, ...], np.dtype]]
+ArraySpec = dict[str, tuple[tuple[int, ...], DTypeLike]]
 
 
 def load_or_build(entry: Path, specs: ArraySpec, count: int, rows: Callable[[], Iterator[dict[str, np.ndarray]]],
@@ -83,7 +83,7 @@ class MemmapCached:
 
     _entry: Path
     _array_keys: tuple[str, ...]
-    arrays: dict[str, np.ndarray] | None
+    arrays: dict[str, np.ndarray]  # (None only in the pickled state; __setstate__ re-opens them)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

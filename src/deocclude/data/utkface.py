@@ -19,18 +19,18 @@ from __future__ import annotations
 import csv
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import MemmapCached, load_or_build
-from deocclude.paths import cache_root
+from deocclude.data.cache import ArraySpec, MemmapCached, load_or_build
 from deocclude.errors import DeoccludeError
 from deocclude.faces.align import align_face
 from deocclude.faces.mesh import mesh_mask
-from deocclude.paths import utkface_root
+from deocclude.paths import cache_root, utkface_root
 
 SPLITS = ("train", "val", "test")
 CACHE_VERSION = 1
@@ -110,7 +110,9 @@ class UTKFaceFaces(MemmapCached, Dataset):
         if split is not None and split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS} or None, not {split!r}")
         if not (self.root / "landmarks.npz").is_file():
-            raise DeoccludeError(f"UTKFace data not found under {self.root} (set DEOCCLUDE_DATA to the shared data folder)")
+            raise DeoccludeError(
+                f"UTKFace data not found under {self.root} (set DEOCCLUDE_DATA to the shared data folder)"
+            )
         self.split, self.size = split, int(size)
         rows = [r for r in read_index(self.root) if split is None or r["split"] == split]
         lm = np.load(self.root / "landmarks.npz")
@@ -118,7 +120,13 @@ class UTKFaceFaces(MemmapCached, Dataset):
         rows = [r for r in rows if r["file"] in pos][:limit]
         names = [r["file"] for r in rows]
         digest = hashlib.sha1(("\n".join(names) + str(self.root.resolve())).encode()).hexdigest()[:10]
-        meta = {"version": CACHE_VERSION, "size": self.size, "split": split or "all", "count": len(names), "digest": digest}
+        meta = {
+            "version": CACHE_VERSION,
+            "size": self.size,
+            "split": split or "all",
+            "count": len(names),
+            "digest": digest,
+        }
         entry = Path(cache_dir or cache_root()) / f"utkface_{split or 'all'}_{self.size}_{digest}"
         points = lm["points"]
 
@@ -129,10 +137,12 @@ class UTKFaceFaces(MemmapCached, Dataset):
                     raise DeoccludeError(f"unreadable UTKFace image {self.root / 'images' / name}")
                 stem = name[:-4] if name.endswith(".jpg") else name
                 hair = cv2.imread(str(self.root / "hair_masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
-                yield align_sample(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), hair, np.asarray(points[pos[name]], np.float32), self.size)
+                yield align_sample(
+                    cv2.cvtColor(img, cv2.COLOR_BGR2RGB), hair, np.asarray(points[pos[name]], np.float32), self.size
+                )
 
         n = self.size
-        specs = {"image": ((n, n, 3), np.uint8), "valid": ((n, n), np.uint8), "mesh": ((n, n), np.uint8),
+        specs: ArraySpec = {"image": ((n, n, 3), np.uint8), "valid": ((n, n), np.uint8), "mesh": ((n, n), np.uint8),
                  "hair": ((n, n), np.uint8), "landmarks": ((468, 3), np.float32)}
         self.arrays = load_or_build(entry, specs, len(names), build, meta,
                                     f"aligning UTKFace {split or 'all'} at {n}px")
@@ -150,7 +160,7 @@ class UTKFaceFaces(MemmapCached, Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        item = to_item(self.arrays, int(self._rows[index]))
+        item: dict[str, Any] = to_item(self.arrays, int(self._rows[index]))
         item["name"] = self.names[index]
         item["index"] = int(index)
         return item

@@ -102,4 +102,6 @@ def arcface_cosine(
     landmarks_b: torch.Tensor | np.ndarray | None = None, network: ArcFaceMobile | None = None,
 ) -> torch.Tensor:
     """Cosine (B,) between the ArcFace embeddings of two crop batches; ``1 - cos`` is an identity loss."""
-    return F.cosine_similarity(arcface_embedding(a, landmarks_a, network), arcface_embedding(b, landmarks_b, network), dim=1)
+    return F.cosine_similarity(
+        arcface_embedding(a, landmarks_a, network), arcface_embedding(b, landmarks_b, network), dim=1
+    )

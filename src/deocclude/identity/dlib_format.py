@@ -124,7 +124,9 @@ def read_dlib_network(path: str | Path) -> list[DlibLayer]:
     """
     reader = _Reader(Path(path).read_bytes())
     if reader.integer() != 1 or reader.string() != "loss_metric_2":
-        raise DeoccludeError(f"{path} is not a dlib metric-learning network (dlib_face_recognition_resnet_model_v1.dat)")
+        raise DeoccludeError(
+            f"{path} is not a dlib metric-learning network (dlib_face_recognition_resnet_model_v1.dat)"
+        )
     reader.real(), reader.real()  # margin, distance threshold
     depth = 0
     while True:  # the nesting: 2 = add_layer, 1 = tag/skip layer, 3 = the add_layer on the input

@@ -84,6 +84,8 @@ class ResidualBlock(nn.Module):
 class DlibFaceResNet(nn.Module):
     """128-D face descriptor; input (B, 3, 150, 150) RGB float in [0, 1] (see :meth:`forward`)."""
 
+    mean: torch.Tensor  # buffer, registered in __init__
+
     def __init__(self, config: ResNetConfig = ResNetConfig()) -> None:
         super().__init__()
         self.config = config

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from deocclude.errors import DeoccludeError
-from deocclude.identity.dlib_format import read_dlib_network
+from deocclude.identity.dlib_format import DlibLayer, read_dlib_network
 from deocclude.identity.network import DlibFaceResNet
 from deocclude.model_file import NetworkFile, read_tensors
 from deocclude.paths import WEIGHTS_DIR, cache_root, data_root
@@ -47,6 +47,13 @@ def _param_order() -> Iterator[tuple[str, str]]:
         yield f"blocks.{i}.conv2", f"blocks.{i}.aff2"
 
 
+def _params(layer: DlibLayer, path: str | Path) -> np.ndarray:
+    """A parameter layer's tensor (the reader fills it for every con / affine / fc layer)."""
+    if layer.params is None:
+        raise DeoccludeError(f"{path}: {layer.kind} layer without parameters")
+    return layer.params
+
+
 def convert_dlib(path: str | Path) -> dict[str, torch.Tensor]:
     """State dict from dlib's ``.dat`` (parsed byte by byte, never unpickled)."""
     layers = read_dlib_network(path)
@@ -60,18 +67,20 @@ def convert_dlib(path: str | Path) -> dict[str, torch.Tensor]:
     in_channels = 3
     for (conv_name, aff_name), conv, aff in zip(names, convs, affines):
         filters, rows, cols = conv.ints[:3]
-        flat = conv.params.reshape(-1)
+        flat = _params(conv, path).reshape(-1)
+        aff_params = _params(aff, path)
         weight_count = filters * in_channels * rows * cols
-        if flat.size != weight_count + filters or aff.params.size != 2 * filters:
+        if flat.size != weight_count + filters or aff_params.size != 2 * filters:
             raise DeoccludeError(f"{path}: unexpected tensor size in layer {conv_name}")
-        state[f"{conv_name}.weight"] = torch.from_numpy(flat[:weight_count].reshape(filters, in_channels, rows, cols).copy())
+        weight = flat[:weight_count].reshape(filters, in_channels, rows, cols)
+        state[f"{conv_name}.weight"] = torch.from_numpy(weight.copy())
         state[f"{conv_name}.bias"] = torch.from_numpy(flat[weight_count:].copy())
-        gamma_beta = aff.params.reshape(2, filters)
+        gamma_beta = aff_params.reshape(2, filters)
         state[f"{aff_name}.gamma"] = torch.from_numpy(gamma_beta[0].copy())
         state[f"{aff_name}.beta"] = torch.from_numpy(gamma_beta[1].copy())
         in_channels = filters
     outputs, inputs, _ = fcs[0].ints
-    state["fc.weight"] = torch.from_numpy(fcs[0].params.reshape(inputs, outputs).T.copy())
+    state["fc.weight"] = torch.from_numpy(_params(fcs[0], path).reshape(inputs, outputs).T.copy())
     return state
 
 

@@ -15,7 +15,9 @@ ClassicalMethod = Literal["telea", "navier-stokes"]
 _FLAGS = {"telea": cv2.INPAINT_TELEA, "navier-stokes": cv2.INPAINT_NS}
 
 
-def classical_inpaint(image: np.ndarray, hole: np.ndarray, method: ClassicalMethod = "telea", radius: float | None = None) -> np.ndarray:
+def classical_inpaint(
+    image: np.ndarray, hole: np.ndarray, method: ClassicalMethod = "telea", radius: float | None = None
+) -> np.ndarray:
     """Fill ``hole`` (H×W, 1 = missing) of an RGB uint8 image; pixels outside the hole are kept exactly.
 
     ``radius`` defaults to 3 % of the image side, about the width of a sunglasses frame
@@ -31,7 +33,9 @@ def classical_inpaint(image: np.ndarray, hole: np.ndarray, method: ClassicalMeth
     return np.where(binary[..., None] > 0, filled, image)
 
 
-def prior_blend(image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_mask: np.ndarray | None = None) -> np.ndarray:
+def prior_blend(
+    image: np.ndarray, hole: np.ndarray, render: np.ndarray, render_mask: np.ndarray | None = None
+) -> np.ndarray:
     """Fill ``hole`` with R's render I_R, Poisson-blended into ``image`` (1 = fill in ``hole``).
 
     The render carries the face's structure (eyes, brows, mouth where R puts them), the

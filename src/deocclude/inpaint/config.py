@@ -19,15 +19,17 @@ class GeneratorConfig:
 
     ``widths[0]`` is the full-resolution stem; each further width is one stride-2 level,
     so the bottleneck is at N / 2**(len(widths) - 1) and inputs are padded to that multiple.
-    Defaults: ~1.8 M parameters (2.1 GFLOP per 128 px face), ~3.6 MB in fp16, trainable at N = 128 on a (shared) 2-core CPU;
-    GPU runs can widen it from the flags (e.g. ``--generator.widths 32 64 128 256``).
+    Defaults: ~1.8 M parameters (2.1 GFLOP per 128 px face), ~3.6 MB in fp16, trainable at
+    N = 128 on a (shared) 2-core CPU; GPU runs can widen it from the flags (e.g. ``--generator.widths 32 64 128 256``).
     """
 
     in_channels: int = 7  # M_O (1) + I_N (3) + I_R (3)
     out_channels: int = 3
     widths: tuple[int, ...] = (12, 24, 48, 96)
     stem_kernel: int = 5
-    residual_from_level: int = 2  # levels below this (full and half resolution) get no residual block: they dominate the cost
+    residual_from_level: int = (
+        2  # levels below this (full and half resolution) get no residual block: they dominate the cost
+    )
     bottleneck_blocks: int = 3  # gated residual blocks at the bottleneck
     bottleneck_dilations: tuple[int, ...] = (1, 2, 4)  # one per bottleneck block: receptive field for large holes
     attention_after: int = 2  # SAGAN self-attention after this many bottleneck blocks

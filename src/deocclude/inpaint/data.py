@@ -75,7 +75,11 @@ class PoissonTargets(MemmapCached):
     def __call__(self, index: int, item: dict) -> torch.Tensor:
         if not self.enabled:
             return item["image"]
-        return torch.from_numpy(np.asarray(self.arrays["target"][index], dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+        return (
+            torch.from_numpy(np.asarray(self.arrays["target"][index], dtype=np.float32) / 255.0)
+            .permute(2, 0, 1)
+            .contiguous()
+        )
 
 
 class InpaintSamples(Dataset):

@@ -21,7 +21,9 @@ from deocclude.inpaint.config import GeneratorConfig
 class GatedConv(nn.Module):
     """out = ELU(conv_f x) ⊙ sigmoid(conv_g x); both halves come from one conv for speed."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, activation: bool = True) -> None:
+    def __init__(
+        self, cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, activation: bool = True
+    ) -> None:
         super().__init__()
         pad = dilation * (kernel - 1) // 2
         self.conv = nn.Conv2d(cin, 2 * cout, kernel, stride=stride, padding=pad, dilation=dilation)

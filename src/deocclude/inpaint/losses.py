@@ -68,7 +68,9 @@ def generator_adversarial(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_weight: torch.Tensor | None = None) -> torch.Tensor:
+def discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, real_weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Eq. 16: BCE(D(real), 1) + BCE(D(fake), 0); ``real_weight`` drops reals with too much real occlusion."""
     real = F.softplus(-real_logits)
     if real_weight is not None:
@@ -78,4 +80,12 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, rea
     return real + F.softplus(fake_logits).mean()
 
 
-__all__ = ["erode", "masked_l1", "ssim_ohem", "total_variation", "identity_loss", "generator_adversarial", "discriminator_loss"]
+__all__ = [
+    "erode",
+    "masked_l1",
+    "ssim_ohem",
+    "total_variation",
+    "identity_loss",
+    "generator_adversarial",
+    "discriminator_loss",
+]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def harmonic_fill(values: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Replace ``values`` (H, W, C) inside ``region`` (H, W bool) by the harmonic function
     that matches them on the region's boundary (image borders: zero normal derivative).

@@ -74,7 +74,9 @@ class CachedRenders(_RenderArrays):
         self._entry = folder
         self.arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in self._array_keys}
         if self.arrays["renders"].shape[1:3] != (size, size):
-            raise DeoccludeError(f"prior cache {folder} holds {self.arrays['renders'].shape[1]}px renders, the run uses {size}px")
+            raise DeoccludeError(
+                f"prior cache {folder} holds {self.arrays['renders'].shape[1]}px renders, the run uses {size}px"
+            )
         self.index = {n: i for i, n in enumerate(json.loads(files[2].read_text()))}
         self.key = f"renders_{folder.resolve().name}"
 
@@ -105,14 +107,19 @@ class RegressorRenders(_RenderArrays):
             for start in range(0, len(faces), batch_size):
                 crops = torch.stack([faces[i]["image"] for i in range(start, min(start + batch_size, len(faces)))])
                 _, render, mask = reconstructor(crops)
-                render = (render.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-                mask = ((mask[:, 0] > 0.5) * 255).to(torch.uint8).cpu().numpy()
-                for r, m in zip(render, mask):
+                render_u8 = (render.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                mask_u8 = ((mask[:, 0] > 0.5) * 255).to(torch.uint8).cpu().numpy()
+                for r, m in zip(render_u8, mask_u8):
                     yield {"render": r, "mask": m}
 
-        self.arrays = load_or_build(self._entry, {"render": ((size, size, 3), np.uint8), "mask": ((size, size), np.uint8)},
-                                    len(names), rows, {"version": 1, "key": self.key, "count": len(names), "size": size},
-                                    "I_R renders by R")
+        self.arrays = load_or_build(
+            self._entry,
+            {"render": ((size, size, 3), np.uint8), "mask": ((size, size), np.uint8)},
+            len(names),
+            rows,
+            {"version": 1, "key": self.key, "count": len(names), "size": size},
+            "I_R renders by R",
+        )
 
 
 Prior = ZeroPrior | CachedRenders | RegressorRenders

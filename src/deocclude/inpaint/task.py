@@ -14,7 +14,7 @@ L_bg's target is the network's own input I' (outside M_R nothing is to be remove
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -23,9 +23,19 @@ import torch.nn.functional as F
 from deocclude.inpaint.config import InpaintTrainConfig
 from deocclude.inpaint.discriminator import Discriminator
 from deocclude.inpaint.generator import Generator, composite, generator_input
-from deocclude.inpaint.losses import (discriminator_loss, erode, generator_adversarial, identity_loss, masked_l1,
-                                      ssim_ohem, total_variation)
+from deocclude.inpaint.losses import (
+    discriminator_loss,
+    erode,
+    generator_adversarial,
+    identity_loss,
+    masked_l1,
+    ssim_ohem,
+    total_variation,
+)
 from deocclude.train.task import Models, Stage, Task
+
+if TYPE_CHECKING:
+    from deocclude.identity.network import DlibFaceResNet
 
 
 def region_stats(pred: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -48,11 +58,14 @@ class InpaintTask(Task):
     def __init__(self, config: InpaintTrainConfig) -> None:
         self.config = config
         self._fake: torch.Tensor | None = None
-        self._embed_net = None
+        self._embed_net: DlibFaceResNet | None = None
 
     # -- models ---------------------------------------------------------------------
     def build_models(self) -> dict[str, torch.nn.Module]:
-        return {"generator": Generator(self.config.generator), "discriminator": Discriminator(self.config.discriminator)}
+        return {
+            "generator": Generator(self.config.generator),
+            "discriminator": Discriminator(self.config.discriminator),
+        }
 
     def build_optimizers(self, models: Models, config) -> dict[str, torch.optim.Optimizer]:
         """G at ``lr``, the discriminator at ``lr_d`` (the loop's schedule scales each by its own base)."""
@@ -85,9 +98,20 @@ class InpaintTask(Task):
         prior = make_prior(c.prior, c.size, faces=faces, device=c.device)
         poisson = PoissonTargets(faces, prior, c.poisson_cache)
         synth = OcclusionSynthesizer(SynthConfig(), "train" if train else "test")
-        return InpaintSamples(faces, synth, prior, poisson, c.clean_fraction if train else 0.0, c.real_min_visible_ratio,
-                              train=train, seed=c.val_seed, limit=c.train_limit if train else c.val_limit,
-                              feed_prior=not c.no_prior, hole=c.hole, carry_prior=c.carry_prior)
+        return InpaintSamples(
+            faces,
+            synth,
+            prior,
+            poisson,
+            c.clean_fraction if train else 0.0,
+            c.real_min_visible_ratio,
+            train=train,
+            seed=c.val_seed,
+            limit=c.train_limit if train else c.val_limit,
+            feed_prior=not c.no_prior,
+            hole=c.hole,
+            carry_prior=c.carry_prior,
+        )
 
     def train_dataset(self):
         return self._samples("train", True)
@@ -110,7 +134,9 @@ class InpaintTask(Task):
         losses = {
             "face": masked_l1(raw, batch["image"], batch["face_mask"]),
             "hole": masked_l1(raw, batch["image"], batch["face_mask"] * batch["hole"]),
-            "bg": masked_l1(raw, batch["occluded"], erode(1 - batch["render_mask"], lc.erode_background) * batch["valid"]),
+            "bg": masked_l1(
+                raw, batch["occluded"], erode(1 - batch["render_mask"], lc.erode_background) * batch["valid"]
+            ),
             "tv": total_variation(out),
             "adv": generator_adversarial(models["discriminator"](out * 2 - 1)),
         }
@@ -120,8 +146,17 @@ class InpaintTask(Task):
                                        lc.ssim_ohem_min_kept, weight=batch["has_target"])
         if lc.id > 0 and step % max(1, lc.id_every) == 0:
             losses["id"] = identity_loss(self._embed, out, batch["image"])
-        weights = {"face": lc.face, "hole": lc.hole, "bg": lc.bg, "tv": lc.tv, "adv": lc.adv, "ssim": lc.ssim, "id": lc.id}
-        losses["loss"] = sum(weights[k] * v for k, v in losses.items())
+        weights = {
+            "face": lc.face,
+            "hole": lc.hole,
+            "bg": lc.bg,
+            "tv": lc.tv,
+            "adv": lc.adv,
+            "ssim": lc.ssim,
+            "id": lc.id,
+        }
+        # a sum of tensors (``losses`` is never empty), not the int 0 sum() starts from
+        losses["loss"] = cast(torch.Tensor, sum(weights[k] * v for k, v in losses.items()))
         return losses
 
     def discriminator_losses(self, models: Models, batch: dict, step: int) -> dict[str, torch.Tensor]:
@@ -178,7 +213,8 @@ class InpaintTask(Task):
         return {"data": data, "inputs": inputs}
 
     def load_exported(self, models: Models, tensors: dict[str, torch.Tensor]) -> None:
-        """``--init-from`` an exported G (the bundled file): the generator's weights; D starts fresh (it never ships)."""
+        """``--init-from`` an exported G (the bundled file): the generator's weights; D starts fresh
+        (it never ships)."""
         models["generator"].load_state_dict({k: v.float() for k, v in tensors.items()})
 
     def export(self, models: Models) -> dict[str, torch.Tensor]:

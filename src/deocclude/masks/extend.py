@@ -151,7 +151,7 @@ def _geodesic_grow(start: np.ndarray, within: np.ndarray, steps: int) -> np.ndar
     reached = (start & within).astype(np.uint8)
     inside = within.astype(np.uint8)
     for _ in range(steps):
-        grown = cv2.dilate(reached, kernel) & inside
+        grown = np.asarray(cv2.dilate(reached, kernel), np.uint8) & inside
         if np.array_equal(grown, reached):
             break
         reached = grown

@@ -37,7 +37,7 @@ def drop_outline_rim(mask: np.ndarray, region: np.ndarray, band: int = DEFAULT_O
     occluded = (np.asarray(mask) > 0.5).astype(np.uint8)
     if band <= 0 or not occluded.any():
         return occluded
-    inner = cv2.erode((np.asarray(region) > 0.5).astype(np.uint8), _disk(band))
+    inner = np.asarray(cv2.erode((np.asarray(region) > 0.5).astype(np.uint8), _disk(band)), np.uint8)
     core = occluded & inner
     near_core = cv2.dilate(core, _disk(band + 2)) if core.any() else core
     band_pixels = (np.asarray(region) > 0.5) & (inner == 0)

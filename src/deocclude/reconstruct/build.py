@@ -113,8 +113,11 @@ def _ear_clip(poly: np.ndarray) -> list[tuple[int, int, int]]:
             if cross(poly[a], poly[b], poly[c]) <= 1e-12:
                 continue
             inside = any(
-                cross(poly[a], poly[b], poly[p]) >= 0 and cross(poly[b], poly[c], poly[p]) >= 0 and cross(poly[c], poly[a], poly[p]) >= 0
-                for p in idx if p not in (a, b, c)
+                cross(poly[a], poly[b], poly[p]) >= 0
+                and cross(poly[b], poly[c], poly[p]) >= 0
+                and cross(poly[c], poly[a], poly[p]) >= 0
+                for p in idx
+                if p not in (a, b, c)
             )
             if not inside:
                 # prefer the fattest ear (avoids slivers across a thin eye/mouth opening)
@@ -141,7 +144,9 @@ def build_topology(triangles: np.ndarray, holes: list[list[int]], sym_mean: torc
         extra += [tuple(loop_arr[list(t)]) for t in _ear_clip(xy[loop_arr])]
     tris = np.concatenate([triangles, np.asarray(extra, dtype=np.int64).reshape(-1, 3)])
     p = xy[tris]
-    signed = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0])
+    signed = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (
+        p[:, 2, 0] - p[:, 0, 0]
+    )
     tris[signed < 0] = tris[signed < 0][:, [0, 2, 1]]
     return torch.from_numpy(tris), len(triangles)
 
@@ -158,7 +163,9 @@ def cylindrical_uv(sym_mean: torch.Tensor, margin: float = 0.03) -> torch.Tensor
     return torch.stack([0.5 + half * u, 0.5 - half * v], dim=-1)
 
 
-def fit_camera(mean: torch.Tensor, template: torch.Tensor, distance: float) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]:
+def fit_camera(
+    mean: torch.Tensor, template: torch.Tensor, distance: float
+) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pose the mean onto the template; return (focal, default translation, rotated mean, rotation).
 
     ``template`` (V, 2) in units of the image size. Fits rotation, focal length and
@@ -195,12 +202,16 @@ def fit_camera(mean: torch.Tensor, template: torch.Tensor, distance: float) -> t
 def canonical_template_unit(index: UtkIndex) -> tuple[torch.Tensor, str]:
     """The canonical landmark template in units of the crop size, and where it came from."""
     try:
-        from deocclude.faces.align import canonical_template  # type: ignore[import-not-found]
+        from deocclude.faces.align import canonical_template
 
-        return torch.from_numpy(np.asarray(canonical_template(1000), dtype=np.float64) / 1000.0), "deocclude.faces.align.canonical_template"
+        return torch.from_numpy(
+            np.asarray(canonical_template(1000), dtype=np.float64) / 1000.0
+        ), "deocclude.faces.align.canonical_template"
     except ImportError:
         train = index.select("train")
-        return torch.from_numpy(index.points[train, :, :2].mean(0).astype(np.float64) / 200.0), "mean of train landmarks / 200"
+        return torch.from_numpy(
+            index.points[train, :, :2].mean(0).astype(np.float64) / 200.0
+        ), "mean of train landmarks / 200"
 
 
 def skeleton_model(shape: ShapeModel, topology: tuple[torch.Tensor, int], uv: torch.Tensor, perm: torch.Tensor,
@@ -346,7 +357,9 @@ def pca_with_missing(textures: torch.Tensor, valid: torch.Tensor, n_components: 
         coeffs = evecs.float() * evals.sqrt().float()  # (N, K) scores
         for s in range(0, d, chunk):
             recon = coeffs @ comps[:, s:s + chunk] + mean[s:s + chunk]
-            data[:, s:s + chunk] = torch.where(valid[:, s:s + chunk], textures[:, s:s + chunk], recon.clamp(0, 1.5).half())
+            data[:, s : s + chunk] = torch.where(
+                valid[:, s : s + chunk], textures[:, s : s + chunk], recon.clamp(0, 1.5).half()
+            )
     std = (evals / (n - 1)).sqrt().float()
     explained = (torch.cumsum(evals, 0) / total).float()
     return mean, comps, std, explained
@@ -365,7 +378,8 @@ def build_face_model(index: UtkIndex, config: BuildConfig = BuildConfig(), log=p
     train = index.select("train")
     shape = build_shape(index.points[train], config.n_shape)
     log(f"shape: {len(train)} train faces, {config.n_shape} components explain "
-        f"{float(shape.explained[-1]) * 100:.3f}% (10: {float(shape.explained[9]) * 100:.2f}%, 40: {float(shape.explained[39]) * 100:.3f}%)")
+        f"{float(shape.explained[-1]) * 100:.3f}% (10: {float(shape.explained[9]) * 100:.2f}%, "
+        f"40: {float(shape.explained[39]) * 100:.3f}%)")
     template, template_src = canonical_template_unit(index)
     focal, t0, mean_rot, rot = fit_camera(shape.mean, template, config.camera_distance)
     shape.mean, shape.components = mean_rot, shape.components @ rot.T
@@ -380,7 +394,8 @@ def build_face_model(index: UtkIndex, config: BuildConfig = BuildConfig(), log=p
         x0 = model.layout.zeros(1)
         proj = model.landmarks(x0, 200)[0, :, :2] / 200
         template_err = float((proj - template.float()).norm(dim=-1).mean() * 200)
-    log(f"camera: focal {focal:.3f} x size, distance {config.camera_distance}, mean face vs template {template_err:.3f} px at 200")
+    log(f"camera: focal {focal:.3f} x size, distance {config.camera_distance}, "
+        f"mean face vs template {template_err:.3f} px at 200")
 
     clean = index.select("train", config.min_visible)
     rng = np.random.default_rng(config.seed)
@@ -415,7 +430,8 @@ def build_face_model(index: UtkIndex, config: BuildConfig = BuildConfig(), log=p
     reference = dilate_fill(reference, uv_mask, rounds=tex)
     textures, valid = unwrap_all(clean, reference, "all")
     coverage = float(valid.float().view(len(clean), 3, tex, tex)[:, 0][:, uv_mask].mean())
-    log(f"albedo: {len(clean)} faces unwrapped, {coverage * 100:.1f}% of face texels observed (after mirror fill); PCA...")
+    log(f"albedo: {len(clean)} faces unwrapped, {coverage * 100:.1f}% of face texels observed "
+        "(after mirror fill); PCA...")
     mean, comps, std, explained = pca_with_missing(textures, valid, config.n_albedo)
     # Texels no photo ever showed (the outermost rim of the UV layout) have no statistics:
     # extend the observed ones outwards so the rendered outline is not dark.

@@ -29,5 +29,5 @@ def save_teacher(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write atomically (a crash never leaves half a cache)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub matches **arrays against allow_pickle: bool
     os.replace(tmp, path)

@@ -28,7 +28,9 @@ def reconstruction_errors(face_model: FaceModel, x: torch.Tensor, reference: Ren
     return render_errors(pred, reference, image, face_mask)
 
 
-def render_errors(pred: Rendered, reference: Rendered, image: torch.Tensor, face_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+def render_errors(
+    pred: Rendered, reference: Rendered, image: torch.Tensor, face_mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Like :func:`reconstruction_errors` for an already rendered prediction."""
     landmark = (pred.landmarks - reference.landmarks).norm(dim=-1).mean(1)
     m = face_mask * reference.mask

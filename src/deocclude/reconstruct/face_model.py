@@ -83,6 +83,18 @@ class FaceModel(nn.Module):
     Use :meth:`load` to read the bundled file, :meth:`render` to turn x into pixels.
     """
 
+    # buffers (registered in __init__; declared here so type checkers see tensors, not Tensor | Module)
+    mean_shape: torch.Tensor
+    shape_basis: torch.Tensor
+    shape_std: torch.Tensor
+    triangles: torch.Tensor
+    uv: torch.Tensor
+    mean_albedo: torch.Tensor
+    albedo_basis: torch.Tensor
+    albedo_std: torch.Tensor
+    default_translation: torch.Tensor
+    mirror: torch.Tensor
+
     def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
         super().__init__()
         self.metadata = dict(metadata or {})
@@ -107,7 +119,7 @@ class FaceModel(nn.Module):
 
     # ------------------------------------------------------------------ files
     @classmethod
-    def load(cls, path: str | Path | None = None, device: torch.device | str | None = None) -> "FaceModel":
+    def load(cls, path: str | Path | None = None, device: torch.device | str | None = None) -> FaceModel:
         """Load the model (default: the bundled ``weights/face_model.safetensors``)."""
         from safetensors import safe_open
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from deocclude.reconstruct.regressor_config import ReconstructLossConfig
-
 from deocclude.reconstruct.face_model import FaceModel, Rendered
+from deocclude.reconstruct.regressor_config import ReconstructLossConfig
 
 NOSE_POINTS = (168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 97, 326, 327, 294, 278, 344, 440, 275, 45, 220, 115, 48, 64)
 INNER_MOUTH_POINTS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
@@ -66,7 +65,9 @@ class ReconstructLoss:
     :mod:`deocclude.identity`); it is frozen, gradients flow through it to the render.
     """
 
-    def __init__(self, face_model: FaceModel, identity, config: ReconstructLossConfig = ReconstructLossConfig()) -> None:  # noqa: ANN001
+    def __init__(
+        self, face_model: FaceModel, identity, config: ReconstructLossConfig = ReconstructLossConfig()
+    ) -> None:  # noqa: ANN001
         self.face_model = face_model
         self.identity = identity
         self.config = config

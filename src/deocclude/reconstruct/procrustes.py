@@ -53,7 +53,9 @@ def umeyama(src: torch.Tensor, dst: torch.Tensor, weights: torch.Tensor | None =
     return Similarity(scale, rot, trans)
 
 
-def generalized_procrustes(points: torch.Tensor, reference: torch.Tensor, iterations: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+def generalized_procrustes(
+    points: torch.Tensor, reference: torch.Tensor, iterations: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Align every set (N, K, D) to their common mean; returns (aligned sets, mean).
 
     The mean is re-anchored to ``reference`` (similarity) after each round, so its pose

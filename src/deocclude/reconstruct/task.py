@@ -130,7 +130,11 @@ def load_encoder_init(path: str) -> dict[str, torch.Tensor]:
 
     p = Path(path)
     if p.is_dir():
-        candidates = [p / "final" / "weights.safetensors", p / "checkpoint" / "models.safetensors", p / "models.safetensors"]
+        candidates = [
+            p / "final" / "weights.safetensors",
+            p / "checkpoint" / "models.safetensors",
+            p / "models.safetensors",
+        ]
         p = next((c for c in candidates if c.is_file()), p)
     if not p.is_file():
         raise DeoccludeError(f"encoder init not found: {path}")
@@ -155,7 +159,9 @@ class ReconstructTask(Task):
         self.table = load_teacher_table(config.teacher, config.size)
         self.face_model = FaceModel.load(config.face_model or None)
         if self.face_model.layout.size != config.model.n_coefficients:
-            raise DeoccludeError(f"face model has {self.face_model.layout.size} coefficients, R predicts {config.model.n_coefficients}")
+            raise DeoccludeError(
+                f"face model has {self.face_model.layout.size} coefficients, R predicts {config.model.n_coefficients}"
+            )
         self._loss: ReconstructLoss | None = None
 
     # -- models ------------------------------------------------------------------------
@@ -165,7 +171,9 @@ class ReconstructTask(Task):
         if self.config.encoder_init:
             missing, unexpected = net.encoder.load_state_dict(load_encoder_init(self.config.encoder_init), strict=False)
             if missing:
-                raise DeoccludeError(f"encoder init {self.config.encoder_init} does not match R's encoder: missing {missing[:3]}")
+                raise DeoccludeError(
+                    f"encoder init {self.config.encoder_init} does not match R's encoder: missing {missing[:3]}"
+                )
         return {"net": net}
 
     def loss(self, device: torch.device) -> ReconstructLoss:
@@ -176,7 +184,9 @@ class ReconstructTask(Task):
 
             network = load_identity_network(device=device)  # eval mode, frozen
             self.face_model = self.face_model.to(device)
-            self._loss = ReconstructLoss(self.face_model, lambda crops: face_embedding(crops, network), self.config.loss)
+            self._loss = ReconstructLoss(
+                self.face_model, lambda crops: face_embedding(crops, network), self.config.loss
+            )
         return self._loss
 
     def stages(self) -> list[Stage]:
@@ -185,7 +195,9 @@ class ReconstructTask(Task):
     def _losses(self, models: Models, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         x = models["net"](batch["input"])
         with torch.autocast(x.device.type, enabled=False):  # the renderer and the losses in fp32
-            terms, _ = self.loss(x.device)(x.float(), batch["x_star"], batch["image"].float(), batch["face_mask"].float())
+            terms, _ = self.loss(x.device)(
+                x.float(), batch["x_star"], batch["image"].float(), batch["face_mask"].float()
+            )
         return terms
 
     # -- data --------------------------------------------------------------------------
@@ -236,8 +248,15 @@ class ReconstructTask(Task):
         rows = []
         for i in range(n):
             occ = batch["input"][i].float()
-            rows.append([to_rgb_uint8(occ), to_rgb_uint8(pred.image[i]), to_rgb_uint8(overlay(occ, pred.mask[i] >= 0.5)),
-                         to_rgb_uint8(batch["image"][i]), to_rgb_uint8(ref.image[i])])
+            rows.append(
+                [
+                    to_rgb_uint8(occ),
+                    to_rgb_uint8(pred.image[i]),
+                    to_rgb_uint8(overlay(occ, pred.mask[i] >= 0.5)),
+                    to_rgb_uint8(batch["image"][i]),
+                    to_rgb_uint8(ref.image[i]),
+                ]
+            )
         return tile(rows)
 
     def export(self, models: Models) -> dict[str, torch.Tensor]:

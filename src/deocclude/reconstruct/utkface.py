@@ -74,7 +74,7 @@ def load_topology(root: Path) -> tuple[np.ndarray, list[list[int]]]:
     data folder's ``mesh_topology.json`` (the same MediaPipe tessellation).
     """
     try:
-        from deocclude.faces import mesh  # type: ignore[attr-defined]
+        from deocclude.faces import mesh
 
         return np.asarray(mesh.TRIANGLES, dtype=np.int64), [list(map(int, h)) for h in mesh.HOLE_LOOPS]
     except (ImportError, AttributeError):
@@ -82,7 +82,7 @@ def load_topology(root: Path) -> tuple[np.ndarray, list[list[int]]]:
 
         path = root / "mesh_topology.json"
         if not path.is_file():
-            raise DeoccludeError(f"mesh topology not found: {path}")
+            raise DeoccludeError(f"mesh topology not found: {path}") from None
         topo = json.loads(path.read_text())
         return np.asarray(topo["triangles"], dtype=np.int64), [list(map(int, h)) for h in topo["hole_loops"]]
 

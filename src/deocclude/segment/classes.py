@@ -23,7 +23,9 @@ def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
         p = torch.sigmoid(logits)
         return torch.cat([p, torch.zeros_like(p), 1.0 - p], dim=1)
     if logits.shape[1] != len(CLASSES):
-        raise ValueError(f"S has {logits.shape[1]} output channels; expected 1 (binary) or {len(CLASSES)} ({', '.join(CLASSES)})")
+        raise ValueError(
+            f"S has {logits.shape[1]} output channels; expected 1 (binary) or {len(CLASSES)} ({', '.join(CLASSES)})"
+        )
     return torch.softmax(logits, dim=1)
 
 
@@ -34,7 +36,9 @@ def face_probability(logits: torch.Tensor) -> torch.Tensor:
     return class_probabilities(logits)[:, FACE : FACE + 1]
 
 
-def parse_targets(face: torch.Tensor, hair: torch.Tensor, alpha: torch.Tensor, occluder_is_hair: bool | torch.Tensor) -> torch.Tensor:
+def parse_targets(
+    face: torch.Tensor, hair: torch.Tensor, alpha: torch.Tensor, occluder_is_hair: bool | torch.Tensor
+) -> torch.Tensor:
     """Soft per-pixel class targets (…,3,H,W) from (…,1,H,W) masks.
 
     Under the pasted occluder (opacity ``alpha``) the pixel is that occluder: hair when the

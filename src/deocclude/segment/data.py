@@ -70,7 +70,12 @@ class SegmentTrainSet(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
         pos, seed = key
         item = self.occluded.sample(self.order[pos], seed)
-        out = {"image": item["occluded"], "target": item["face_mask_occluded"], "valid": item["valid"], "classes": _classes(item)}
+        out = {
+            "image": item["occluded"],
+            "target": item["face_mask_occluded"],
+            "valid": item["valid"],
+            "classes": _classes(item),
+        }
         if np.random.default_rng([seed, 1]).random() < 0.5:  # mirror: faces are near-symmetric, occluders are not
             out = {k: v.flip(-1) for k, v in out.items()}
         return {k: v.contiguous() for k, v in out.items()}
@@ -95,7 +100,9 @@ class SegmentValSet(Dataset):
             "mesh": item["mesh_mask"],
             "occlusion": item["occlusion"],  # true synthetic occlusion of the face, A ⊙ M_R
             "valid": item["valid"],
-            "clean_classes": parse_targets(item["face_mask"], item["hair_mask"], torch.zeros_like(item["alpha"]), False),
+            "clean_classes": parse_targets(
+                item["face_mask"], item["hair_mask"], torch.zeros_like(item["alpha"]), False
+            ),
             "classes": _classes(item),
         }
 

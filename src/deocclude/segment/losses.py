@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from deocclude.segment.config import SegmentLossConfig
 
 
-def dice_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None, eps: float = 1.0) -> torch.Tensor:
+def dice_loss(
+    logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None, eps: float = 1.0
+) -> torch.Tensor:
     """Eq. 3 per image, averaged over the batch: 1 − (2Σp·g + ε) / (Σp + Σg + ε)."""
     p = torch.sigmoid(logits.float()).flatten(1)
     g = target.float().flatten(1)
@@ -42,7 +44,9 @@ def ohem_bce_loss(
     return ohem_select(loss, valid, fraction, min_kept, threshold)
 
 
-def ohem_select(loss: torch.Tensor, valid: torch.Tensor | None, fraction: float, min_kept: int, threshold: float) -> torch.Tensor:
+def ohem_select(
+    loss: torch.Tensor, valid: torch.Tensor | None, fraction: float, min_kept: int, threshold: float
+) -> torch.Tensor:
     """Mean of the OHEM-kept pixels of a per-pixel loss map (B, …), averaged over the batch.
 
     Shared by the binary BCE and the parser's softmax CE, so both keep the same pixels rule.
@@ -70,7 +74,9 @@ def ohem_ce_loss(
     return ohem_select(per_pixel, None if valid is None else valid[:, 0], fraction, min_kept, threshold)
 
 
-def multiclass_dice_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None, eps: float = 1.0) -> torch.Tensor:
+def multiclass_dice_loss(
+    logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None, eps: float = 1.0
+) -> torch.Tensor:
     """Eq. 3 for each class on softmax probabilities, averaged over classes and the batch.
 
     Per-class Dice keeps a small class (hair on a short-haired face, a thin occluder) from
@@ -96,7 +102,9 @@ class SegmentLoss(torch.nn.Module):
         super().__init__()
         self.config = config
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         c = self.config
         if logits.shape[1] > 1:
             dice = multiclass_dice_loss(logits, target, valid, c.dice_eps)

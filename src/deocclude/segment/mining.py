@@ -21,14 +21,16 @@ import torch
 from torch.utils.data import DataLoader
 
 from deocclude.paths import utkface_root
-from deocclude.segment.data import face_names, load_faces
 from deocclude.segment.classes import face_probability
+from deocclude.segment.data import face_names, load_faces
 from deocclude.segment.inference import S_FILE
 from deocclude.segment.model import AnySize
 
 
 @torch.no_grad()
-def disagreement(weights: Path, split: str = "train", limit: int = 0, device: str = "cpu", batch_size: int = 32, workers: int = 1) -> dict[str, float]:
+def disagreement(
+    weights: Path, split: str = "train", limit: int = 0, device: str = "cpu", batch_size: int = 32, workers: int = 1
+) -> dict[str, float]:
     """Per-face 1 − IoU between the model's visible-face mask and the pseudo-label (clean faces)."""
     net, info = S_FILE.load(weights, device)
     size = info.size
@@ -59,9 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     scores = disagreement(args.weights, args.split, args.limit, args.device)
     values = np.array(list(scores.values()))
-    summary = {"faces": len(values), "mean": float(values.mean()), "p50": float(np.median(values)), "p90": float(np.quantile(values, 0.9)), "p99": float(np.quantile(values, 0.99)), "seconds": round(time.time() - t0, 1)}
+    summary = {
+        "faces": len(values),
+        "mean": float(values.mean()),
+        "p50": float(np.median(values)),
+        "p90": float(np.quantile(values, 0.9)),
+        "p99": float(np.quantile(values, 0.99)),
+        "seconds": round(time.time() - t0, 1),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"weights": str(args.weights), "split": args.split, "summary": summary, "disagreement": scores}, indent=1))
+    args.out.write_text(
+        json.dumps(
+            {"weights": str(args.weights), "split": args.split, "summary": summary, "disagreement": scores}, indent=1
+        )
+    )
     print(json.dumps(summary))
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -13,9 +13,9 @@ from torch.utils.data import Dataset
 
 from deocclude.errors import DeoccludeError
 from deocclude.paths import utkface_root
+from deocclude.segment.classes import CLASSES, FACE, class_probabilities, face_probability
 from deocclude.segment.config import SegmentTrainConfig
 from deocclude.segment.data import SegmentTrainSet, SegmentValSet, face_names, load_faces
-from deocclude.segment.classes import CLASSES, FACE, class_probabilities, face_probability
 from deocclude.segment.inference import S_FILE
 from deocclude.segment.losses import SegmentLoss
 from deocclude.segment.metrics import mask_counts, precision_iou_recall
@@ -74,19 +74,24 @@ class SegmentTask(Task):
         net = models["net"]
         body = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
         net.load_state_dict(body, strict=False)
-        old_w, old_b = source.head.weight.data, source.head.bias.data
+        # both heads are UNet's nn.Conv2d(..., bias=True); the casts only tell the type checker so
+        head = cast(torch.nn.Conv2d, net.head)
+        head_bias = cast(torch.Tensor, head.bias)
+        old_w, old_b = source.head.weight.data, cast(torch.Tensor, source.head.bias).data
         with torch.no_grad():
-            if old_w.shape == net.head.weight.shape:
-                net.head.weight.copy_(old_w)
-                net.head.bias.copy_(old_b)
+            if old_w.shape == head.weight.shape:
+                head.weight.copy_(old_w)
+                head_bias.copy_(old_b)
             elif old_w.shape[0] == 1:
-                net.head.weight.zero_()
-                net.head.bias.zero_()
-                net.head.weight[FACE].copy_(old_w[0])
-                net.head.bias[FACE] = old_b[0]
-                net.head.bias[CLASSES.index("hair")] = -4.0
+                head.weight.zero_()
+                head_bias.zero_()
+                head.weight[FACE].copy_(old_w[0])
+                head_bias[FACE] = old_b[0]
+                head_bias[CLASSES.index("hair")] = -4.0
             else:
-                raise DeoccludeError(f"{path}: head with {old_w.shape[0]} classes cannot initialise one with {net.head.weight.shape[0]}")
+                raise DeoccludeError(
+                    f"{path}: head with {old_w.shape[0]} classes cannot initialise one with {head.weight.shape[0]}"
+                )
 
     def stages(self) -> list[Stage]:
         return [Stage("net", self._losses)]
@@ -126,7 +131,10 @@ class SegmentTask(Task):
         opened = opening(implied, torch.ones(3, 3, device=implied.device))
         per_class: dict[str, torch.Tensor] = {}
         if self.parser:  # argmax class against the argmax of the soft targets, per class
-            for kind, logits, target in (("clean", logits_clean, batch["clean_classes"]), ("occluded", logits_occ, batch["classes"])):
+            for kind, logits, target in (
+                ("clean", logits_clean, batch["clean_classes"]),
+                ("occluded", logits_occ, batch["classes"]),
+            ):
                 pred, true = class_probabilities(logits).argmax(1, keepdim=True), target.argmax(1, keepdim=True)
                 for c, name in enumerate(CLASSES):
                     per_class[f"{kind}_class_{name}"] = counts((pred == c).float(), (true == c).float())

@@ -143,9 +143,9 @@ class OccluderBank:
         self.items: list[BankItem] = []
         anchors: dict[str, np.ndarray] = {}
         for cfg in sorted(self.root.rglob("masks.cfg")):
-            rel = cfg.parent.relative_to(self.root)
+            cfg_dir = cfg.parent.relative_to(self.root)
             for k, v in read_mask_anchors(cfg).items():
-                anchors[(rel / k).as_posix()] = v
+                anchors[(cfg_dir / k).as_posix()] = v
         for rel, category, split in self._entries():
             path = self.root / rel
             try:

@@ -53,6 +53,11 @@ class GlassesDesign:
         return self.opacity > 0
 
 
+def _rgb(colour: np.ndarray) -> tuple[float, float, float]:
+    r, g, b = (float(v) for v in colour)
+    return r, g, b
+
+
 def random_design(rng: np.random.Generator, split: str, cfg: EyewearConfig,
                   lens: str | None = None) -> GlassesDesign:
     """Draw a design; ``lens`` forces 'clear' | 'tinted' | 'dark'."""
@@ -90,7 +95,7 @@ def random_design(rng: np.random.Generator, split: str, cfg: EyewearConfig,
     return GlassesDesign(
         shape=shape, lens_w=lens_w, lens_h=lens_h, exponent=exponent, droop=droop,
         thickness=thickness, opacity=float(opacity), gradient=float(rng.random() * 0.7 if rng.random() < 0.3 else 0.0),
-        tint=tuple(float(v) for v in tint), frame_colour=tuple(float(v) for v in frame),
+        tint=_rgb(tint), frame_colour=_rgb(frame),
         tortoise=kind == "tortoise", double_bridge=shape == "aviator" or rng.random() < 0.1,
         temple_len=rng.uniform(0.25, 0.6), highlight=rng.uniform(0.0, 0.35),
     )

@@ -133,7 +133,9 @@ class HairBank:
     def __len__(self) -> int:
         return len(self.names)
 
-    def draw(self, h: int, w: int, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str] | None:
+    def draw(
+        self, h: int, w: int, landmarks: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, str] | None:
         """(colour, alpha, name) of a donor's hair warped onto the target, or None."""
         if not self.names:
             return None
@@ -157,8 +159,10 @@ class HairBank:
             t = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]])
             mat = (np.linalg.inv(t) @ np.vstack([mat, [0, 0, 1]]) @ t)[:2]
             # erode a little: the mask's edge pixels carry the donor's background/skin
-            m = cv2.erode(m, np.ones((3, 3), np.uint8))
+            m = np.asarray(cv2.erode(m, np.ones((3, 3), np.uint8)), np.float32)
             colour = cv2.warpAffine(img, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            alpha = cv2.warpAffine(m, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            alpha = cv2.warpAffine(
+                m, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+            )
             return colour, np.clip(alpha, 0, 1), f"hair_real:{stem}"
         return None

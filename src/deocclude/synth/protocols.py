@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,7 +91,7 @@ def write_protocol(name: str, out_dir: str | Path, faces, seed: int = DEFAULT_SE
     for sub in subdirs:
         (out / sub).mkdir(parents=True, exist_ok=True)
     rows, cover = [], []
-    samples = iterate_protocol(name, faces, seed, limit)
+    samples: Iterable[ProtocolSample] = iterate_protocol(name, faces, seed, limit)
     total = len(faces) if limit is None else min(limit, len(faces))
     if progress:
         from rich.progress import track

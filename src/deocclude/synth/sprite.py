@@ -76,9 +76,13 @@ def warp_sprite(sprite: Sprite, matrix: np.ndarray, height: int, width: int) -> 
     premul = np.dstack([sprite.colour * sprite.alpha[..., None], sprite.alpha]).astype(np.float32)
     flags = cv2.INTER_LINEAR
     if matrix.shape[0] == 2:
-        out = cv2.warpAffine(premul, m3[:2], (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out = cv2.warpAffine(
+            premul, m3[:2], (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
     else:
-        out = cv2.warpPerspective(premul, m3, (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out = cv2.warpPerspective(
+            premul, m3, (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
     alpha = np.clip(out[..., 3], 0.0, 1.0)
     colour = np.where(alpha[..., None] > 1e-6, out[..., :3] / np.maximum(alpha[..., None], 1e-6), 0.0)
     return np.clip(colour, 0.0, 1.0).astype(np.float32), alpha.astype(np.float32)

@@ -258,6 +258,7 @@ class OcclusionSynthesizer:
             item = self.bank.sample("mask", self.split, rng, require_anchors=True)
             assert item is not None
             item = self._best_view(item, lm, frame)
+            assert item.anchors is not None  # _best_view picks among templates with anchors
             dst = mask_anchor_points(lm) + rng.normal(0, 0.03, (6, 2)) * frame.iod
             hom, _ = cv2.findHomography(item.anchors, dst, 0)
             if hom is not None and np.all(np.isfinite(hom)):
@@ -282,6 +283,7 @@ class OcclusionSynthesizer:
 
         def ratio(it: BankItem) -> float:
             a = it.anchors
+            assert a is not None  # ``views`` holds only templates with anchors
             return float((a[1, 0] - a[0, 0]) / max(a[2, 0] - a[0, 0], 1e-6))
 
         return min(views, key=lambda it: (abs(ratio(it) - r_face), it.name))
