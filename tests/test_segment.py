@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from deocclude.nets import count_parameters
 from deocclude.segment.config import SegmentLossConfig, UNetConfig
 from deocclude.segment.inference import DEFAULT_WEIGHTS, S_FILE, Segmenter, segment
 from deocclude.segment.losses import SegmentLoss, dice_loss, ohem_bce_loss
-from deocclude.nets import count_parameters
 from deocclude.segment.model import AnySize, UNet, crop_padding, pad_to_multiple
 
 TINY = UNetConfig(

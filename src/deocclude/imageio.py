@@ -15,6 +15,7 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError, ImageReadError
 
+
 def _build_has(codec: str) -> bool:
     """Whether this OpenCV build decodes ``codec`` (its build information lists each image codec)."""
     for line in cv2.getBuildInformation().splitlines():

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import time
-from pathlib import Path
-
 import ast
 import dataclasses
 import inspect
+import json
+import time
 import typing
+from pathlib import Path
 
 from deocclude.fills import fill_choices
 from deocclude.imageio import WRITE_FORMATS

@@ -17,9 +17,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from deocclude.data.cache import MemmapCached, load_or_build
-from deocclude.paths import cache_root
 from deocclude.data.utkface import align_sample, to_item
 from deocclude.errors import DeoccludeError, ImageReadError, NoFaceError
+from deocclude.paths import cache_root
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 CACHE_VERSION = 1

@@ -23,9 +23,26 @@ import numpy as np
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.metrics import FLOORS, black_out
 from deocclude.evaluate.occlude_photos import (
-    IDENTITY_NETWORKS, METHODS, OURS_PRIOR, Embedder, Occluder, Restorer, add_common_options, add_option, chunks,
-    cosine, example_rows,
-    image_grid, markdown_table, mask_scores, mask_table, oracle_hole, parse_types, progress, require_folder, run_options,
+    IDENTITY_NETWORKS,
+    METHODS,
+    OURS_PRIOR,
+    Embedder,
+    Occluder,
+    Restorer,
+    add_common_options,
+    add_option,
+    chunks,
+    cosine,
+    example_rows,
+    image_grid,
+    markdown_table,
+    mask_scores,
+    mask_table,
+    oracle_hole,
+    parse_types,
+    progress,
+    require_folder,
+    run_options,
 )
 
 LFW_TYPES = ("sunglasses", "mask", "hand", "mixed")

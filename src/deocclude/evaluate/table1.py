@@ -84,9 +84,9 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     from deocclude.evaluate.grid import GridCollector
     from deocclude.evaluate.masks import mask_agreement
     from deocclude.evaluate.metrics import FLOORS, IdentityScorer, MeanTable, black_out, pixel_scores
-    from deocclude.face_batch import tensor_to_images
     from deocclude.evaluate.report import build_report
     from deocclude.evaluate.samples import open_protocol
+    from deocclude.face_batch import tensor_to_images
     from deocclude.fills import make_fill
     from deocclude.pipeline import DeoccluderConfig
 
@@ -147,7 +147,14 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
 
 def _progress(enabled: bool):  # noqa: ANN202 - a rich Progress (a context manager)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -21,8 +21,9 @@ short-range one unless its score is clearly lower (:func:`merge_detections`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import cv2
 import numpy as np

@@ -35,7 +35,7 @@ def uses_prior_metadata(uses_prior: bool) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=4)
-def load_inpainter(weights: str = str(DEFAULT_WEIGHTS), device: str = "cpu") -> "Inpainter":
+def load_inpainter(weights: str = str(DEFAULT_WEIGHTS), device: str = "cpu") -> Inpainter:
     """Load (once per weights file and device) the G network."""
     net, info = G_FILE.load(weights, device)
     return Inpainter(net, info.size, device, uses_prior=info.metadata.get("uses_prior") == "true")

@@ -79,7 +79,7 @@ def to_channels_last(batch: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _graceful_stop(trainer: "Trainer"):  # noqa: ANN202 - a context manager
+def _graceful_stop(trainer: Trainer):  # noqa: ANN202 - a context manager
     """Ctrl-C / SIGTERM end the run like its budget does: the step finishes, then the final
     validation, checkpoint and export run (a second Ctrl-C aborts at once)."""
     import signal
