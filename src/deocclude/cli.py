@@ -22,6 +22,7 @@ EPILOG = """\
 examples:
   deocclude run photo.jpg -o out/          de-occlude every face in a photo
   deocclude run photos/ '*.png' -o out/    folders and globs work too
+  deocclude serve                          a local web page: drop a photo, see the mask and the result
   deocclude <command> --help               help for one command
 """
 
