@@ -165,7 +165,7 @@ def test_run_flags_are_derived_from_the_config() -> None:
 def test_ctrl_c_mid_run_then_skip_existing_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT, which Python turns into KeyboardInterrupt inside whatever is running) mid-batch,
     then ``--skip-existing``: byte-identical PNG outputs and one complete manifest, as if never stopped."""
-    _small_photos(tmp_path / "in", 4)
+    _small_photos(tmp_path / "in", 3)
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     base = [sys.executable, "-m", "deocclude", "run", str(tmp_path / "in"), "--batch-size", "1", "--device", "cpu",
             "--format", "png"]
@@ -192,7 +192,27 @@ def test_ctrl_c_mid_run_then_skip_existing_equals_an_uninterrupted_run(tmp_path:
     for name in files:
         assert (cut / name).read_bytes() == (whole / name).read_bytes(), name
     resumed, uninterrupted = (json.loads((d / "manifest.json").read_text()) for d in (cut, whole))
-    assert _stable(resumed) == _stable(uninterrupted) and len(resumed["files"]) == 4
-    assert 1 <= len(resumed["skipped"]) < 4
+    assert _stable(resumed) == _stable(uninterrupted) and len(resumed["files"]) == 3
+    assert 1 <= len(resumed["skipped"]) < 3
     records = [json.loads(line) for line in (cut / "manifest.jsonl").read_text().splitlines()]
     assert sorted(r["input"] for r in records) == sorted(e["input"] for e in uninterrupted["files"])  # each once
+
+
+def test_webp_and_tiff_keep_their_format_and_untouched_pixels(tmp_path: Path) -> None:
+    """The two kept formats the JPEG / PNG tests above do not cover: WebP stays WebP, TIFF stays a
+    lossless TIFF whose pixels outside NAME_occlusion.png are the input's own."""
+    image = Image.open(EXAMPLES / "astronaut_sunglasses.jpg").convert("RGB").resize((256, 256))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image.save(folder / "w.webp", quality=90)
+    image.save(folder / "t.tif", compression="tiff_deflate")
+    assert main(["run", str(folder), "-o", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "w.webp") as out:
+        assert out.format == "WEBP" and out.size == (256, 256)
+    with Image.open(tmp_path / "out" / "t.tif") as out:
+        assert out.format == "TIFF"
+        after = np.asarray(out.convert("RGB"))
+    mask = cv2.imread(str(tmp_path / "out" / "t_occlusion.png"), cv2.IMREAD_GRAYSCALE) > 0
+    before = np.asarray(image)
+    assert mask.any() and (after[mask] != before[mask]).any()
+    np.testing.assert_array_equal(after[~mask], before[~mask])
