@@ -31,7 +31,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not CHROMIUM.is_file(),
     reason=f"{CHROMIUM} not found: the browser test needs Debian's chromium "
            "(tools/setup.sh installs it when run as root: apt-get install -y chromium chromium-driver)")
@@ -70,6 +70,7 @@ def _png(b64: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
 
 
+@needs_chromium
 def test_upload_in_chromium_shows_mask_result_download_and_face_status(server_url: str, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
     outside: list[str] = []
@@ -138,3 +139,46 @@ def test_upload_in_chromium_shows_mask_result_download_and_face_status(server_ur
         finally:
             context.close()
     assert outside == [], f"the page tried to reach other hosts: {outside}"
+
+
+def test_the_http_api_answers_bad_requests_with_one_line_and_the_page_is_self_contained() -> None:
+    """No browser, no model load: the error paths answer before the pipeline is needed."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from deocclude.pipeline import DeoccluderConfig
+    from deocclude.web import WebApp, make_server
+
+    server = make_server(WebApp(DeoccluderConfig(device="cpu")), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def call(path: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict, str]:
+        request = urllib.request.Request(base + path, data=data, headers=headers or {},
+                                         method="POST" if data is not None else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode()
+
+    try:
+        status, headers, page = call("/")
+        assert status == 200 and "default-src 'none'" in headers["Content-Security-Policy"]
+        assert not re.search(r"(src|href)=[\"']?(https?:)?//", page)  # no asset from anywhere else
+        status, _, body = call("/api/options")
+        assert status == 200 and json.loads(body)["defaults"]["fill"] == "auto"
+        for data, query, code, words in ((b"not an image", "", 400, "cat.jpg: not a readable image"),
+                                         (b"", "", 400, "no photo"),
+                                         (EXAMPLE.read_bytes(), "?fill=crayon", 400, "fill 'crayon'"),
+                                         (EXAMPLE.read_bytes(), "?size=100", 400, "--size must be a multiple of 32")):
+            status, _, body = call(f"/api/deocclude{query}", data, {"X-Filename": "cat.jpg"})
+            error = json.loads(body)["error"]
+            assert status == code and words in error and "\n" not in error, (status, error)
+        status, _, body = call("/api/deocclude", b"x", {"Content-Length": str(2**31)})
+        assert status == 413 and "too large" in json.loads(body)["error"]
+        assert call("/nowhere")[0] == 404
+    finally:
+        server.shutdown()
+        server.server_close()
