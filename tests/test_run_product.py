@@ -182,6 +182,7 @@ def test_ctrl_c_mid_run_then_skip_existing_equals_an_uninterrupted_run(tmp_path:
     # 130, or killed by SIGINT itself (-2, the same to a shell): CPython exits that way now and then
     # after a KeyboardInterrupt that was caught (seen once in 8 tries), with the same clean outputs
     assert proc.returncode in (130, -signal.SIGINT) and "interrupted" in err and "Traceback" not in err, err
+    assert "--skip-existing" in err  # the message says how to resume
     assert not (cut / "manifest.json").exists(), "the run finished before Ctrl-C reached it"
     resumed_run = subprocess.run(base + ["-o", str(cut), "--skip-existing"], env=env, capture_output=True, text=True)
     assert resumed_run.returncode == 0, resumed_run.stderr

@@ -129,10 +129,14 @@ def test_upload_in_chromium_shows_mask_result_download_and_face_status(server_ur
             if os.environ.get("DEOCCLUDE_WEB_SCREENSHOT"):
                 shutil.copyfile(shot, REPO / os.environ["DEOCCLUDE_WEB_SCREENSHOT"])
 
-            # a broken upload: one line on the page, no traceback, and the server keeps serving
-            broken = tmp_path / "broken.jpg"
-            broken.write_bytes(EXAMPLE.read_bytes()[:200])
-            page.set_input_files("#file", str(broken))
+            # a broken file dropped on the drop zone: one line on the page, no traceback, the server keeps serving
+            dropped = page.evaluate_handle("""(b64) => {
+                const dt = new DataTransfer();
+                dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'broken.jpg',
+                                      {type: 'image/jpeg'}));
+                return dt;
+            }""", base64.b64encode(EXAMPLE.read_bytes()[:200]).decode())
+            page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
             page.wait_for_selector("body[data-state='error']", timeout=60_000)
             status = page.inner_text("#status")
             assert "broken.jpg: not a readable image" in status and "Traceback" not in status

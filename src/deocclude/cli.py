@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deocclude: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("deocclude: interrupted", file=sys.stderr)
+        resume = " (to resume: the same command with --skip-existing)" if args.command == "run" else ""
+        print(f"deocclude: interrupted{resume}", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: one line for users, the traceback on request
         if os.environ.get("DEOCCLUDE_DEBUG"):
