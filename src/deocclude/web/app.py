@@ -27,7 +27,7 @@ from collections import OrderedDict
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
@@ -35,6 +35,9 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError
 from deocclude.inpaint import FILLS
+
+if TYPE_CHECKING:
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig, FaceResult
 
 PAGE = Path(__file__).with_name("index.html")
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -57,9 +60,9 @@ class WebApp:
     a 2-core CPU gains nothing from two at once.
     """
 
-    def __init__(self, config: Any) -> None:  # a DeoccluderConfig (imported lazily: torch)
+    def __init__(self, config: DeoccluderConfig) -> None:
         self.config = config
-        self._deoccluders: OrderedDict[Any, Any] = OrderedDict()
+        self._deoccluders: OrderedDict[DeoccluderConfig, Deoccluder] = OrderedDict()
         self._lock = threading.Lock()
 
     def options(self) -> dict[str, Any]:
@@ -68,7 +71,7 @@ class WebApp:
                 "defaults": {"fill": self.config.fill, "size": self.config.size, "extend": self.config.extend,
                              "remove_hair": self.config.remove_hair}}
 
-    def config_for(self, query: dict[str, list[str]]) -> Any:
+    def config_for(self, query: dict[str, list[str]]) -> DeoccluderConfig:
         """The server's config with the page's choices applied; a bad value is a one-line error."""
         changes: dict[str, Any] = {}
         if "fill" in query:
@@ -86,7 +89,7 @@ class WebApp:
                 changes[flag] = query[flag][-1].lower() in ("1", "true", "on", "yes")
         return dataclasses.replace(self.config, **changes)  # DeoccluderConfig validates (size, ...)
 
-    def deoccluder(self, config: Any) -> Any:
+    def deoccluder(self, config: DeoccluderConfig) -> Deoccluder:
         """The (cached) :class:`Deoccluder` for ``config``; built once at start-up for the defaults."""
         from deocclude.pipeline import Deoccluder
 
@@ -149,7 +152,7 @@ def _preview(image: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def _overlay(photo: np.ndarray, mask: np.ndarray, faces: list) -> np.ndarray:
+def _overlay(photo: np.ndarray, mask: np.ndarray, faces: list[FaceResult]) -> np.ndarray:
     """M_O in red over the photo and each detected face's box with its index, so a user sees at a glance
     which faces were found and where pixels were replaced."""
     out = photo.astype(np.float32)
