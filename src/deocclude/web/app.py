@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,7 +35,6 @@ import cv2
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.inpaint import FILLS
 
 if TYPE_CHECKING:
     from deocclude.pipeline import Deoccluder, DeoccluderConfig, FaceResult
@@ -52,6 +52,23 @@ CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline
 no font host, no telemetry, even if a future edit tried."""
 
 
+def fill_choices() -> tuple[str, ...]:
+    """The ``--fill`` choices exactly as ``deocclude run`` offers them.
+
+    Why from run's flag and not from a list here: run builds its flags from :class:`DeoccluderConfig`
+    (and whatever registry of fills the pipeline has), so the page can never offer a fill the
+    pipeline lacks, nor miss a new one.
+    """
+    import argparse
+
+    from deocclude.commands.run import _add_config_flags
+
+    parser = argparse.ArgumentParser(add_help=False)
+    _add_config_flags(parser)
+    action = next(a for a in parser._actions if a.dest == "fill")
+    return tuple(action.choices or ())
+
+
 class WebApp:
     """What the page does, without HTTP: decode an uploaded photo, run the pipeline, encode the pictures.
 
@@ -60,14 +77,15 @@ class WebApp:
     a 2-core CPU gains nothing from two at once.
     """
 
-    def __init__(self, config: DeoccluderConfig) -> None:
+    def __init__(self, config: DeoccluderConfig, fills: Sequence[str] | None = None) -> None:
         self.config = config
+        self.fills = tuple(fills) if fills is not None else fill_choices()
         self._deoccluders: OrderedDict[DeoccluderConfig, Deoccluder] = OrderedDict()
         self._lock = threading.Lock()
 
     def options(self) -> dict[str, Any]:
         """What the page's controls offer, with the server's own config (its flags) as defaults."""
-        return {"fills": list(FILLS), "sizes": sorted({*SIZES, self.config.size}),
+        return {"fills": list(self.fills), "sizes": sorted({*SIZES, self.config.size}),
                 "defaults": {"fill": self.config.fill, "size": self.config.size, "extend": self.config.extend,
                              "remove_hair": self.config.remove_hair}}
 
@@ -76,8 +94,8 @@ class WebApp:
         changes: dict[str, Any] = {}
         if "fill" in query:
             fill = query["fill"][-1]
-            if fill not in FILLS:
-                raise DeoccludeError(f"fill {fill!r}: choose one of {', '.join(FILLS)}")
+            if fill not in self.fills:
+                raise DeoccludeError(f"fill {fill!r}: choose one of {', '.join(self.fills)}")
             changes["fill"] = fill
         if "size" in query:
             try:
