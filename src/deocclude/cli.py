@@ -22,6 +22,7 @@ EPILOG = """\
 examples:
   deocclude run photo.jpg -o out/          de-occlude every face in a photo
   deocclude run photos/ '*.png' -o out/    folders and globs work too
+  deocclude serve                          a local web page: drop a photo, see the mask and the result
   deocclude <command> --help               help for one command
 """
 
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deocclude: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("deocclude: interrupted", file=sys.stderr)
+        resume = " (to resume: the same command with --skip-existing)" if args.command == "run" else ""
+        print(f"deocclude: interrupted{resume}", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: one line for users, the traceback on request
         if os.environ.get("DEOCCLUDE_DEBUG"):

@@ -154,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     if not deoccluder.can_remove_occlusions:
         console.print("[yellow]note:[/yellow] no segmentation weights installed: running the faces path only "
                       "(detect, align, paste back); photos come out unchanged.")
-    for stale in out_dir.glob(".*.part*"):  # temp files of a killed run: never results, so removed
+    for stale in [*out_dir.glob(".*.part*"), *out_dir.glob("*/.*.part*")]:  # a killed run's temp files (also of
+        # --save-intermediates' NAME/ folders): never results, so removed
         if stale.is_file():
             stale.unlink(missing_ok=True)
     manifest_log = _ManifestLog(out_dir / "manifest.jsonl", resume=args.skip_existing)
