@@ -247,14 +247,18 @@ class Deoccluder:
             faces.append(face)
         return faces
 
-    def paste_faces(self, photo: np.ndarray, faces: list[FaceResult], timings: dict[str, float] | None = None) -> Result:
+    def paste_faces(
+        self, photo: np.ndarray, faces: list[FaceResult], timings: dict[str, float] | None = None
+    ) -> Result:
         """Paste the restored faces back into ``photo``; the Result's timings add the faces' to ``timings``."""
         timings = dict(timings or {})
         output, weight = photo, None
         for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
                 with timed(face.timings, "paste"):
-                    pasted = paste_back_weighted(output, face.aligned, face.restored, face.occlusion_mask, self.config.paste)
+                    pasted = paste_back_weighted(
+                        output, face.aligned, face.restored, face.occlusion_mask, self.config.paste
+                    )
                     output = pasted.photo
                     if weight is None:
                         weight = np.zeros(photo.shape[:2], np.float32)
@@ -291,9 +295,15 @@ class Deoccluder:
             timings: dict[str, float] = {}
             with timed(timings, "align"):  # for a canonical crop, alignment is at most a resize
                 if crop.shape[0] != n:
-                    crop = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA if crop.shape[0] > n else cv2.INTER_LINEAR)
-                aligned = AlignedFace(crop=np.ascontiguousarray(crop, dtype=np.uint8), valid=np.ones((n, n), np.float32),
-                                      matrix=np.array([[1.0, 0, 0], [0, 1.0, 0]]), landmarks=landmarks)
+                    crop = cv2.resize(
+                        crop, (n, n), interpolation=cv2.INTER_AREA if crop.shape[0] > n else cv2.INTER_LINEAR
+                    )
+                aligned = AlignedFace(
+                    crop=np.ascontiguousarray(crop, dtype=np.uint8),
+                    valid=np.ones((n, n), np.float32),
+                    matrix=np.array([[1.0, 0, 0], [0, 1.0, 0]]),
+                    landmarks=landmarks,
+                )
             # No person gate here: a canonical crop has no surroundings, and the selfie model
             # on its replicated border calls much of a tight face "background" (mixed protocol,
             # 64 faces: M_O recall 0.93 -> 0.57 with the gate). The caller vouches for the face.
@@ -400,8 +410,8 @@ class Deoccluder:
         return "ok"
 
     def _occlusion_mask(self, region: np.ndarray, visible: np.ndarray, aligned: AlignedFace) -> np.ndarray:
-        """M_O = M_R ⊙ (1 − M_F) without skin blobs (``max_skin_blob``), opened, off the bare outline (``outline_band``), extended past
-        M_R (``extend``), grown by ``dilate`` px, never outside the real photo.
+        """M_O = M_R ⊙ (1 − M_F) without skin blobs (``max_skin_blob``), opened, off the bare outline
+        (``outline_band``), extended past M_R (``extend``), grown by ``dilate`` px, never outside the real photo.
 
         The recipe (masks/occlusion.py) is shared with G's training holes.
         """
@@ -450,7 +460,13 @@ def face_batch(faces: list[FaceResult], device: str = "cpu", renders: np.ndarray
 
     occlusion = np.stack([f.occlusion_mask if f.occlusion_mask is not None else np.zeros((n, n), np.float32)
                           for f in faces]).astype(np.float32)
-    return FaceBatch(crops=np.stack([f.aligned.crop for f in faces]), region=np.stack([f.face_region for f in faces]),
-                     valid=np.stack([f.aligned.valid for f in faces]), visible=stacked("face_mask"), occlusion=occlusion,
-                     render=renders if renders is not None else stacked("render"),
-                     coefficients=coefficients if coefficients is not None else stacked("coefficients"), device=device)
+    return FaceBatch(
+        crops=np.stack([f.aligned.crop for f in faces]),
+        region=np.stack([f.face_region for f in faces]),
+        valid=np.stack([f.aligned.valid for f in faces]),
+        visible=stacked("face_mask"),
+        occlusion=occlusion,
+        render=renders if renders is not None else stacked("render"),
+        coefficients=coefficients if coefficients is not None else stacked("coefficients"),
+        device=device,
+    )

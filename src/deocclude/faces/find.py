@@ -24,7 +24,8 @@ from deocclude.timing import timed
 class FoundFace:
     """One face of a photo: its detection, its 468 mesh points (photo px, (468, 3)) and its crop."""
 
-    detection: FaceDetection
+    detection: FaceDetection | None
+    """The detection the mesh was run from (None only for a mesh given without one)."""
     landmarks: np.ndarray
     aligned: AlignedFace
 

@@ -20,7 +20,9 @@ class OpenCVFill:
     needs_render = False
 
     def __init__(self, method: ClassicalMethod, label: str, **_: object) -> None:
-        self.name, self.method, self.label = method, method, label
+        self.name: str = method
+        self.label: str = label
+        self.method: ClassicalMethod = method
 
     def describe(self, batch: FaceBatch) -> str:
         return self.label
