@@ -1,0 +1,108 @@
+"""Real masked faces (issue 15): what ``deocclude run`` does with a fixed sample of RMFD photos.
+
+    PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/real_masks.py [--photos 40] [--fill prior]
+
+RMFD (``real_occluded/rmfd``, 516 web photos of people in face masks, no ground truth, research
+use only) has no clean version, so the judgement is by eye: this script runs a fixed sample
+(every k-th photo of ``index.csv`` in sorted order, so the sample never changes) through the
+default pipeline and writes
+
+- ``benchmarks/results/real_masks.json`` / ``.md``: per photo the faces found, processed and
+  left untouched (with the gate's reason), and the share of the mask region replaced, with the
+  command and commit;
+- ``out/real_masks.png`` (not committed: the photos' rights stay with their owners): per face
+  the aligned crop, M_O over it in red, the result, so a person can mark each face "whole mask
+  removed", "partly" or "failed" in the results file's ``by_eye`` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from deocclude.imageio import read_image, write_image
+from deocclude.paths import REPO_DIR, data_root
+from deocclude.pipeline import Deoccluder, DeoccluderConfig
+from deocclude.visualize import overlay_mask
+
+RESULTS = REPO_DIR / "benchmarks" / "results"
+CELL = 128
+
+
+def sample(root: Path, count: int) -> list[Path]:
+    """``count`` photos spread evenly over the sorted index (fixed: the same photos every run)."""
+    with open(root / "index.csv", newline="") as f:
+        files = sorted(row["file"] for row in csv.DictReader(f))
+    step = max(1, len(files) // count)
+    return [root / "images" / name for name in files[::step][:count]]
+
+
+def face_cells(face) -> list[np.ndarray]:  # noqa: ANN001 - a pipeline FaceResult
+    crop = face.aligned.crop
+    hole = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(crop.shape[:2], np.float32)
+    restored = face.restored if face.status == "ok" else crop
+    return [crop, overlay_mask(crop, hole, (255, 0, 0), 0.5), restored]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=40, help="photos in the fixed sample (default 40)")
+    parser.add_argument("--fill", default="auto", help="the pipeline's fill (default auto)")
+    parser.add_argument("--grid", type=Path, default=Path("out") / "real_masks.png")
+    args = parser.parse_args()
+    root = data_root() / "real_occluded" / "rmfd"
+    if not (root / "index.csv").is_file():
+        sys.exit(f"real_masks: RMFD not found under {root} (set DEOCCLUDE_DATA)")
+    deoccluder = Deoccluder(DeoccluderConfig(fill=args.fill))
+    started = time.perf_counter()
+    rows, cells = [], []
+    for path in sample(root, args.photos):
+        result = deoccluder.run(read_image(path))
+        faces = [{"status": f.status, "method": f.method, "occluded_fraction": round(f.occluded_fraction, 3)}
+                 for f in result.faces]
+        rows.append({"photo": path.name, "faces": len(faces), "processed": sum(f["status"] == "ok" for f in faces),
+                     "face_records": faces})
+        for face in result.faces:
+            cells.append(face_cells(face))
+        print(f"{path.name}: {len(faces)} face(s), {rows[-1]['processed']} processed", flush=True)
+    found = sum(r["faces"] > 0 for r in rows)
+    faces = sum(r["faces"] for r in rows)
+    processed = sum(r["processed"] for r in rows)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO_DIR).stdout.strip()
+    command = "python benchmarks/real_masks.py " + " ".join(sys.argv[1:])
+    summary = {"command": command, "commit": commit, "photos": len(rows), "photos_with_a_face": found,
+               "faces": faces, "faces_processed": processed, "faces_untouched": faces - processed,
+               "mean_occluded_fraction": round(float(np.mean([f["occluded_fraction"] for r in rows
+                                                                for f in r["face_records"]] or [0])), 3),
+               "seconds": round(time.perf_counter() - started, 1), "rows": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "real_masks.json").write_text(json.dumps(summary, indent=1) + "\n")
+    lines = [f"```bash\n{command}\n```", "", f"Commit {commit}. RMFD fixed sample: {len(rows)} photos, "
+             f"{found} with a face found, {faces} faces, {processed} processed, {faces - processed} left untouched; "
+             f"mean share of the face surface replaced {summary['mean_occluded_fraction']:.3f}.", "",
+             "| photo | faces | processed | statuses |", "|---|---|---|---|"]
+    lines += [f"| {r['photo']} | {r['faces']} | {r['processed']} | "
+              + "; ".join(sorted({f['status'] for f in r['face_records']})) + " |" for r in rows]
+    (RESULTS / "real_masks.md").write_text("\n".join(lines) + "\n")
+    if cells:
+        per_row = 4  # faces per grid row, three cells each
+        blank = [np.zeros((CELL, CELL, 3), np.uint8)] * 3
+        cells += [blank] * (-len(cells) % per_row)
+        grid = np.concatenate([np.concatenate([c for face in cells[i:i + per_row] for c in face], 1)
+                               for i in range(0, len(cells), per_row)], 0)
+        args.grid.parent.mkdir(parents=True, exist_ok=True)
+        write_image(args.grid, grid)
+        print(f"grid: {args.grid}")
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
