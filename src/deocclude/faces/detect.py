@@ -332,6 +332,10 @@ class FaceDetector:
 
     ``model``: "short", "full" (with tiles) or "auto" (see the module docstring).
     ``min_score``: None keeps MediaPipe's per-model thresholds (0.5 short, 0.6 full).
+    With ``config.rescue`` (default) faces the models miss at those thresholds, or whose mesh
+    is not present on MediaPipe's ROI (masked, sunglassed, cut-off faces), are looked for
+    again with the same model(s) and added when the mesh on them is present
+    (:mod:`deocclude.faces.rescue`); the faces found the ordinary way are returned unchanged.
 
     >>> faces = FaceDetector()(read_image("examples/astronaut.jpg"))
     >>> faces[0].box, faces[0].keypoints  # pixels of the original image
@@ -358,12 +362,13 @@ class FaceDetector:
             return self._detect(image)
         from deocclude.faces.rescue import rescue
 
-        models = [self._get("short"), self._get("full")]
+        names: tuple[ModelName, ...] = ("short", "full") if self.model == "auto" else (self.model,)
+        models = [self._get(name) for name in names]
         for m in models:
             m.memo = (image, {})
         try:
             faces = self._detect(image)
-            faces = faces + rescue(image, faces, self._get, self.mesh, self.config)
+            faces = faces + rescue(image, faces, self._get, self.mesh, self.config, names)
         finally:
             for m in models:
                 m.memo = None

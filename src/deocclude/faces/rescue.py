@@ -64,15 +64,16 @@ def _shift(face: FaceDetection, d: float) -> FaceDetection:
                    keypoints=(face.keypoints - np.float32(d)).astype(np.float32))
 
 
-def candidates(image: np.ndarray, get: Callable[[str], BlazeFace], config: DetectorConfig) -> list[FaceDetection]:
-    """Low-score detections of both models on the photo, a padded copy and full-range tiles."""
+def candidates(image: np.ndarray, get: Callable[[str], BlazeFace], config: DetectorConfig,
+               models: tuple[str, ...] = ("short", "full")) -> list[FaceDetection]:
+    """Low-score detections of ``models`` on the photo (full range: with tiles) and a padded copy."""
     thr = config.rescue_min_score
     found: list[FaceDetection] = []
-    short, full = get("short"), get("full")
-    found += short(image, thr)
-    found += full.tiled(image, config.tile_levels, thr, config.min_tile)
     padded, pad = _pad(image, config.rescue_pad)
-    found += [_shift(f, pad) for f in short(padded, thr) + full(padded, thr)]
+    for name in models:
+        model = get(name)
+        found += model(image, thr) if name == "short" else model.tiled(image, config.tile_levels, thr, config.min_tile)
+        found += [_shift(f, pad) for f in model(padded, thr)]
     h, w = image.shape[:2]
     keep = [f for f in found if f.width >= config.rescue_min_face and f.x1 > 0 and f.y1 > 0 and f.x0 < w and f.y0 < h]
     return sorted(keep, key=lambda f: -f.score)
@@ -162,15 +163,15 @@ def _shared(box: np.ndarray, boxes: list[np.ndarray]) -> float:
 
 
 def rescue(image: np.ndarray, base: list[FaceDetection], get: Callable[[str], BlazeFace], mesh: FaceMesh,
-           config: DetectorConfig) -> list[FaceDetection]:
-    """Faces to add to ``base`` (the ordinary detections of ``image``)."""
+           config: DetectorConfig, models: tuple[str, ...] = ("short", "full")) -> list[FaceDetection]:
+    """Faces to add to ``base`` (the ordinary detections of ``image``), looked for with ``models``."""
     from deocclude.faces.landmarks import roi_from_detection
 
     scale = mesh.config.scale
     taken = [f.box for f, m in zip(base, mesh(image, base)) if m.present]
     tried: list[np.ndarray] = []
     added: list[FaceDetection] = []
-    for cand in candidates(image, get, config):
+    for cand in candidates(image, get, config, models):
         if len(tried) >= config.rescue_max_tries:
             break
         if _overlaps(cand.box, taken) or _overlaps(cand.box, tried, 0.6, centre=False):
