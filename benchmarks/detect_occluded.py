@@ -29,6 +29,8 @@ PNG grids of missed / extra faces (outside the repository: the data may not be s
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import csv
 import json
 import subprocess
@@ -52,9 +54,8 @@ LFW_CENTRE_TOL = 45.0  # px from (125, 125): farther found faces are "extra"
 
 def _variants() -> dict[str, DetectorConfig]:
     fields = DetectorConfig.__dataclass_fields__
-    out = {"after": DetectorConfig()}
     if "rescue" in fields:
-        out["before"] = DetectorConfig(rescue=False)
+        out = {"before": DetectorConfig(rescue=False), "after": DetectorConfig()}
     else:  # the commit before the rescue existed: today's detector is "before"
         out = {"before": DetectorConfig()}
     return out
@@ -93,7 +94,7 @@ def _contains(face, point: np.ndarray) -> bool:
     return bool(d.x0 <= point[0] <= d.x1 and d.y0 <= point[1] <= d.y1)
 
 
-def utk_cases(root: Path, limit: int):
+def utk_cases(root: Path, limit: int, kinds: tuple[str, ...] = ("clean", "mask", "sunglasses")):
     """(name, kind, canvas photo, nose tip in canvas px) for UTKFace test crops."""
     from deocclude.evaluate.occlude_photos import Occluder
 
@@ -106,17 +107,18 @@ def utk_cases(root: Path, limit: int):
     for i, name in enumerate(names):
         crop = read_image(utk / "images" / name)
         points = np.asarray(lm["points"][pos[name]], np.float32)
-        for kind in ("clean", "mask", "sunglasses"):
+        for kind in kinds:
             img = crop if kind == "clean" else occluder(crop, points, kind, i)[0]
             photo, (dx, dy) = pad_canvas(img, crop)
             yield name, kind, photo, points[NOSE_TIP, :2] + (dx, dy)
 
 
-def run_utk(probes: dict, root: Path, limit: int, misses: dict, extras: dict) -> dict:
-    stats = {v: {k: [0, 0] for k in ("clean", "mask", "sunglasses")} for v in probes}
+def run_utk(probes: dict, root: Path, limit: int, misses: dict, extras: dict,
+            kinds: tuple[str, ...] = ("clean", "mask", "sunglasses")) -> dict:
+    stats = {v: {k: [0, 0] for k in kinds} for v in probes}
     false = {v: 0 for v in probes}
     times = {v: [] for v in probes}
-    for name, kind, photo, nose in utk_cases(root, limit):
+    for name, kind, photo, nose in utk_cases(root, limit, kinds):
         for v, probe in probes.items():
             faces, dt = probe(photo)
             times[v].append(dt)
@@ -248,7 +250,7 @@ def markdown(res: dict, command: str) -> str:
         lines.append("| rmfd: faces found in all | " + " | ".join(str(r[v]["faces"]) for v in vs) + " |")
     if "utk" in res:
         u = res["utk"]
-        for kind in ("mask", "sunglasses", "clean"):
+        for kind in [k for k in ("mask", "sunglasses", "clean") if k in u[vs[0]]["rates"]]:
             n = u[vs[0]]["rates"][kind]["n"]
             lines.append(f"| UTKFace test, {kind} (n={n}, padded to {CANVAS}²) | "
                          + " | ".join(f"{u[v]['rates'][kind]['rate']:.1%}" for v in vs) + " |")
@@ -288,8 +290,11 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--rmfd", type=int, default=None, help="first N rmfd photos (default all; 0 skips)")
     parser.add_argument("--utk", type=int, default=300, help="first N UTKFace test crops (0 skips)")
+    parser.add_argument("--utk-kinds", default="clean,mask,sunglasses", help="which UTKFace sets")
     parser.add_argument("--wild", type=int, default=None, help="first N wild photos (default all; 0 skips)")
     parser.add_argument("--lfw", type=int, default=300, help="first N LFW people (0 skips)")
+    parser.add_argument("--try-config", action="append", default=[], metavar="NAME:FIELD=VALUE;...",
+                        help="an extra variant: DetectorConfig() with these fields changed")
     parser.add_argument("--grids", type=Path, default=None, help="folder for PNG grids (outside the repository)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args()
@@ -299,6 +304,11 @@ def main() -> None:
     cv2.setNumThreads(1)
     root = data_root()
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for spec in args.try_config:  # name:field=value;field=value (values as Python literals)
+        name, _, fields = spec.partition(":")
+        changes = {k: ast.literal_eval(v) for k, v in (f.split("=", 1) for f in fields.split(";") if f)}
+        VARIANTS[name] = dataclasses.replace(DetectorConfig(), **changes)
+        names.append(name)
     probes = {v: Probe(VARIANTS[v]) for v in names}
     res: dict = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                  "machine": f"{__import__('os').cpu_count()} CPU cores", "variants": names,
@@ -310,7 +320,7 @@ def main() -> None:
         res["rmfd"] = run_rmfd(probes, root, args.rmfd, misses)
         print("rmfd", {v: (res["rmfd"][v]["rate"], res["rmfd"][v]["faces"]) for v in names}, flush=True)
     if args.utk:
-        res["utk"] = run_utk(probes, root, args.utk, misses, extras)
+        res["utk"] = run_utk(probes, root, args.utk, misses, extras, tuple(args.utk_kinds.split(",")))
         print("utk", {v: {k: r["rate"] for k, r in res["utk"][v]["rates"].items()} for v in names}, flush=True)
     if args.wild != 0:
         res["wild"] = run_wild(probes, root, args.wild, shots)

@@ -171,6 +171,7 @@ def rescue(image: np.ndarray, base: list[FaceDetection], get: Callable[[str], Bl
     taken = [f.box for f, m in zip(base, mesh(image, base)) if m.present]
     tried: list[np.ndarray] = []
     added: list[FaceDetection] = []
+    mirrored: np.ndarray | None = None
     for cand in candidates(image, get, config, models):
         if len(tried) >= config.rescue_max_tries:
             break
@@ -184,9 +185,16 @@ def rescue(image: np.ndarray, base: list[FaceDetection], get: Callable[[str], Bl
         face = detection_for_roi(roi, points, cand.score, cand.model, scale)
         if not agrees(cand, face, points, config.rescue_min_agreement):
             continue
-        _, presence = mesh.run_roi(image, roi_from_detection(face, scale))  # what a caller's mesh will see
+        final = roi_from_detection(face, scale)
+        _, presence = mesh.run_roi(image, final)  # what a caller's mesh will see
         if presence < needed or _overlaps(face.box, taken) or _shared(face.box, taken) > config.rescue_max_shared:
             continue
+        if config.rescue_mirror_presence > 0:  # a face stays a face in a mirror; a logo or a sleeve seldom
+            if mirrored is None:
+                mirrored = np.ascontiguousarray(image[:, ::-1])
+            mirror = replace(final, cx=image.shape[1] - final.cx, rotation=-final.rotation)
+            if mesh.run_roi(mirrored, mirror)[1] < config.rescue_mirror_presence:
+                continue
         added.append(face)
         taken.append(face.box)
     return added
