@@ -335,7 +335,8 @@ def main() -> None:
     print(markdown(res, command))
     if args.grids:
         for v in names:
-            grid(misses[v], args.grids / f"missed_{v}.png")
+            for source in ("rmfd", "utk"):
+                grid([m for m in misses[v] if m[0].startswith(source)], args.grids / f"missed_{source}_{v}.png")
             grid(extras[v], args.grids / f"extra_{v}.png")
             grid(shots[v], args.grids / f"wild_{v}.png", cell=300, cols=6, limit=90)
 

@@ -129,7 +129,7 @@ class DetectorConfig:
     rescue_pad: float = 0.25
     rescue_roi_scales: tuple[float, ...] = (0.85, 1.25)
     rescue_roi_shift: float = 0.08
-    rescue_min_face: float = 20.0
+    rescue_min_face: float = 30.0
     rescue_max_tries: int = 6
     rescue_seed_presence: float = 0.05
     rescue_presence: float = 0.8
