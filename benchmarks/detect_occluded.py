@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -179,7 +179,7 @@ def run_wild(probes: dict, root: Path, limit: int | None, shots: dict) -> dict:
 
 def run_lfw(probes: dict, root: Path, limit: int, extras: dict) -> dict:
     lfw = root / "faces" / "lfw" / "images"
-    files = [sorted(p.iterdir())[0] for p in sorted(q for q in lfw.iterdir() if q.is_dir())[:limit]]
+    files = [min(p.iterdir()) for p in sorted(q for q in lfw.iterdir() if q.is_dir())[:limit]]
     out = {v: {"photos": 0, "central_found": 0, "extra_faces": 0, "extra_photos": [], "t": []} for v in probes}
     for path in files:
         photo = read_image(path)

@@ -59,7 +59,7 @@ def test_detection_for_roi_reproduces_the_roi() -> None:
 
 
 def test_clean_astronaut_gets_nothing_more(detectors, astronaut) -> None:
-    before, after, mesh = detectors
+    before, after, _mesh = detectors
     old, new = before(astronaut), after(astronaut)
     assert len(new) == len(old) == 1
     np.testing.assert_array_equal(new[0].box, old[0].box)  # faces found the ordinary way are untouched

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import cv2
 import numpy as np
@@ -31,6 +31,9 @@ from deocclude.errors import DeoccludeError
 from deocclude.faces.anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, generate_anchors
 from deocclude.faces.tflite import TfliteModel
 from deocclude.faces.warp import RotatedSquare, apply_affine, warp_to_tensor
+
+if TYPE_CHECKING:
+    from deocclude.faces.landmarks import FaceMesh
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear_tragion", "left_ear_tragion")
 """MediaPipe's order of the 6 detection keypoints (right/left from the person's view)."""
@@ -348,7 +351,7 @@ class FaceDetector:
     min_score: float | None = None
     config: DetectorConfig = field(default_factory=DetectorConfig)
     _models: dict[str, BlazeFace] = field(default_factory=dict, init=False, repr=False)
-    _mesh: object = field(default=None, init=False, repr=False)
+    _mesh: FaceMesh | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.model not in ("auto", "short", "full"):
@@ -396,7 +399,7 @@ class FaceDetector:
         return faces[: self.config.max_faces] if self.config.max_faces else faces
 
     @property
-    def mesh(self):  # noqa: ANN201 - a FaceMesh (imported lazily: landmarks imports this module)
+    def mesh(self) -> FaceMesh:  # imported lazily: landmarks imports this module
         """The 468-point mesh the rescue checks its candidates with (MediaPipe's default ROI)."""
         if self._mesh is None:
             from deocclude.faces.landmarks import FaceMesh, MeshConfig

@@ -55,7 +55,7 @@ def detection_from_landmarks(points: np.ndarray, score: float, model: str) -> Fa
 
 
 def _pad(image: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
-    pad = int(round(max(image.shape[:2]) * fraction))
+    pad = round(max(image.shape[:2]) * fraction)
     return cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0)), pad
 
 
