@@ -118,12 +118,16 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 128) -> Ali
     cv_matrix = to_opencv(source_to_crop)
     crop = cv2.warpAffine(source, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     ones = np.ones(source.shape[:2], dtype=np.float32)
-    valid = cv2.warpAffine(ones, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    valid = cv2.warpAffine(
+        ones, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     if valid.min() < 1.0:
         blurred = cv2.GaussianBlur(crop, (0, 0), sigmaX=size * BORDER_BLUR_FRACTION)
         weight = valid[..., None]
         crop = (crop * weight + blurred * (1.0 - weight) + 0.5).astype(np.uint8)
-    return AlignedFace(crop=crop, valid=valid, matrix=matrix, landmarks=warp_points(matrix, _as_3d(landmarks)).astype(np.float32))
+    return AlignedFace(
+        crop=crop, valid=valid, matrix=matrix, landmarks=warp_points(matrix, _as_3d(landmarks)).astype(np.float32)
+    )
 
 
 def _as_3d(landmarks: np.ndarray) -> np.ndarray:
@@ -133,7 +137,9 @@ def _as_3d(landmarks: np.ndarray) -> np.ndarray:
     return landmarks
 
 
-def crop_footprint(matrix: np.ndarray, size: int, image_shape: tuple[int, ...], margin: float = 2.0) -> tuple[int, int, int, int]:
+def crop_footprint(
+    matrix: np.ndarray, size: int, image_shape: tuple[int, ...], margin: float = 2.0
+) -> tuple[int, int, int, int]:
     """Bounding box (x0, y0, x1, y1) in the photo of the N×N crop square, clipped to the photo."""
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
     photo = warp_points(invert_affine(matrix), corners)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
@@ -32,6 +32,9 @@ from deocclude.errors import DeoccludeError
 from deocclude.faces.anchors import FULL_RANGE_ANCHORS, SHORT_RANGE_ANCHORS, AnchorOptions, generate_anchors
 from deocclude.faces.tflite import TfliteModel
 from deocclude.faces.warp import RotatedSquare, apply_affine, warp_to_tensor
+
+if TYPE_CHECKING:
+    from deocclude.faces.landmarks import FaceMesh
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear_tragion", "left_ear_tragion")
 """MediaPipe's order of the 6 detection keypoints (right/left from the person's view)."""
@@ -99,6 +102,21 @@ class DetectorConfig:
     smaller than ``min_tile`` px.
     ``antialias_below``: area-downsample before the bilinear letterbox warp when the image
     is shrunk by more than this (MediaPipe never does; it only matters for big photos).
+    ``rescue``: look again for faces the models miss at their thresholds or whose mesh is
+    not present (masked, sunglassed, cut-off faces; :mod:`deocclude.faces.rescue`): both
+    models at ``rescue_min_score`` on the photo, a copy padded by ``rescue_pad`` × its long
+    side and full-range tiles (as above); at most ``rescue_max_tries``
+    candidates (best score first, ``rescue_min_face`` px wide or more, not on a face already
+    found) get the mesh on a few ROIs around them (:func:`deocclude.faces.rescue.search_roi`);
+    one is kept when the best ROI's presence reaches ``rescue_presence`` (``rescue_presence_unsure``
+    for candidates scored below ``rescue_sure_score``: the astronaut's suit, seen by short range
+    in the padded photo at 0.32, reaches 0.91) and its box shares
+    at most ``rescue_max_shared`` of the smaller box with a face already found (a mesh on a
+    blurred shoulder next to a face can be "present"), and the fit agrees with the candidate
+    (:func:`deocclude.faces.rescue.agrees`, box IoU >= ``rescue_min_agreement``), and the mesh
+    on the mirrored photo's ROI reaches ``rescue_mirror_presence`` (0 skips this check): on
+    clean LFW photos this drops most false faces the search finds on logos, signs and sleeves. ``rescue=False`` is the
+    detector as it was before (MediaPipe's thresholds only).
     """
 
     auto_full_below: float = 0.25
@@ -109,6 +127,20 @@ class DetectorConfig:
     min_tile: int = 384
     antialias_below: float = 0.5
     num_threads: int = 1
+    rescue: bool = True
+    rescue_min_score: float = 0.3
+    rescue_sure_score: float = 0.4
+    rescue_pad: float = 0.25
+    rescue_roi_scales: tuple[float, ...] = (0.85, 1.25)
+    rescue_roi_shift: float = 0.08
+    rescue_min_face: float = 30.0
+    rescue_max_tries: int = 6
+    rescue_seed_presence: float = 0.05
+    rescue_presence: float = 0.8
+    rescue_presence_unsure: float = 0.95
+    rescue_max_shared: float = 0.25
+    rescue_min_agreement: float = 0.4
+    rescue_mirror_presence: float = 0.5
 
 
 def check_image(image: np.ndarray) -> None:
@@ -194,6 +226,9 @@ class BlazeFace:
         self.model = TfliteModel(self.spec.file, num_threads=num_threads)
         self.anchors = generate_anchors(self.spec.anchors)
         self.antialias_below = antialias_below
+        self.memo: tuple[np.ndarray, dict] | None = None
+        """(image, raw outputs per region): set by :class:`FaceDetector` for one call, so that
+        the rescue's second look at lower thresholds reuses the model runs already made."""
         shapes = self.model.output_shapes()
         self._box_out = next(i for i, s in enumerate(shapes) if s[-1] == 4 + 2 * self.spec.num_keypoints)
         self._score_out = next(i for i, s in enumerate(shapes) if s[-1] == 1)
@@ -206,10 +241,19 @@ class BlazeFace:
         check_image(image)
         size = self.model.input_size
         region = region or letterbox(*image.shape[:2])
-        pixels = warp_to_tensor(image, region.to_tensor_matrix(size), size, cv2.BORDER_CONSTANT, self.antialias_below)
-        outputs = self.model(pixels.astype(np.float32) * (2.0 / 255.0) - 1.0)
+        key = (region.cx, region.cy, region.side, region.rotation)
+        if self.memo is not None and self.memo[0] is image and key in self.memo[1]:
+            outputs = self.memo[1][key]
+        else:
+            pixels = warp_to_tensor(image, region.to_tensor_matrix(size), size, cv2.BORDER_CONSTANT,
+                                    self.antialias_below)
+            outputs = self.model(pixels.astype(np.float32) * (2.0 / 255.0) - 1.0)
+            if self.memo is not None and self.memo[0] is image:
+                self.memo[1][key] = outputs
         threshold = self.spec.min_score if min_score is None else min_score
-        boxes, kps, scores = decode(outputs[self._box_out], outputs[self._score_out], self.anchors, self.spec, threshold)
+        boxes, kps, scores = decode(
+            outputs[self._box_out], outputs[self._score_out], self.anchors, self.spec, threshold
+        )
         boxes, kps, scores = weighted_nms(boxes, kps, scores, self.spec.nms_iou)
         back = region.from_tensor_matrix(size)  # regions here are never rotated: boxes stay boxes
         result = []
@@ -297,6 +341,10 @@ class FaceDetector:
 
     ``model``: "short", "full" (with tiles) or "auto" (see the module docstring).
     ``min_score``: None keeps MediaPipe's per-model thresholds (0.5 short, 0.6 full).
+    With ``config.rescue`` (default) faces the models miss at those thresholds, or whose mesh
+    is not present on MediaPipe's ROI (masked, sunglassed, cut-off faces), are looked for
+    again with the same model(s) and added when the mesh on them is present
+    (:mod:`deocclude.faces.rescue`); the faces found the ordinary way are returned unchanged.
 
     >>> faces = FaceDetector()(read_image("examples/astronaut.jpg"))
     >>> faces[0].box, faces[0].keypoints  # pixels of the original image
@@ -306,6 +354,7 @@ class FaceDetector:
     min_score: float | None = None
     config: DetectorConfig = field(default_factory=DetectorConfig)
     _models: dict[str, BlazeFace] = field(default_factory=dict, init=False, repr=False)
+    _mesh: FaceMesh | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.model not in ("auto", "short", "full"):
@@ -318,6 +367,25 @@ class FaceDetector:
 
     def __call__(self, image: np.ndarray) -> list[FaceDetection]:
         check_image(image)
+        if not self.config.rescue:
+            return self._detect(image)
+        from deocclude.faces.rescue import rescue
+
+        names: tuple[ModelName, ...] = ("short", "full") if self.model == "auto" else (self.model,)
+        models = [self._get(name) for name in names]
+        for m in models:
+            m.memo = (image, {})
+        try:
+            faces = self._detect(image)
+            faces = faces + rescue(image, faces, self._get, self.mesh, self.config, names)
+        finally:
+            for m in models:
+                m.memo = None
+        faces.sort(key=lambda f: -f.score)
+        return faces[: self.config.max_faces] if self.config.max_faces else faces
+
+    def _detect(self, image: np.ndarray) -> list[FaceDetection]:
+        """The detections at the models' thresholds (the detector without the rescue)."""
         threshold = self.min_score
         if self.model == "short":
             faces = self._get("short")(image, threshold)
@@ -332,6 +400,15 @@ class FaceDetector:
                 faces = merge_detections(faces, full, self.config.merge_iou, self.config.prefer_short)
         faces.sort(key=lambda f: -f.score)
         return faces[: self.config.max_faces] if self.config.max_faces else faces
+
+    @property
+    def mesh(self) -> FaceMesh:  # imported lazily: landmarks imports this module
+        """The 468-point mesh the rescue checks its candidates with (MediaPipe's default ROI)."""
+        if self._mesh is None:
+            from deocclude.faces.landmarks import FaceMesh, MeshConfig
+
+            self._mesh = FaceMesh(MeshConfig(num_threads=self.config.num_threads))
+        return self._mesh
 
 
 def merge_detections(short: list[FaceDetection], full: list[FaceDetection], iou_threshold: float,

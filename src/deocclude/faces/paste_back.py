@@ -93,13 +93,21 @@ def paste_back_weighted(
     region_size = (x1 - x0, y1 - y0)
 
     def to_region(crop: np.ndarray, border: int) -> np.ndarray:
-        return cv2.warpAffine(crop, cv_matrix, region_size, flags=cv2.INTER_CUBIC if crop.ndim == 3 else cv2.INTER_LINEAR,
-                              borderMode=border, borderValue=0).astype(np.float32)
+        return cv2.warpAffine(
+            crop,
+            cv_matrix,
+            region_size,
+            flags=cv2.INTER_CUBIC if crop.ndim == 3 else cv2.INTER_LINEAR,
+            borderMode=border,
+            borderValue=0,
+        ).astype(np.float32)
 
     edited = to_region(edited_crop, cv2.BORDER_REPLICATE)
     original = to_region(aligned.crop, cv2.BORDER_REPLICATE)
     inside = (to_region(replace_mask.astype(np.float32) * aligned.valid, cv2.BORDER_CONSTANT) > 0.5).astype(np.uint8)
-    change = to_region(np.abs(edited_crop.astype(np.float32) - aligned.crop.astype(np.float32)).max(axis=2), cv2.BORDER_CONSTANT)
+    change = to_region(
+        np.abs(edited_crop.astype(np.float32) - aligned.crop.astype(np.float32)).max(axis=2), cv2.BORDER_CONSTANT
+    )
     keep_detail = np.clip(1.0 - change / config.detail_threshold, 0.0, 1.0)[..., None]
     ramp = config.feather / similarity_scale(aligned.matrix)  # crop px -> photo px
     if ramp >= 1.0 and inside.any():

@@ -46,7 +46,9 @@ def read_verified_model(name: str, assets_dir: Path = ASSETS_DIR) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DeoccludeError(f"model file missing or unreadable: {path} ({exc.strerror}); reinstall deocclude") from None
+        raise DeoccludeError(
+            f"model file missing or unreadable: {path} ({exc.strerror}); reinstall deocclude"
+        ) from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise DeoccludeError(

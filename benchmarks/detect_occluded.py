@@ -1,0 +1,347 @@
+"""Are occluded faces found? Detection rate of ``FaceDetector`` + ``FaceMesh`` (issue 15, item 6).
+
+    PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/detect_occluded.py \
+        [--variants before,after] [--rmfd N] [--utk N] [--lfw N] [--wild N] [--grids out/detect_grids]
+
+A face counts as *found* when the detector returns it AND the 468-point mesh on it is
+present (``FaceLandmarks.present``), exactly what ``deocclude run`` keeps
+(``FaceDetector(model="auto", min_score=0.5)`` as in ``DeoccluderConfig``).
+
+- ``rmfd``: every photo of ``real_occluded/rmfd`` (real face masks, no ground truth): share of
+  photos with at least one found face, and faces found in all.
+- ``utk``: UTKFace ``test`` crops (200×200, as shipped) with a synthetic face mask (the
+  synthesizer's ``mask`` category: MaskTheFace surgical / KN95 / cloth templates fitted by
+  homography, or a procedural cloth mask) and with the sunglasses protocol's sunglasses, drawn by
+  :class:`deocclude.evaluate.occlude_photos.Occluder` (held-out occluders, seeded by face index);
+  the clean crop as a control. Each crop is padded into a 520×520 canvas (a blurred mirror of
+  itself around it) so that the face fills about 40 % of the photo's side, as in a portrait.
+  Found = a found face whose box holds the true nose tip.
+- ``wild``: the photos of ``wild/`` (groups included): found faces per photo.
+- ``lfw``: clean LFW photos (the first photo of each person, sorted by name): found faces
+  other than the central one are *extra faces* (false faces, or real background faces:
+  the grid shows them).
+
+``--variants`` names :data:`VARIANTS` (detector settings) measured side by side. Writes
+``benchmarks/results/detect_occluded.json`` / ``.md`` (command, commit) and, with ``--grids``,
+PNG grids of missed / extra faces (outside the repository: the data may not be shipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deocclude.faces.detect import DetectorConfig, FaceDetector
+from deocclude.faces.landmarks import FaceMesh
+from deocclude.imageio import read_image
+from deocclude.paths import REPO_DIR, data_root
+
+RESULTS = REPO_DIR / "benchmarks" / "results"
+CANVAS = 520
+NOSE_TIP = 1  # MediaPipe mesh index
+LFW_CENTRE_TOL = 45.0  # px from (125, 125): farther found faces are "extra"
+
+
+def _variants() -> dict[str, DetectorConfig]:
+    fields = DetectorConfig.__dataclass_fields__
+    if "rescue" in fields:
+        out = {"before": DetectorConfig(rescue=False), "after": DetectorConfig()}
+    else:  # the commit before the rescue existed: today's detector is "before"
+        out = {"before": DetectorConfig()}
+    return out
+
+
+VARIANTS = _variants()
+
+
+class Probe:
+    """One detector variant + the mesh; ``(photo) -> (found faces, seconds)``."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.detector = FaceDetector(model="auto", min_score=0.5, config=config)
+        self.mesh = FaceMesh()
+
+    def __call__(self, photo: np.ndarray) -> tuple[list, float]:
+        start = time.perf_counter()
+        dets = self.detector(photo)
+        faces = [m for m in self.mesh(photo, dets) if m.present]
+        return faces, time.perf_counter() - start
+
+
+def pad_canvas(crop: np.ndarray, background: np.ndarray, size: int = CANVAS) -> tuple[np.ndarray, tuple[int, int]]:
+    """The crop centred on a ``size`` canvas filled with a strongly blurred mirror of the
+    clean crop ``background`` (so the occluder's colour does not spread around it)."""
+    h, w = crop.shape[:2]
+    top, left = (size - h) // 2, (size - w) // 2
+    big = cv2.copyMakeBorder(background, top, size - h - top, left, size - w - left, cv2.BORDER_REFLECT_101)
+    big = cv2.GaussianBlur(big, (0, 0), 25)
+    big[top:top + h, left:left + w] = crop
+    return big, (left, top)
+
+
+def _contains(face, point: np.ndarray) -> bool:
+    d = face.detection
+    return bool(d.x0 <= point[0] <= d.x1 and d.y0 <= point[1] <= d.y1)
+
+
+def utk_cases(root: Path, limit: int, kinds: tuple[str, ...] = ("clean", "mask", "sunglasses")):
+    """(name, kind, canvas photo, nose tip in canvas px) for UTKFace test crops."""
+    from deocclude.evaluate.occlude_photos import Occluder
+
+    utk = root / "faces" / "utkface"
+    with open(utk / "index.csv", newline="") as handle:
+        names = [r["file"] for r in csv.DictReader(handle) if r["split"] == "test"][:limit]
+    lm = np.load(utk / "landmarks.npz")
+    pos = {n: i for i, n in enumerate(lm["names"].tolist())}
+    occluder = Occluder()
+    for i, name in enumerate(names):
+        crop = read_image(utk / "images" / name)
+        points = np.asarray(lm["points"][pos[name]], np.float32)
+        for kind in kinds:
+            img = crop if kind == "clean" else occluder(crop, points, kind, i)[0]
+            photo, (dx, dy) = pad_canvas(img, crop)
+            yield name, kind, photo, points[NOSE_TIP, :2] + (dx, dy)
+
+
+def run_utk(probes: dict, root: Path, limit: int, misses: dict, extras: dict,
+            kinds: tuple[str, ...] = ("clean", "mask", "sunglasses")) -> dict:
+    stats = {v: {k: [0, 0] for k in kinds} for v in probes}
+    false = {v: 0 for v in probes}
+    times = {v: [] for v in probes}
+    for name, kind, photo, nose in utk_cases(root, limit, kinds):
+        for v, probe in probes.items():
+            faces, dt = probe(photo)
+            times[v].append(dt)
+            ok = any(_contains(f, nose) for f in faces)
+            n_false = sum(not _contains(f, nose) for f in faces)
+            false[v] += n_false
+            if n_false:
+                extras[v].append((f"utk {kind} {name[:14]} +{n_false}", photo, faces))
+            stats[v][kind][0] += ok
+            stats[v][kind][1] += 1
+            if not ok:
+                misses[v].append((f"utk {kind} {name[:18]}", photo, faces))
+    return {v: {"rates": {k: {"found": a, "n": n, "rate": round(a / max(n, 1), 4)} for k, (a, n) in s.items()},
+                "false_faces": int(false[v]), "ms_per_photo": round(1000 * float(np.mean(times[v])), 1)}
+            for v, s in stats.items()}
+
+
+def run_rmfd(probes: dict, root: Path, limit: int | None, misses: dict) -> dict:
+    folder = root / "real_occluded" / "rmfd"
+    with open(folder / "index.csv", newline="") as handle:
+        files = [r["file"] for r in csv.DictReader(handle)][:limit]
+    out = {v: {"photos": 0, "with_face": 0, "faces": 0, "missed": [], "t": []} for v in probes}
+    for f in files:
+        photo = read_image(folder / "images" / f)
+        for v, probe in probes.items():
+            faces, dt = probe(photo)
+            o = out[v]
+            o["photos"] += 1
+            o["with_face"] += bool(faces)
+            o["faces"] += len(faces)
+            o["t"].append(dt)
+            if not faces:
+                o["missed"].append(f)
+                misses[v].append((f"rmfd {f}", photo, faces))
+    for o in out.values():
+        o["rate"] = round(o["with_face"] / max(o["photos"], 1), 4)
+        o["ms_per_photo"] = round(1000 * float(np.mean(o.pop("t"))), 1)
+    return out
+
+
+def run_wild(probes: dict, root: Path, limit: int | None, shots: dict) -> dict:
+    folder = root / "wild"
+    with open(folder / "index.csv", newline="") as handle:
+        files = [r["file"] for r in csv.DictReader(handle)][:limit]
+    out = {v: {"per_photo": {}, "t": []} for v in probes}
+    for f in files:
+        photo = read_image(folder / f)
+        for v, probe in probes.items():
+            faces, dt = probe(photo)
+            out[v]["per_photo"][f] = len(faces)
+            out[v]["t"].append(dt)
+            shots[v].append((f"wild {f} ({len(faces)})", photo, faces))
+    for o in out.values():
+        o["faces"] = int(sum(o["per_photo"].values()))
+        o["ms_per_photo"] = round(1000 * float(np.mean(o.pop("t"))), 1)
+    return out
+
+
+def run_lfw(probes: dict, root: Path, limit: int, extras: dict) -> dict:
+    lfw = root / "faces" / "lfw" / "images"
+    files = [min(p.iterdir()) for p in sorted(q for q in lfw.iterdir() if q.is_dir())[:limit]]
+    out = {v: {"photos": 0, "central_found": 0, "extra_faces": 0, "extra_photos": [], "t": []} for v in probes}
+    for path in files:
+        photo = read_image(path)
+        h, w = photo.shape[:2]
+        for v, probe in probes.items():
+            faces, dt = probe(photo)
+            o = out[v]
+            o["photos"] += 1
+            o["t"].append(dt)
+            centres = [((f.detection.x0 + f.detection.x1) / 2, (f.detection.y0 + f.detection.y1) / 2) for f in faces]
+            central = [np.hypot(cx - w / 2, cy - h / 2) <= LFW_CENTRE_TOL for cx, cy in centres]
+            o["central_found"] += bool(any(central))
+            n_extra = int(len(faces) - min(sum(central), 1))
+            if n_extra:
+                o["extra_faces"] += n_extra
+                o["extra_photos"].append(f"{path.parent.name}/{path.name}")
+                extras[v].append((f"lfw {path.name[:20]} +{n_extra}", photo, faces))
+    for o in out.values():
+        o["ms_per_photo"] = round(1000 * float(np.mean(o.pop("t"))), 1)
+    return out
+
+
+def grid(items: list, path: Path, cell: int = 200, cols: int = 8, limit: int = 64) -> None:
+    """Thumbnails with found faces' boxes (green) and mesh outlines; label on top."""
+    items = items[:limit]
+    if not items:
+        return
+    rows = (len(items) + cols - 1) // cols
+    sheet = np.full((rows * (cell + 16), cols * cell, 3), 255, np.uint8)
+    for k, (label, photo, faces) in enumerate(items):
+        img = photo.copy()
+        thick = max(1, round(max(img.shape[:2]) / 250))
+        for f in faces:
+            d = f.detection
+            cv2.rectangle(img, (int(d.x0), int(d.y0)), (int(d.x1), int(d.y1)), (0, 255, 0), thick)
+            for p in f.points[::8, :2]:
+                cv2.circle(img, (int(p[0]), int(p[1])), thick, (255, 0, 0), -1)
+        s = cell / max(img.shape[:2])
+        img = cv2.resize(
+            img, (max(1, int(img.shape[1] * s)), max(1, int(img.shape[0] * s))), interpolation=cv2.INTER_AREA
+        )
+        r, c = divmod(k, cols)
+        y, x = r * (cell + 16) + 16, c * cell
+        sheet[y:y + img.shape[0], x:x + img.shape[1]] = img
+        cv2.putText(sheet, label[:32], (x + 2, y - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def commit() -> str:
+    try:
+        sha = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, text=True).strip()
+        dirty = subprocess.call(["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=REPO_DIR)
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def markdown(res: dict, command: str) -> str:
+    vs = res["variants"]
+    lines = ["# Occluded faces found (issue 15, item 6)", "",
+             f"`{command}` at commit `{res['commit']}` ({res['date']}, {res['machine']}).", "",
+             "Found = detected by `FaceDetector(model=\"auto\", min_score=0.5)` AND the 468-point mesh present "
+             "(what `deocclude run` keeps). Variants: " + ", ".join(f"`{v}` = `{res['configs'][v]}`" for v in vs) + ".",
+             "", "| set | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
+    if "rmfd" in res:
+        r = res["rmfd"]
+        lines.append(f"| rmfd: photos with a found face (n={r[vs[0]]['photos']}) | "
+                     + " | ".join(f"{r[v]['rate']:.1%} ({r[v]['with_face']})" for v in vs) + " |")
+        lines.append("| rmfd: faces found in all | " + " | ".join(str(r[v]["faces"]) for v in vs) + " |")
+    if "utk" in res:
+        u = res["utk"]
+        for kind in [k for k in ("mask", "sunglasses", "clean") if k in u[vs[0]]["rates"]]:
+            n = u[vs[0]]["rates"][kind]["n"]
+            lines.append(f"| UTKFace test, {kind} (n={n}, padded to {CANVAS}²) | "
+                         + " | ".join(f"{u[v]['rates'][kind]['rate']:.1%}" for v in vs) + " |")
+        lines.append("| UTKFace canvases: found faces without the true nose tip (false) | "
+                     + " | ".join(str(u[v]["false_faces"]) for v in vs) + " |")
+    if "wild" in res:
+        w = res["wild"]
+        lines.append(f"| wild: faces found in {len(w[vs[0]]['per_photo'])} photos | "
+                     + " | ".join(str(w[v]["faces"]) for v in vs) + " |")
+    if "lfw" in res:
+        f = res["lfw"]
+        lines.append(f"| LFW clean (n={f[vs[0]]['photos']}): central face found | "
+                     + " | ".join(f"{f[v]['central_found']}" for v in vs) + " |")
+        lines.append("| LFW clean: extra faces (false or background) | "
+                     + " | ".join(str(f[v]["extra_faces"]) for v in vs) + " |")
+    lines += ["", "Latency (detector + mesh, ms per photo, this machine, 1 thread):", "",
+              "| set | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
+    for key in ("rmfd", "utk", "wild", "lfw"):
+        if key in res:
+            lines.append(f"| {key} | " + " | ".join(str(res[key][v]["ms_per_photo"]) for v in vs) + " |")
+    if "wild" in res and len(vs) > 1:
+        w = res["wild"]
+        diff = [f for f in w[vs[0]]["per_photo"] if len({w[v]["per_photo"][f] for v in vs}) > 1]
+        lines += ["", "Wild photos whose face count differs: "
+                  + (", ".join(f"`{f}` " + "→".join(str(w[v]["per_photo"][f]) for v in vs) for f in diff) or "none")]
+    if "lfw" in res:
+        lines += ["", "LFW photos with extra faces: " + "; ".join(
+            f"{v}: " + (", ".join(res["lfw"][v]["extra_photos"]) or "none") for v in vs)]
+    if "rmfd" in res:
+        lines += ["", "rmfd photos with no found face: " + "; ".join(
+            f"{v} ({len(res['rmfd'][v]['missed'])}): " + ", ".join(res["rmfd"][v]["missed"]) for v in vs)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--rmfd", type=int, default=None, help="first N rmfd photos (default all; 0 skips)")
+    parser.add_argument("--utk", type=int, default=300, help="first N UTKFace test crops (0 skips)")
+    parser.add_argument("--utk-kinds", default="clean,mask,sunglasses", help="which UTKFace sets")
+    parser.add_argument("--wild", type=int, default=None, help="first N wild photos (default all; 0 skips)")
+    parser.add_argument("--lfw", type=int, default=300, help="first N LFW people (0 skips)")
+    parser.add_argument("--try-config", action="append", default=[], metavar="NAME:FIELD=VALUE;...",
+                        help="an extra variant: DetectorConfig() with these fields changed")
+    parser.add_argument("--grids", type=Path, default=None, help="folder for PNG grids (outside the repository)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    root = data_root()
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for spec in args.try_config:  # name:field=value;field=value (values as Python literals)
+        name, _, fields = spec.partition(":")
+        changes = {k: ast.literal_eval(v) for k, v in (f.split("=", 1) for f in fields.split(";") if f)}
+        VARIANTS[name] = dataclasses.replace(DetectorConfig(), **changes)
+        names.append(name)
+    probes = {v: Probe(VARIANTS[v]) for v in names}
+    res: dict = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 "machine": f"{__import__('os').cpu_count()} CPU cores", "variants": names,
+                 "configs": {v: repr(VARIANTS[v]) for v in names}}
+    misses: dict = {v: [] for v in names}
+    shots: dict = {v: [] for v in names}
+    extras: dict = {v: [] for v in names}
+    if args.rmfd != 0:
+        res["rmfd"] = run_rmfd(probes, root, args.rmfd, misses)
+        print("rmfd", {v: (res["rmfd"][v]["rate"], res["rmfd"][v]["faces"]) for v in names}, flush=True)
+    if args.utk:
+        res["utk"] = run_utk(probes, root, args.utk, misses, extras, tuple(args.utk_kinds.split(",")))
+        print("utk", {v: {k: r["rate"] for k, r in res["utk"][v]["rates"].items()} for v in names}, flush=True)
+    if args.wild != 0:
+        res["wild"] = run_wild(probes, root, args.wild, shots)
+        print("wild", {v: res["wild"][v]["faces"] for v in names}, flush=True)
+    if args.lfw:
+        res["lfw"] = run_lfw(probes, root, args.lfw, extras)
+        print("lfw", {v: (res["lfw"][v]["central_found"], res["lfw"][v]["extra_faces"]) for v in names}, flush=True)
+    command = "python benchmarks/detect_occluded.py " + " ".join(sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "detect_occluded.json").write_text(json.dumps(res, indent=1))
+    (args.out / "detect_occluded.md").write_text(markdown(res, command))
+    print(markdown(res, command))
+    if args.grids:
+        for v in names:
+            for source in ("rmfd", "utk"):
+                grid([m for m in misses[v] if m[0].startswith(source)], args.grids / f"missed_{source}_{v}.png")
+            grid(extras[v], args.grids / f"extra_{v}.png")
+            grid(shots[v], args.grids / f"wild_{v}.png", cell=300, cols=6, limit=90)
+
+
+if __name__ == "__main__":
+    main()
