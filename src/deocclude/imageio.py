@@ -202,7 +202,9 @@ def read_source(path: str | Path) -> SourceImage:
     if raw is not None and (raw.ndim == 2 or raw.shape[2] in (1, 4) or raw.dtype == np.uint16):
         if raw.ndim == 3 and raw.shape[2] == 1:
             raw = raw[..., 0]
-        stored = raw if raw.ndim == 2 else cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA if raw.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        stored = (
+            raw if raw.ndim == 2 else cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA if raw.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        )
         if stored.dtype not in (np.uint8, np.uint16) or stored.shape[:2] != rgb.shape[:2]:
             note = f"stored as {stored.dtype} {stored.shape}: written as 8-bit RGB"  # e.g. EXIF-rotated: keep rgb
         else:

@@ -68,7 +68,9 @@ class BenchConfig:
         if not self.sizes or not self.batch_sizes or min(self.batch_sizes) < 1:
             raise DeoccludeError("--sizes and --batch-sizes need at least one value, batch sizes >= 1")
         if self.faces < max(self.batch_sizes):
-            raise DeoccludeError(f"--faces ({self.faces}) must be at least the largest batch size ({max(self.batch_sizes)})")
+            raise DeoccludeError(
+                f"--faces ({self.faces}) must be at least the largest batch size ({max(self.batch_sizes)})"
+            )
 
 
 def example_photos() -> list[Path]:
@@ -346,8 +348,11 @@ def run_benchmark(config: BenchConfig, log: Callable[[str], None] = print) -> di
             log(f"  N={row['size']} {row['device']} {row['mode']} batch {row['batch_size']}: "
                 f"{row['faces_per_s']['median']:.1f} faces/s, {row['ms_per_face']['median']:.1f} ms/face "
                 f"(p90 {row['ms_per_face']['p90']:.1f})")
-        return {"machine": machine_info(devices, config.threads), "config": asdict(config) | {"photos": [str(p) for p in paths]},
-                "rows": summaries}
+        return {
+            "machine": machine_info(devices, config.threads),
+            "config": asdict(config) | {"photos": [str(p) for p in paths]},
+            "rows": summaries,
+        }
     finally:
         torch.set_num_threads(old_threads[0])
         cv2.setNumThreads(old_threads[1])

@@ -29,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="at most this many faces per split")
     p.add_argument("--steps", type=int, default=None, help="Adam steps of the landmark fit")
     p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine: these are many small ops)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1 is fastest on a busy machine: these are many small ops)",
+    )
     p.set_defaults(func=run)
 
 

@@ -18,10 +18,14 @@ framing of `deocclude run`'s crops); on other pictures it still fills, less well
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("inpaint", help="fill a masked region of a face crop (G, or OpenCV)",
-                              description="Fill the pixels a mask marks (255 = hole) with the guided-inpainting network G "
-                              "or a classical OpenCV method; every other pixel is kept exactly.",
-                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "inpaint",
+        help="fill a masked region of a face crop (G, or OpenCV)",
+        description="Fill the pixels a mask marks (255 = hole) with the guided-inpainting network G "
+        "or a classical OpenCV method; every other pixel is kept exactly.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("image", type=Path, help="input image (aligned face crop)")
     p.add_argument("--mask", required=True, type=Path, help="mask image, same size, 255 = hole")
     p.add_argument("-o", "--output", required=True, type=Path, help="output image file (.png recommended)")
@@ -63,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if args.method == "g":
         from deocclude.inpaint.api import DEFAULT_WEIGHTS, inpaint
 
-        result = inpaint(image, hole, prior, device=args.device, weights=args.weights or DEFAULT_WEIGHTS, seed=args.seed)
+        result = inpaint(
+            image, hole, prior, device=args.device, weights=args.weights or DEFAULT_WEIGHTS, seed=args.seed
+        )
     else:
         from deocclude.inpaint.classical import classical_inpaint
 

@@ -59,9 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for results (created)")
     _add_config_flags(p)
-    p.add_argument("--aligned", action="store_true",
-                   help="inputs are already canonical square face crops (e.g. NAME/face0_crop.png of --save-intermediates): "
-                        "no detection, one face per file, output at the crop's size")
+    p.add_argument(
+        "--aligned",
+        action="store_true",
+        help="inputs are already canonical square face crops (e.g. NAME/face0_crop.png of --save-intermediates): "
+        "no detection, one face per file, output at the crop's size",
+    )
     p.add_argument("--suffix", default="", help="appended to output photo names, e.g. _clean")
     p.add_argument("--skip-existing", action="store_true",
                    help="resume: skip photos that have a complete record in OUTDIR/manifest.jsonl and whose output "
@@ -80,14 +83,20 @@ FLAG_HELP: dict[str, str] = {
     "min_face_score": "detection confidence threshold",
     "only_largest_face": "process only the largest face of each photo",
     "device": "torch device: auto (CUDA when present), cpu, cuda, cuda:1 ...",
-    "fill": "how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
-            "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G",
+    "fill": (
+        "how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
+        "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G"
+    ),
     "batch_size": "faces per S / R network call, batched across photos",
-    "outline_band": "within this many crop pixels of the face outline, treat pixels as occluded only where they "
-                    "continue an occlusion deeper inside, so bare jaws and cheeks are not repainted (0 = the paper's M_O)",
+    "outline_band": (
+        "within this many crop pixels of the face outline, treat pixels as occluded only where they "
+        "continue an occlusion deeper inside, so bare jaws and cheeks are not repainted (0 = the paper's M_O)"
+    ),
     "half": "on CUDA, run S, R and G under fp16 autocast (CPU always runs fp32)",
-    "extend": "also remove the parts of an occluder that run past the face surface M_R (temples, straps, hands, "
-              "scarves); off = replace only inside M_R, as the paper does",
+    "extend": (
+        "also remove the parts of an occluder that run past the face surface M_R (temples, straps, hands, "
+        "scarves); off = replace only inside M_R, as the paper does"
+    ),
 }
 """Help for the fields whose :class:`DeoccluderConfig` docstring is missing or too long for a flag;
 every other flag's help is the first sentence of its field's docstring."""
@@ -455,7 +464,9 @@ def _at_crop_size(crop, face) -> tuple:  # noqa: ANN001 - (N, N, 3) uint8 crop, 
     import numpy as np
 
     side = crop.shape[0]
-    occlusion = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(face.restored.shape[:2], np.float32)
+    occlusion = (
+        face.occlusion_mask if face.occlusion_mask is not None else np.zeros(face.restored.shape[:2], np.float32)
+    )
     if face.restored.shape[0] == side:
         return face.restored, occlusion
     mask = cv2.resize(occlusion, (side, side), interpolation=cv2.INTER_LINEAR)

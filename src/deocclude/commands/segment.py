@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=128, help="aligned crop size for photos (default 128)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
     p.add_argument("--weights", default=None, help="weights file (default: the bundled segment_s.safetensors)")
-    p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is visible face (default 0.5)")
+    p.add_argument(
+        "--threshold", type=float, default=0.5, help="probability above which a pixel is visible face (default 0.5)"
+    )
     p.add_argument("--prob", action="store_true", help="also write the probability map (<name>_prob.png)")
     p.set_defaults(func=run)
 
@@ -71,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
             occluded = masks.surface * (prob < args.threshold)
         visible = (prob >= args.threshold).astype(np.float32)
         write_mask(out / f"{path.stem}_mask.png", visible)
-        write_image(out / f"{path.stem}_overlay.png", overlay_mask(overlay_mask(image, visible, (0, 255, 0), 0.4), occluded, (255, 0, 0), 0.5))
+        write_image(
+            out / f"{path.stem}_overlay.png",
+            overlay_mask(overlay_mask(image, visible, (0, 255, 0), 0.4), occluded, (255, 0, 0), 0.5),
+        )
         if args.prob:
             write_mask(out / f"{path.stem}_prob.png", prob)
         if faces == 0:

@@ -73,7 +73,11 @@ def run_options(args: argparse.Namespace, protocol: str) -> dict:
     ``results``: the output folder (histograms, and where privacy finds eval_lfw.json); ``grid``: the
     example picture (dataset faces: default ``out/eval_<protocol>.png``, outside the repository) or None.
     """
-    grid = None if getattr(args, "no_grid", False) else (getattr(args, "grid", None) or Path("out") / f"eval_{protocol}.png")
+    grid = (
+        None
+        if getattr(args, "no_grid", False)
+        else (getattr(args, "grid", None) or Path("out") / f"eval_{protocol}.png")
+    )
     seed = getattr(args, "seed", None)
     return {"results": Path(getattr(args, "output_dir", None) or Path("benchmarks") / "results"), "grid": grid,
             "seed": DEFAULT_SEED if seed is None else seed, "device": getattr(args, "device", "auto"),

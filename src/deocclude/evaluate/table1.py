@@ -118,7 +118,10 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 score(NONE, INPUT_ROW, to_tensor(occluded), clean, region)
                 clean_crops = tensor_to_images(clean)
                 for floor, parts in FLOORS.items():  # identity only: what is left with a face part blacked out
-                    table.add(f"{NONE}|floor: {floor}", identity.score(to_tensor(black_out(clean_crops, batch.landmarks, parts))))
+                    table.add(
+                        f"{NONE}|floor: {floor}",
+                        identity.score(to_tensor(black_out(clean_crops, batch.landmarks, parts))),
+                    )
                 auto = pipeline(occluded, seed=batch.indices[0])
                 found, oracle = auto.batch, auto.batch.with_occlusion(batch.oracle)
                 for fill in usable(oracle_fills, oracle):

@@ -48,8 +48,14 @@ class Reconstructor:
     probe finds fastest; None = that unless ``$DEOCCLUDE_BF16=0``; False = fp32 NCHW.
     """
 
-    def __init__(self, weights: str | Path | Regressor = DEFAULT_WEIGHTS, face_model: str | Path | FaceModel | None = None,
-                 device: str | torch.device = "cpu", size: int = 128, fast: bool | None = None) -> None:
+    def __init__(
+        self,
+        weights: str | Path | Regressor = DEFAULT_WEIGHTS,
+        face_model: str | Path | FaceModel | None = None,
+        device: str | torch.device = "cpu",
+        size: int = 128,
+        fast: bool | None = None,
+    ) -> None:
         self.device = resolve_device(device)
         if isinstance(weights, Regressor):
             self.net, self.size = weights.to(self.device).eval(), size
@@ -104,7 +110,9 @@ def reconstruct(images: object, device: str | torch.device = "cpu") -> Reconstru
 def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, colours: np.ndarray | None = None) -> Path:
     """One face as a Wavefront ``.obj`` (vertex colours as the common ``v x y z r g b`` extension)."""
     path = Path(path)
-    lines = ["# deocclude reconstruction: 468 MediaPipe-topology vertices, camera space (X right, Y up, Z to the viewer)"]
+    lines = [
+        "# deocclude reconstruction: 468 MediaPipe-topology vertices, camera space (X right, Y up, Z to the viewer)"
+    ]
     for i, v in enumerate(np.asarray(vertices, dtype=np.float64)):
         extra = "" if colours is None else " {:.4f} {:.4f} {:.4f}".format(*np.asarray(colours[i], dtype=np.float64))
         lines.append(f"v {v[0]:.6f} {v[1]:.6f} {v[2]:.6f}{extra}")

@@ -40,8 +40,13 @@ class Segmenter:
     channels_last); None = that unless ``$DEOCCLUDE_BF16=0``; False = fp32 NCHW.
     """
 
-    def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128,
-                 fast: bool | None = None) -> None:
+    def __init__(
+        self,
+        weights: str | Path | UNet = DEFAULT_WEIGHTS,
+        device: str | torch.device = "cpu",
+        size: int = 128,
+        fast: bool | None = None,
+    ) -> None:
         self.device = resolve_device(device)
         if isinstance(weights, UNet):
             net, self.size = weights, size

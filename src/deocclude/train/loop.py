@@ -132,7 +132,9 @@ class JsonlLog:
                 f.write(json.dumps(record) + "\n")
 
 
-def _autocast(device: torch.device, enabled: bool, cpu_bf16: bool = False) -> tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]:
+def _autocast(
+    device: torch.device, enabled: bool, cpu_bf16: bool = False
+) -> tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]:
     """CUDA: bf16 autocast when the GPU supports it (no scaler needed), else fp16 + GradScaler.
     CPU: bf16 autocast when ``cpu_bf16`` (bf16 keeps fp32's exponent range, so no scaler), else fp32."""
     if device.type == "cpu" and cpu_bf16:
@@ -164,7 +166,10 @@ class Trainer:
         self.mode = precision.mode_for(self.dist.device, True) if config.fast_cpu else precision.FP32
         if config.fast_cpu and self.dist.device.type == "cpu":
             self.console.print(f"--fast-cpu: {self.mode} (probe: {precision.probe()})")
-        self.models = {k: precision.channels_last(m.to(self.dist.device), self.mode.channels_last) for k, m in task.build_models().items()}
+        self.models = {
+            k: precision.channels_last(m.to(self.dist.device), self.mode.channels_last)
+            for k, m in task.build_models().items()
+        }
         self.optimizers = task.build_optimizers(self.models, config)
         for opt in self.optimizers.values():  # each group's own lr (G's and D's differ) is what the schedule scales
             for group in opt.param_groups:
@@ -185,11 +190,15 @@ class Trainer:
             if source.is_file():  # an exported weights file (e.g. the bundled one): the task knows its layout
                 task.load_initial_weights(self.models, source)
             else:
-                load_model_tensors(self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device)))
+                load_model_tensors(
+                    self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device))
+                )
             self.console.print(f"initial weights from {source}")
         if self.dist.distributed:
             self.models = {
-                k: DistributedDataParallel(m, device_ids=[self.dist.device.index] if self.dist.device.type == "cuda" else None)
+                k: DistributedDataParallel(
+                    m, device_ids=[self.dist.device.index] if self.dist.device.type == "cuda" else None
+                )
                 if any(p.requires_grad for p in m.parameters())
                 else m
                 for k, m in self.models.items()
@@ -308,10 +317,27 @@ class Trainer:
         window_t, window_n = time.monotonic(), 0
         for m in self.models.values():
             m.train()
-        self.log.write({"event": "start", "step": s.step, "minutes": s.minutes, "world_size": self.dist.world_size, "device": str(self.dist.device), "cpu_mode": str(self.mode),
-                        "commit": checkout_commit()})  # the bundler's trained_with_commit (one per --resume)
+        self.log.write(
+            {
+                "event": "start",
+                "step": s.step,
+                "minutes": s.minutes,
+                "world_size": self.dist.world_size,
+                "device": str(self.dist.device),
+                "cpu_mode": str(self.mode),
+                "commit": checkout_commit(),
+            }
+        )  # the bundler's trained_with_commit (one per --resume)
         stop = False
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console, disable=not self.is_main)
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            disable=not self.is_main,
+        )
         with progress:
             bar = progress.add_task(f"train {self.task.name}", total=100.0, info="")
             while not stop:
@@ -333,7 +359,8 @@ class Trainer:
                     flags = distmod.broadcast_flags(
                         [
                             frac >= 1.0 or self._interrupted,
-                            (c.val_every_steps > 0 and s.step % c.val_every_steps == 0) or (c.val_every_minutes > 0 and now - last_val >= 60 * c.val_every_minutes),
+                            (c.val_every_steps > 0 and s.step % c.val_every_steps == 0)
+                            or (c.val_every_minutes > 0 and now - last_val >= 60 * c.val_every_minutes),
                             now - last_ckpt >= 60 * c.checkpoint_every_minutes,
                         ],
                         self.dist,
@@ -342,11 +369,28 @@ class Trainer:
                     if s.step % c.log_every_steps == 0 or stop:
                         rate = window_n / max(now - window_t, 1e-9)
                         window_t, window_n = now, 0
-                        self.log.write({"event": "train", "step": s.step, "epoch": s.epoch + s.position / max(1, len(sampler.dataset) // self.dist.world_size), "minutes": round(self._minutes(), 3), "lr": lr, "images": s.images, "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in losses.items()}})
-                    progress.update(bar, completed=min(100.0, 100.0 * frac), info=f"step {s.step} loss {losses.get('loss', float('nan')):.4f}")
+                        self.log.write(
+                            {
+                                "event": "train",
+                                "step": s.step,
+                                "epoch": s.epoch + s.position / max(1, len(sampler.dataset) // self.dist.world_size),
+                                "minutes": round(self._minutes(), 3),
+                                "lr": lr,
+                                "images": s.images,
+                                "images_per_s": round(rate, 2),
+                                **{k: round(v, 5) for k, v in losses.items()},
+                            }
+                        )
+                    progress.update(
+                        bar,
+                        completed=min(100.0, 100.0 * frac),
+                        info=f"step {s.step} loss {losses.get('loss', float('nan')):.4f}",
+                    )
                     if do_val and not stop:
                         s.last_val = self.validate(val_loader)
-                        self.log.write({"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), **s.last_val})
+                        self.log.write(
+                            {"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), **s.last_val}
+                        )
                         last_val = time.monotonic()
                     if do_ckpt and not stop:
                         self.checkpoint()
@@ -357,10 +401,20 @@ class Trainer:
                     s.epoch += 1
                     s.position = 0
         s.last_val = self.validate(val_loader)
-        self.log.write({"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), "final": True, **s.last_val})
+        self.log.write(
+            {"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), "final": True, **s.last_val}
+        )
         self.checkpoint()
         path = self.export()
-        summary = {"event": "end", "step": s.step, "epochs": s.epoch + s.position / max(1, per_epoch * c.batch_size), "images": s.images, "minutes": round(self._minutes(), 3), "weights": str(path), **s.last_val}
+        summary = {
+            "event": "end",
+            "step": s.step,
+            "epochs": s.epoch + s.position / max(1, per_epoch * c.batch_size),
+            "images": s.images,
+            "minutes": round(self._minutes(), 3),
+            "weights": str(path),
+            **s.last_val,
+        }
         self.log.write(summary)
         return summary
 
