@@ -57,7 +57,9 @@ def test_bundled_tensors_are_bit_identical_to_before_the_metadata_rewrite(name: 
     assert tensors_sha256(WEIGHTS_DIR / name) == TENSORS_BEFORE_METADATA_REWRITE[name]
 
 
-@pytest.mark.parametrize(("network_file", "run"), [(S_FILE, "segment-r1"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_cpu")])
+@pytest.mark.parametrize(
+    ("network_file", "run"), [(S_FILE, "segment-r1"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_cpu")]
+)
 def test_bundled_networks_load_and_carry_the_one_provenance(network_file, run: str) -> None:
     net, info = network_file.load()
     assert info.size == 128 and info.provenance is not None and info.provenance.run == run

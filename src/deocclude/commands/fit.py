@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         if (s // args.batch) % 10 == 9 or s + args.batch >= len(todo):
             flush()
         rate = (time.time() - start) / n_done
-        print(f"{n_done}/{len(todo)} faces, {rate * 1000:.0f} ms/face, landmark error {result.landmark_error.mean():.2f} px, "
+        print(f"{n_done}/{len(todo)} faces, {rate * 1000:.0f} ms/face, "
+              f"landmark error {result.landmark_error.mean():.2f} px, "
               f"photometric L1 {result.photometric_error.mean():.4f}", flush=True)
     if n_done:
         flush()

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if args.prior is not None:
         prior = read_image(args.prior)
         if prior.shape != image.shape:
-            raise DeoccludeError(f"prior {args.prior} is {prior.shape[1]}x{prior.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}")
+            raise DeoccludeError(f"prior {args.prior} is {prior.shape[1]}x{prior.shape[0]} "
+                                 f"but the image is {image.shape[1]}x{image.shape[0]}")
     if args.method == "g":
         from deocclude.inpaint.api import DEFAULT_WEIGHTS, inpaint
 

@@ -29,7 +29,8 @@ Writes, per input photo, into OUTDIR:
   NAME/                   with --save-intermediates: every crop and mask as its own PNG
 and manifest.jsonl, one complete record appended per photo once all its files are in place
 (every file is written under a temporary name and renamed), summarised at the end into
-manifest.json (per file: "changed" whether any pixel was replaced: faces found, occluded fraction, status, timings; "aligned": true
+manifest.json (per file: "changed" whether any pixel was replaced: faces found, occluded fraction, status, \
+timings; "aligned": true
 for --aligned inputs, whose faces have no detection box).
 
 With --aligned each input is one face already cropped in the canonical frame (what

@@ -7,7 +7,8 @@ import sys
 
 EXAMPLES = """\
 examples:
-  deocclude segment photo.jpg -o out/             every face: out/photo_mask.png (255 = visible face), out/photo_overlay.png
+  deocclude segment photo.jpg -o out/             every face: out/photo_mask.png (255 = visible face), \
+out/photo_overlay.png
   deocclude segment photos/ -o out/ --prob        also the probability map (<name>_prob.png)
   deocclude segment crops/ -o out/ --aligned      inputs are already aligned face crops (any size)
 
@@ -19,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "segment",
         help="visible-face masks (S) of photos or aligned face crops",
-        description="Predict which pixels are visible face (skin, eyes, brows, nose, lips), as opposed to occluders or hair. Photos go through face detection, landmarks and alignment first.",
+        description="Predict which pixels are visible face (skin, eyes, brows, nose, lips), as opposed to occluders "
+        "or hair. Photos go through face detection, landmarks and alignment first.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -83,5 +85,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}: no face found (empty mask written)")
             failures += 1
         else:
-            print(f"{path} -> {out / (path.stem + '_mask.png')} ({faces} face(s), visible face {visible.mean():.1%} of the image)")
+            print(f"{path} -> {out / (path.stem + '_mask.png')} "
+                  f"({faces} face(s), visible face {visible.mean():.1%} of the image)")
     return 1 if failures else 0

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a model (segment = S, reconstruct = R, inpaint = G; docs/training.md)",
-        description="Train one of deocclude's networks with the shared loop: time budget, checkpoints, --resume, JSONL log, PNG grids, DDP under torchrun, AMP on CUDA.",
+        description="Train one of deocclude's networks with the shared loop: time budget, checkpoints, --resume, "
+        "JSONL log, PNG grids, DDP under torchrun, AMP on CUDA.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -379,11 +379,11 @@ def markdown(s: dict) -> str:
         "",
         f"Folds {', '.join(map(str, s['folds']))} of `faces/lfw/pairs.txt`: {s['pairs']} pairs "
         f"({s['same_pairs']} same, {s['different_pairs']} different), {s['images']} photos through our faces path "
-        f"(MediaPipe, canonical {s['crop_size']} crops; {s['mediapipe_missed_used_mean_landmarks']} misses used the mean "
-        f"landmarks). The second photo of every pair ({s['occluded_images']} photos) is occluded with held-out synthetic "
-        f"occluders (seed {s['seed']}); identity = the cosine of both photos' embeddings, by two networks: the result "
-        f"is compared with *another photo of the same person*, which copying visible pixels cannot win. "
-        f"Device {s['device']}, {s['seconds']} s.",
+        f"(MediaPipe, canonical {s['crop_size']} crops; {s['mediapipe_missed_used_mean_landmarks']} misses used "
+        f"the mean landmarks). The second photo of every pair ({s['occluded_images']} photos) is occluded with "
+        f"held-out synthetic occluders (seed {s['seed']}); identity = the cosine of both photos' embeddings, "
+        f"by two networks: the result is compared with *another photo of the same person*, which copying visible "
+        f"pixels cannot win. Device {s['device']}, {s['seconds']} s.",
         "",
         *tables,
         "",

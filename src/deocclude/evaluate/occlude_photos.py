@@ -167,7 +167,9 @@ def oracle_hole(alpha: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- restoration
 @dataclass
 class Restorer:
-    """Runs S + R once per crop and fills the found mask by the I_R blend, G and Telea (and the oracle mask by Telea)."""
+    """Runs S + R once per crop and fills the found mask by the I_R blend, G and Telea.
+
+    The oracle mask is filled by Telea too."""
 
     device: str = "auto"
     batch_size: int = 32
@@ -359,7 +361,9 @@ def draw_histogram(series: dict[str, np.ndarray], title: str, threshold: float |
 
 
 def example_rows(count: int, done: int, total: int, per_call: int = 2) -> list[int]:
-    """Indices of the next ``per_call`` grid examples, spread over ``count`` faces (``done`` of ``total`` rows drawn)."""
+    """Indices of the next ``per_call`` grid examples, spread over ``count`` faces.
+
+    ``done`` of ``total`` rows are drawn already."""
     return sorted({(done + k) * count // max(total, 1) for k in range(per_call) if done + k < total})
 
 

@@ -4,8 +4,9 @@ Give it a :class:`~deocclude.train.task.Task` and a :class:`~deocclude.train.con
 (or a subclass). It handles: device choice, DDP under ``torchrun`` (DistributedSampler,
 rank-0 logging, rank-0 decisions broadcast so every rank validates/stops together), AMP on
 CUDA, deterministic seeds, a wall-clock budget counted across resumes, a step learning-rate
-drop, on CPU the fastest measured layout / dtype (``--fast-cpu``: bf16 + channels_last where native and faster, else fp32 channels_last), checkpoints every few minutes + ``--resume``, a JSONL log, a PNG grid of
-predictions at every validation and the final exported weights.
+drop, on CPU the fastest measured layout / dtype (``--fast-cpu``: bf16 + channels_last where
+native and faster, else fp32 channels_last), checkpoints every few minutes + ``--resume``, a
+JSONL log, a PNG grid of predictions at every validation and the final exported weights.
 
 Run folder layout (``config.out``)::
 
