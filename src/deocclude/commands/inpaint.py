@@ -52,6 +52,8 @@ def _read_mask(path: Path, shape: tuple[int, int]):
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from deocclude.errors import DeoccludeError
     from deocclude.imageio import read_image, write_image
 
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         result = inpaint(
             image, hole, prior, device=args.device, weights=args.weights or DEFAULT_WEIGHTS, seed=args.seed
         )
+        assert isinstance(result, np.ndarray)  # a numpy image in, a numpy image out
     else:
         from deocclude.inpaint.classical import classical_inpaint
 

@@ -202,9 +202,8 @@ def run(args: argparse.Namespace) -> int:
     manifest["changed"] = sum(bool(e.get("changed")) for e in manifest["files"])
     _atomic_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
     done = sum(e["status"] == "ok" for e in manifest["files"]) - len(skipped)
-    skipped = len(skipped)
     faces = sum(len(e.get("faces", [])) for e in manifest["files"])
-    console.print(f"{done} photo(s) processed ({faces} face(s)), {skipped} skipped, {failures} failed → {out_dir}")
+    console.print(f"{done} photo(s) processed ({faces} face(s)), {len(skipped)} skipped, {failures} failed → {out_dir}")
     return 1 if failures else 0
 
 
@@ -337,7 +336,7 @@ class _PhotoBatch:
         its complete record from an earlier run, which ``--skip-existing`` keeps as it is."""
         from deocclude.imageio import read_source
 
-        item = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
+        item: dict[str, typing.Any] = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
         self.items.append(item)
         if self.args.skip_existing and done is not None:
             item["entry"] = dict(done) | {"_skipped": True}
@@ -363,7 +362,7 @@ class _PhotoBatch:
         item |= {"photo": photo, "timings": timings, "faces": faces,
                  "seconds": time.perf_counter() - item["started"]}  # reading and finding the faces
 
-    charged = ("segment", "reconstruct", "fill")
+    charged: tuple[str, ...] = ("segment", "reconstruct", "fill")
     """Face stages timed outside this file's own wall-clock steps (batched calls: its faces' share)."""
 
     def finish(self) -> list[dict]:

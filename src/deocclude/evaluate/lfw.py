@@ -155,7 +155,7 @@ def aligned_lfw_crops(files: list[str], root: Path, size: int = 128, show: bool 
 
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
     cache = cache_root() / f"lfw_aligned_{size}_{digest}.npz"
-    have: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # points (photo), crop, landmarks (crop)
+    have: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # points (photo), crop, landmarks (crop)
     if cache.is_file():
         data = np.load(cache)
         for name, points, crop, marks in zip(data["names"].tolist(), data["points"], data["crops"], data["landmarks"]):

@@ -15,7 +15,7 @@ from deocclude.paths import REPO_DIR
 
 if TYPE_CHECKING:
     from deocclude.evaluate.config import Table1Config
-    from deocclude.evaluate.fills import LoadedG
+    from deocclude.fills.g import GFill
 
 DEFINITIONS = {
     "true_occlusion": "T = (synthetic occluder opacity A > {alpha}) ∩ face surface (mesh of the clean landmarks); "
@@ -36,7 +36,7 @@ DEFINITIONS = {
 }
 
 
-def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category: dict, gs: list[LoadedG], *,
+def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category: dict, gs: list[GFill], *,
                  faces: int, categories: dict, skipped: dict, pipeline: dict, grid: str | None, seconds: float) -> dict:
     """Assemble the report of one run (``rows`` keyed ``"<mask>|<method>"`` as the evaluation adds them)."""
     import torch

@@ -40,6 +40,7 @@ def uses_prior_metadata(uses_prior: bool) -> dict[str, str]:
 def load_inpainter(weights: str = str(DEFAULT_WEIGHTS), device: str = "cpu") -> Inpainter:
     """Load (once per weights file and device) the G network."""
     net, info = G_FILE.load(weights, device)
+    assert info.size is not None  # a file with a config always has a size (NetworkFile.read)
     return Inpainter(net, info.size, device, uses_prior=info.metadata.get("uses_prior") == "true")
 
 

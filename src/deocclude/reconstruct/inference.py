@@ -61,6 +61,7 @@ class Reconstructor:
             self.net, self.size = weights.to(self.device).eval(), size
         else:
             self.net, info = R_FILE.load(weights, self.device)
+            assert info.size is not None  # a file with a config always has a size (NetworkFile.read)
             self.size = info.size
         self.mode = precision.mode_for(self.device, fast)
         self.net = precision.channels_last(self.net, self.mode.channels_last)
@@ -68,7 +69,7 @@ class Reconstructor:
         self.face_model = model.to(self.device)
 
     @torch.no_grad()
-    def __call__(self, images: object) -> Reconstruction:
+    def __call__(self, images: np.ndarray | torch.Tensor) -> Reconstruction:
         """Aligned crops: float tensor (B, 3, N, N) / (3, N, N) in [0, 1], or uint8 arrays (N, N, 3) / (B, N, N, 3)."""
         from deocclude.face_batch import image_batch
 
@@ -102,7 +103,7 @@ def default_reconstructor(device: str = "cpu") -> Reconstructor:
     return Reconstructor(device=device)
 
 
-def reconstruct(images: object, device: str | torch.device = "cpu") -> Reconstruction:
+def reconstruct(images: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> Reconstruction:
     """``(x, I_R, M_R)`` of aligned face crops with the bundled weights (see :class:`Reconstructor`)."""
     return default_reconstructor(str(device))(images)
 

@@ -62,8 +62,8 @@ def _scalar_parser(tp: Any) -> tuple[Any, str | None]:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _scalar_parser(args[0])
     if origin is tuple:
-        args = typing.get_args(tp)
-        return (args[0] if args else str), "+"
+        elements = typing.get_args(tp)
+        return (elements[0] if elements else str), "+"
     if tp is bool:
         return _parse_bool, "?"
     return tp, None

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deocclude.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class Recipe:
     network_file: str  # "module:NAME" of the NetworkFile its export is (the bundler finds a run's recipe by its format)
     description: str = ""
 
-    def config_class(self) -> type:
+    def config_class(self) -> type[TrainConfig]:
         """The recipe's config dataclass (torch-free: the CLI builds its flags from it)."""
         return _load(self.config)
 
