@@ -22,11 +22,17 @@ import argparse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from deocclude.errors import DeoccludeError
+
+if TYPE_CHECKING:
+    from deocclude.fills import Fill
+    from deocclude.identity.arcface import ArcFaceMobile
+    from deocclude.identity.network import DlibFaceResNet
 
 DEFAULT_SEED = 20261125
 OCCLUDED = "occluded"
@@ -47,7 +53,7 @@ OCCLUSION_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs: object) -> None:
+def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> None:
     """``parser.add_argument`` unless another protocol module already added the flag.
 
     The LFW and privacy modules (and the other ``deocclude eval`` protocols) add their
@@ -181,6 +187,7 @@ class Restorer:
 
         self.pipeline = AutomaticPipeline(DeoccluderConfig(device=self.device, batch_size=self.batch_size))
         self.telea, self.blend = make_fill("telea"), make_fill("prior")
+        self.g: Fill | None
         try:
             self.g = make_fill("g", device=self.pipeline.device)
         except DeoccludeError:  # G's weights are not installed: the G row is left out
@@ -207,6 +214,7 @@ class Restorer:
         if self.g is not None:
             fills[OURS_G] = (self.g, batch)
         out = {OCCLUDED: occluded} | {method: tensor_to_images(fill(b)) for method, (fill, b) in fills.items()}
+        assert batch.occlusion is not None  # face_batch stacks M_O for every face (zeros where one failed)
         return {m: out[m] for m in self.methods}, batch.occlusion > 0.5
 
 
@@ -244,6 +252,7 @@ class Embedder:
             raise DeoccludeError(f"unknown identity network {network!r} (use {' or '.join(IDENTITY_NETWORKS)})")
         self.device = resolve_device(device)
         self.batch_size, self.name = batch_size, network
+        self.network: DlibFaceResNet | ArcFaceMobile
         if network == "dlib":
             from deocclude.identity.weights import load_identity_network
 
@@ -256,11 +265,15 @@ class Embedder:
     def _embed(self, crops: np.ndarray):  # noqa: ANN202 - a (B, D) tensor
         if self.name == "dlib":
             from deocclude.identity.embed import face_embedding
+            from deocclude.identity.network import DlibFaceResNet
 
+            assert isinstance(self.network, DlibFaceResNet)  # what __init__ loads for "dlib"
             return face_embedding(np.ascontiguousarray(crops), self.network)
         from deocclude.face_batch import images_to_tensor
+        from deocclude.identity.arcface import ArcFaceMobile
         from deocclude.identity.arcface_align import arcface_embedding
 
+        assert isinstance(self.network, ArcFaceMobile)  # what __init__ loads for "arcface"
         return arcface_embedding(images_to_tensor(crops).to(self.device), network=self.network)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
