@@ -19,9 +19,10 @@ import contextlib
 import json
 import random
 import time
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -149,6 +150,8 @@ def _autocast(
 class Trainer:
     """Runs one recipe; see the module docstring."""
 
+    _interrupted: bool  # set by _graceful_stop: Ctrl-C / SIGTERM asked the run to end after this step
+
     def __init__(self, task: Task, config: TrainConfig) -> None:
         self.task, self.config = task, config
         self.dist = distmod.setup(config.device)
@@ -214,12 +217,14 @@ class Trainer:
         c, d = self.config, self.dist
         train_set = self.task.train_dataset()
         sampler = SeededSampler(train_set, d.world_size, d.rank, c.seed)
-        common = dict(num_workers=c.num_workers, collate_fn=self.task.collate, pin_memory=d.device.type == "cuda")
+        common: dict[str, Any] = dict(num_workers=c.num_workers, collate_fn=self.task.collate,
+                                      pin_memory=d.device.type == "cuda")
         if c.num_workers > 0:  # spawned: a forked worker deadlocks in OpenMP (and must not inherit CUDA)
             common.update(persistent_workers=True, worker_init_fn=_worker_init, multiprocessing_context="spawn")
         train = DataLoader(train_set, batch_size=c.batch_size, sampler=sampler, drop_last=True, **common)
         val_set = self.task.val_dataset()
-        val_sampler = DistributedSampler(val_set, d.world_size, d.rank, shuffle=False, drop_last=False)
+        val_sampler: DistributedSampler[Any] = DistributedSampler(val_set, d.world_size, d.rank, shuffle=False,
+                                                                  drop_last=False)
         val = DataLoader(val_set, batch_size=c.batch_size, sampler=val_sampler, **common)
         return train, sampler, val
 
@@ -312,7 +317,7 @@ class Trainer:
     def _fit(self) -> dict[str, Any]:
         c, s = self.config, self.state
         train_loader, sampler, val_loader = self._loaders()
-        per_epoch = max(1, len(sampler.dataset) // (c.batch_size * self.dist.world_size))
+        per_epoch = max(1, len(cast(Sized, sampler.dataset)) // (c.batch_size * self.dist.world_size))
         self._t0 = time.monotonic()
         last_ckpt = last_val = time.monotonic()
         window_t, window_n = time.monotonic(), 0
@@ -374,7 +379,8 @@ class Trainer:
                             {
                                 "event": "train",
                                 "step": s.step,
-                                "epoch": s.epoch + s.position / max(1, len(sampler.dataset) // self.dist.world_size),
+                                "epoch": s.epoch
+                                + s.position / max(1, len(cast(Sized, sampler.dataset)) // self.dist.world_size),
                                 "minutes": round(self._minutes(), 3),
                                 "lr": lr,
                                 "images": s.images,
