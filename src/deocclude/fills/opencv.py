@@ -18,7 +18,6 @@ class OpenCVFill:
     """``cv2.inpaint`` of every crop inside M_O (radius from the hole's size: inpaint/classical.py)."""
 
     needs_render = False
-    name: str  # the Fill protocol's plain str (not the narrower ClassicalMethod literal)
 
     def __init__(self, method: ClassicalMethod, label: str, **_: object) -> None:
         self.name: str = method
