@@ -223,9 +223,18 @@ def fuzz_reader(n: int, seed: int, folder: Path) -> dict:
         if key == "fail" and len(failures) < 20 and ("stderr" not in outcome or stray <= 5):
             failures.append({"index": i, "strategy": strategy, "suffix": path.suffix, "outcome": outcome,
                              "bytes_head": data[:32].hex()})
-    return {"inputs": n, "seed": seed, "seconds": round(time.perf_counter() - started, 1),
-            "outcomes": dict(outcomes), "failure_kinds": dict(kinds), "strategies": dict(by_strategy), "stray_stderr": stray,
-            "slowest_input_s": round(slowest[0], 3), "slowest_strategy": slowest[1], "failures": failures}
+    return {
+        "inputs": n,
+        "seed": seed,
+        "seconds": round(time.perf_counter() - started, 1),
+        "outcomes": dict(outcomes),
+        "failure_kinds": dict(kinds),
+        "strategies": dict(by_strategy),
+        "stray_stderr": stray,
+        "slowest_input_s": round(slowest[0], 3),
+        "slowest_strategy": slowest[1],
+        "failures": failures,
+    }
 
 
 def fuzz_cli(n: int, seed: int, folder: Path) -> dict:
@@ -247,7 +256,11 @@ def fuzz_cli(n: int, seed: int, folder: Path) -> dict:
     lines = proc.stderr.splitlines()
     prefixes = ("error:", "no face:", "note:", "face ")
     odd = [line for line in lines if not (line.startswith(prefixes) or "photo(s) processed" in line)]
-    manifest = json.loads((folder / "out" / "manifest.json").read_text()) if (folder / "out" / "manifest.json").is_file() else {}
+    manifest = (
+        json.loads((folder / "out" / "manifest.json").read_text())
+        if (folder / "out" / "manifest.json").is_file()
+        else {}
+    )
     statuses = Counter(e["status"].split(":")[0] for e in manifest.get("files", []))
     real = next((e for e in manifest.get("files", []) if e["input"].endswith("real.jpg")), {})
     ok = (proc.returncode in (0, 1) and "Traceback" not in proc.stderr and "internal error" not in proc.stderr

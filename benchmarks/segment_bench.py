@@ -142,7 +142,13 @@ def main() -> int:
     if args.weights.is_file():
         net, info = S_FILE.load(args.weights)
         size = info.size
-        results["weights"] = {"file": str(args.weights.name), "bytes": args.weights.stat().st_size, "parameters": count_parameters(net), "train_size": size, "config": net.config.__dict__}
+        results["weights"] = {
+            "file": str(args.weights.name),
+            "bytes": args.weights.stat().st_size,
+            "parameters": count_parameters(net),
+            "train_size": size,
+            "config": net.config.__dict__,
+        }
     else:
         net, size = UNet(SegmentTrainConfig().model).eval(), 128
     if not args.skip_eval and args.weights.is_file():

@@ -32,7 +32,9 @@ SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
 
 
 def _contract(path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    """The reader's promise for any file: RGB uint8 H×W×3, or ImageReadError with one line naming it; silence on fd 2."""
+    """The reader's promise for any file: RGB uint8 H×W×3, or ImageReadError with one line naming it.
+
+    Silence on fd 2."""
     capfd.readouterr()
     try:
         image = read_image(path)
@@ -45,7 +47,9 @@ def _contract(path: Path, capfd: pytest.CaptureFixture[str]) -> None:
 
 
 @SETTINGS
-@given(magic=st.sampled_from(fuzz.MAGICS + (b"",)), body=st.binary(max_size=3000), suffix=st.sampled_from(fuzz.SUFFIXES))
+@given(
+    magic=st.sampled_from(fuzz.MAGICS + (b"",)), body=st.binary(max_size=3000), suffix=st.sampled_from(fuzz.SUFFIXES)
+)
 def test_random_bytes_behind_any_magic(tmp_path: Path, capfd: pytest.CaptureFixture[str], magic: bytes, body: bytes,
                                        suffix: str) -> None:
     path = tmp_path / f"x{suffix}"

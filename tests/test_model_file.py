@@ -37,7 +37,9 @@ TENSORS_BEFORE_METADATA_REWRITE = {
     "reconstruct_r.safetensors": "37efc419567087d74b64d03df7fc2a29aa665ab65a7e030180e633ef2e06366c",
     "segment_s.safetensors": "9c954112462e4d9a020a2a37c6f83be63213a1978946d4749e60fc1ce66d3c6e",
 }
-TINY_S = UNetConfig(stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8))
+TINY_S = UNetConfig(
+    stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8)
+)
 TINY_R = RegressorConfig(stem_width=8, stage_widths=(8, 16, 16, 32))
 TINY_G = GeneratorConfig(widths=(8, 8, 16), bottleneck_blocks=2, bottleneck_dilations=(1, 2), attention_after=1)
 
@@ -55,7 +57,9 @@ def test_bundled_tensors_are_bit_identical_to_before_the_metadata_rewrite(name: 
     assert tensors_sha256(WEIGHTS_DIR / name) == TENSORS_BEFORE_METADATA_REWRITE[name]
 
 
-@pytest.mark.parametrize(("network_file", "run"), [(S_FILE, "segment-r1"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_cpu")])
+@pytest.mark.parametrize(
+    ("network_file", "run"), [(S_FILE, "segment-r1"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_cpu")]
+)
 def test_bundled_networks_load_and_carry_the_one_provenance(network_file, run: str) -> None:
     net, info = network_file.load()
     assert info.size == 128 and info.provenance is not None and info.provenance.run == run
@@ -82,9 +86,19 @@ def test_converter_moves_flat_keys_into_provenance_and_leaves_tensors_alone(tmp_
     assert tensors_sha256(path) == before
     assert sorted(read_metadata(path)) == ["config", "format", "provenance", "size"]
     info = S_FILE.read(path)[0]
-    assert info.provenance == Provenance(run="from-the-card", steps=10, epochs=0.5, images=160, minutes=1.5,
-                                         val={"clean_iou": 0.5}, trained_with_commit="def5678", bundled_at_commit="abc1234",
-                                         data="tiny", inputs={}, note=info.provenance.note)
+    assert info.provenance == Provenance(
+        run="from-the-card",
+        steps=10,
+        epochs=0.5,
+        images=160,
+        minutes=1.5,
+        val={"clean_iou": 0.5},
+        trained_with_commit="def5678",
+        bundled_at_commit="abc1234",
+        data="tiny",
+        inputs={},
+        note=info.provenance.note,
+    )
     assert "from MODEL_CARD.md: run" in info.provenance.note
     loaded_after = S_FILE.load(path)[0].state_dict()
     assert all(torch.equal(loaded_before[k], loaded_after[k]) for k in loaded_before)
@@ -117,10 +131,25 @@ def _nets():
     from deocclude.segment.model import UNet
 
     torch.manual_seed(0)
-    return [("S", S_FILE, UNet(TINY_S).eval(), SegmentTrainConfig(model=TINY_S, size=64), {}, torch.rand(1, 3, 64, 64)),
-            ("R", R_FILE, Regressor(TINY_R).eval(), ReconstructTrainConfig(model=TINY_R, size=64), {}, torch.rand(1, 3, 64, 64)),
-            ("G", G_FILE, Generator(TINY_G).eval(), InpaintTrainConfig(generator=TINY_G, size=32), {"uses_prior": "true"},
-             torch.rand(1, 7, 32, 32))]
+    return [
+        ("S", S_FILE, UNet(TINY_S).eval(), SegmentTrainConfig(model=TINY_S, size=64), {}, torch.rand(1, 3, 64, 64)),
+        (
+            "R",
+            R_FILE,
+            Regressor(TINY_R).eval(),
+            ReconstructTrainConfig(model=TINY_R, size=64),
+            {},
+            torch.rand(1, 3, 64, 64),
+        ),
+        (
+            "G",
+            G_FILE,
+            Generator(TINY_G).eval(),
+            InpaintTrainConfig(generator=TINY_G, size=32),
+            {"uses_prior": "true"},
+            torch.rand(1, 7, 32, 32),
+        ),
+    ]
 
 
 @pytest.mark.parametrize("index", [0, 1, 2], ids=["S", "R", "G"])
@@ -130,10 +159,18 @@ def test_one_bundler_for_every_recipe(tmp_path: Path, index: int) -> None:
     path, provenance = bundle(run, tmp_path / "bundled.safetensors")
     loaded, info = network_file.load(path)
     assert info.size == config.size and info.provenance == provenance
-    assert (provenance.run, provenance.steps, provenance.epochs, provenance.images, provenance.minutes) == ("run-x", 7, 0.25, 28, 0.5)
+    assert (provenance.run, provenance.steps, provenance.epochs, provenance.images, provenance.minutes) == (
+        "run-x",
+        7,
+        0.25,
+        28,
+        0.5,
+    )
     assert provenance.val == {"val_metric": 0.125} and provenance.data
     assert provenance.trained_with_commit == "aaa1111, bbb2222"  # the run was resumed with newer code
-    assert {k: v for k, v in read_metadata(path).items() if k != "provenance"} == read_metadata(run / "final" / "weights.safetensors")
+    assert {k: v for k, v in read_metadata(path).items() if k != "provenance"} == read_metadata(
+        run / "final" / "weights.safetensors"
+    )
     assert all(t.dtype == torch.float16 for t in read_tensors_raw(path) if t.is_floating_point())
     with torch.no_grad():
         assert torch.allclose(net(x), loaded(x), atol=5e-2)

@@ -46,8 +46,13 @@ from deocclude.segment.model import UNet
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small convolutions: one thread beats two on a busy CPU
 DLIB_CHIP, DLIB_DIM = 150, 128
-NARROW_S = UNetConfig(stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8),
-                      out_channels=3)
+NARROW_S = UNetConfig(
+    stem_width=8,
+    stage_widths=(8, 8, 16, 16),
+    blocks_per_stage=(1, 1, 1, 1),
+    decoder_widths=(16, 8, 8, 8, 8),
+    out_channels=3,
+)
 NARROW_R = RegressorConfig(stem_width=8, stage_widths=(8, 16, 16, 32))
 NARROW_G = GeneratorConfig(widths=(8, 8, 16), bottleneck_blocks=2, bottleneck_dilations=(1, 2), attention_after=1)
 NARROW_D = DiscriminatorConfig(widths=(8, 16))
@@ -73,15 +78,21 @@ SPECS = (
     # S, the [face, hair, other] parser: (B, 3, H, W) in [0, 1] -> logits (B, 3, H, W)
     ModelSpec("S", lambda: UNet(NARROW_S), 3, (128, 256), lambda b, n: (b, 3, n, n), S_FILE),
     # R: (B, 3, N, N) in [0, 1] -> x (B, 257); global pooling, so any multiple of 32
-    ModelSpec("R", lambda: Regressor(NARROW_R, scale=torch.rand(257) + 0.5), 3, (128, 256), lambda b, n: (b, 257), R_FILE),
+    ModelSpec(
+        "R", lambda: Regressor(NARROW_R, scale=torch.rand(257) + 0.5), 3, (128, 256), lambda b, n: (b, 257), R_FILE
+    ),
     # G: concat(M_O, I_N, I_R) (B, 7, H, W) -> Î (B, 3, H, W) in [-1, 1]
     ModelSpec("G", lambda: Generator(NARROW_G), 7, (128, 256), lambda b, n: (b, 3, n, n), G_FILE),
     # D: (B, 3, H, W) in [-1, 1] -> (B,) logit of "real"
     ModelSpec("D", lambda: Discriminator(NARROW_D), 3, (128, 256), lambda b, n: (b,), D_FILE),
     # dlib-ResNet: (B, 3, 150, 150) chip in [0, 1] -> descriptor (B, 128)
-    ModelSpec("identity-dlib", DlibFaceResNet, 3, (DLIB_CHIP,), lambda b, n: (b, DLIB_DIM), DLIB_RESNET_FILE, bf16=False),
+    ModelSpec(
+        "identity-dlib", DlibFaceResNet, 3, (DLIB_CHIP,), lambda b, n: (b, DLIB_DIM), DLIB_RESNET_FILE, bf16=False
+    ),
     # ArcFace (MobileFaceNet-like): (B, 3, 112, 112) in [0, 1] -> embedding (B, 512)
-    ModelSpec("identity-arcface", ArcFaceMobile, 3, (ARCFACE_SIZE,), lambda b, n: (b, ARCFACE_DIM), ARCFACE_FILE, bf16=False),
+    ModelSpec(
+        "identity-arcface", ArcFaceMobile, 3, (ARCFACE_SIZE,), lambda b, n: (b, ARCFACE_DIM), ARCFACE_FILE, bf16=False
+    ),
 )
 SIZED = [(spec, size) for spec in SPECS for size in spec.sizes]
 

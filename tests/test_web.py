@@ -72,7 +72,9 @@ def _png(b64: str) -> np.ndarray:
 
 @needs_chromium
 def test_upload_in_chromium_shows_mask_result_download_and_face_status(server_url: str, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+    )
     outside: list[str] = []
 
     def only_local(route) -> None:  # noqa: ANN001 - a playwright Route

@@ -62,8 +62,9 @@ def provenance_from_flat_keys(meta: dict[str, str], facts: dict[str, Any], commi
 
 
 def last_commit_of(path: Path) -> str:
-    done = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(path)], capture_output=True, text=True, cwd=REPO_DIR,
-                          check=False)  # outside git: "unknown"
+    done = subprocess.run(
+        ["git", "log", "-1", "--format=%h", "--", str(path)], capture_output=True, text=True, cwd=REPO_DIR, check=False
+    )  # outside git: "unknown"
     return done.stdout.strip() or "unknown"
 
 
@@ -102,8 +103,13 @@ def parse_facts(items: list[str]) -> dict[str, dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", type=Path, default=[WEIGHTS_DIR / name for name in BUNDLED])
-    parser.add_argument("--set", action="append", default=[], metavar="FILE:KEY=VALUE",
-                        help="a provenance field the old file lacks (default: the model card's facts for the bundled G)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FILE:KEY=VALUE",
+        help="a provenance field the old file lacks (default: the model card's facts for the bundled G)",
+    )
     args = parser.parse_args(argv)
     facts = {**CARD_FACTS, **parse_facts(args.set)} if not args.set else parse_facts(args.set)
     for path in args.files:

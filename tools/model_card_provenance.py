@@ -26,14 +26,21 @@ def provenance_line(file_name: str, info: ModelInfo) -> str | None:
         return None
     training = ", ".join(part for part in (f"run `{p.run}`", _count(p.steps, "steps"), _count(p.epochs, "epochs", 2),
                                            _count(p.images, "images"), _count(p.minutes, "min", 1)) if part)
-    commits = [f"{what} `{commit}`" for what, commit in (("trained with", p.trained_with_commit), ("bundled at", p.bundled_at_commit))
-               if commit != "unknown"]  # files bundled before the bundlers recorded commits: the card's text says them
+    commits = [
+        f"{what} `{commit}`"
+        for what, commit in (("trained with", p.trained_with_commit), ("bundled at", p.bundled_at_commit))
+        if commit != "unknown"
+    ]  # files bundled before the bundlers recorded commits: the card's text says them
     parts = [training, *commits]
     if p.inputs:
         parts.append("inputs " + ", ".join(f"{k} `{v}`" for k, v in p.inputs.items()))
     if p.val:
         parts.append("final val " + ", ".join(f"{k} {v:.4g}" for k, v in p.val.items()))
-    return f"- **Provenance** (`{file_name}` metadata, printed by `tools/model_card_provenance.py`): " + "; ".join(parts) + "."
+    return (
+        f"- **Provenance** (`{file_name}` metadata, printed by `tools/model_card_provenance.py`): "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def main() -> int:

@@ -30,7 +30,8 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deocclude",
-        description="Remove occlusions (sunglasses, masks, hands, objects, hair) from face photos, no mask drawn by hand.",
+        description="Remove occlusions (sunglasses, masks, hands, objects, hair) from face photos, "
+        "no mask drawn by hand.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -124,7 +124,9 @@ class FaceBatch:
 
         if self.render is None:
             return None
-        return self._cached("guidance", lambda: np.stack([render_guidance(r, m) for r, m in zip(self.render, self.region)]))
+        return self._cached(
+            "guidance", lambda: np.stack([render_guidance(r, m) for r, m in zip(self.render, self.region)])
+        )
 
     @property
     def guidance_tensor(self) -> torch.Tensor | None:

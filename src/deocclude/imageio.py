@@ -202,7 +202,9 @@ def read_source(path: str | Path) -> SourceImage:
     if raw is not None and (raw.ndim == 2 or raw.shape[2] in (1, 4) or raw.dtype == np.uint16):
         if raw.ndim == 3 and raw.shape[2] == 1:
             raw = raw[..., 0]
-        stored = raw if raw.ndim == 2 else cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA if raw.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        stored = (
+            raw if raw.ndim == 2 else cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA if raw.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        )
         if stored.dtype not in (np.uint8, np.uint16) or stored.shape[:2] != rgb.shape[:2]:
             note = f"stored as {stored.dtype} {stored.shape}: written as 8-bit RGB"  # e.g. EXIF-rotated: keep rgb
         else:
@@ -280,10 +282,10 @@ def encode_output(image: np.ndarray, fmt: str, source: SourceImage | None = None
     if image.dtype == np.uint16 and fmt in ("png", "tiff"):
         bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if image.shape[2] == 4
                                                           else cv2.COLOR_RGB2BGR)
-        ok, buf = cv2.imencode(WRITE_FORMATS[fmt], bgr)
+        ok, encoded = cv2.imencode(WRITE_FORMATS[fmt], bgr)
         if not ok:
             raise DeoccludeError(f"could not encode a 16-bit {fmt}")
-        return buf.tobytes(), None  # cv2 writes 16 bits; ICC / EXIF are not carried in this case
+        return encoded.tobytes(), None  # cv2 writes 16 bits; ICC / EXIF are not carried in this case
     if image.dtype == np.uint16:
         image, note = _to_uint8(image), f"16-bit reduced to 8-bit ({fmt} has no 16-bit)"
     if fmt == "jpeg" and image.ndim == 3 and image.shape[2] == 4:

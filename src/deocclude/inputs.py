@@ -45,7 +45,11 @@ def expand_inputs(arguments: Sequence[str], recursive: bool = False) -> InputSet
             found = sorted(p for p in path.glob(pattern) if p.is_file() and _is_image_name(p))
             if not found:
                 deeper = not recursive and any(p.is_file() and _is_image_name(p) for p in path.glob("**/*"))
-                hint = "; its sub-folders do: add -r" if deeper else ("" if recursive else " (add -r to look in sub-folders)")
+                hint = (
+                    "; its sub-folders do: add -r"
+                    if deeper
+                    else ("" if recursive else " (add -r to look in sub-folders)")
+                )
                 result.problems.append(f"{path}: folder contains no image files ({', '.join(IMAGE_SUFFIXES)}){hint}")
             for p in found:
                 add(p)
@@ -88,7 +92,9 @@ def check_output_folder(out_dir: Path, files: Sequence[Path]) -> None:
     if resolved.exists() and not resolved.is_dir():
         raise DeoccludeError(f"output {out_dir} exists and is not a folder")
     if any(f.resolve().parent == resolved for f in files):
-        raise DeoccludeError(f"output folder {out_dir} is also an input folder; choose another -o so inputs are never overwritten")
+        raise DeoccludeError(
+            f"output folder {out_dir} is also an input folder; choose another -o so inputs are never overwritten"
+        )
     try:
         resolved.mkdir(parents=True, exist_ok=True)
         probe = resolved / ".deocclude-write-test"

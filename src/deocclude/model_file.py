@@ -40,7 +40,9 @@ MAX_BUNDLED_BYTES = 25 * 1024 * 1024  # every file shipped in src/deocclude/weig
 PROVENANCE_KEY = "provenance"
 
 
-def write_tensors(state: Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping[str, str], half: bool = True) -> Path:
+def write_tensors(
+    state: Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping[str, str], half: bool = True
+) -> Path:
     """Write tensors (floating ones as fp16 when ``half``) with string metadata; makes the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +54,9 @@ def write_tensors(state: Mapping[str, torch.Tensor], path: str | Path, metadata:
     return path
 
 
-def read_tensors(path: str | Path, what: str, as_float32: bool = True) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+def read_tensors(
+    path: str | Path, what: str, as_float32: bool = True
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     """Metadata and tensors of a safetensors file (floating ones as float32 unless told otherwise).
 
     ``what`` names the network in messages ("segmentation", ...): a missing file raises
@@ -200,5 +204,13 @@ class NetworkFile(Generic[NetT]):
         return net.to(device).eval(), info
 
 
-__all__ = ["MAX_BUNDLED_BYTES", "ModelInfo", "NetworkFile", "Provenance", "read_metadata", "read_tensors", "tensors_sha256",
-           "write_tensors"]
+__all__ = [
+    "MAX_BUNDLED_BYTES",
+    "ModelInfo",
+    "NetworkFile",
+    "Provenance",
+    "read_metadata",
+    "read_tensors",
+    "tensors_sha256",
+    "write_tensors",
+]

@@ -16,9 +16,12 @@ import functools
 import os
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 ENV = "DEOCCLUDE_BF16"
 MARGIN = 1.2  # bf16 must be this much faster than fp32 NCHW to be chosen: noise on a loaded machine
@@ -123,7 +126,7 @@ def autocast(enabled: bool) -> contextlib.AbstractContextManager:
     return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
 
-def channels_last(module: nn.Module, enabled: bool) -> nn.Module:
+def channels_last(module: ModuleT, enabled: bool) -> ModuleT:
     """``module`` in channels_last memory format when ``enabled`` (oneDNN's fast layout for bf16)."""
     if not enabled:
         return module

@@ -12,14 +12,14 @@ Three ways through, each timed at every crop size N and device:
   the whole mesh surface as the hole → OpenCV Telea → paste back. It has no way to tell
   occluded from visible face, so its hole is all of M_R, larger than the M_O that S finds.
 
-A repeat is one pass over F faces (the bundled example photos cycled, one face each).
-Warm-up repeats run first and are excluded; the timed repeats take the configurations in turn,
-round after round, so that the load of a shared machine drifts over all of them alike. Per stage: ms per face (a batched call's time is
-split evenly over its faces), median and p90 over repeats; end to end: wall-clock ms per
-face and faces/s. Memory is measured in one more, untimed repeat: the peak resident set
-above its level at the start (sampled every millisecond), the process's ``ru_maxrss``, the
-peak of Python/numpy allocations (tracemalloc; torch's CPU tensors are not traced by it),
-and on CUDA ``torch.cuda.max_memory_allocated``.
+A repeat is one pass over F faces (the bundled example photos cycled, one face each). Warm-up
+repeats run first and are excluded; the timed repeats take the configurations in turn, round
+after round, so that the load of a shared machine drifts over all of them alike. Per stage: ms
+per face (a batched call's time is split evenly over its faces), median and p90 over repeats;
+end to end: wall-clock ms per face and faces/s. Memory is measured in one more, untimed repeat:
+the peak resident set above its level at the start (sampled every millisecond), the process's
+``ru_maxrss``, the peak of Python/numpy allocations (tracemalloc; torch's CPU tensors are not
+traced by it), and on CUDA ``torch.cuda.max_memory_allocated``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ class BenchConfig:
         if not self.sizes or not self.batch_sizes or min(self.batch_sizes) < 1:
             raise DeoccludeError("--sizes and --batch-sizes need at least one value, batch sizes >= 1")
         if self.faces < max(self.batch_sizes):
-            raise DeoccludeError(f"--faces ({self.faces}) must be at least the largest batch size ({max(self.batch_sizes)})")
+            raise DeoccludeError(
+                f"--faces ({self.faces}) must be at least the largest batch size ({max(self.batch_sizes)})"
+            )
 
 
 def example_photos() -> list[Path]:
@@ -346,8 +348,11 @@ def run_benchmark(config: BenchConfig, log: Callable[[str], None] = print) -> di
             log(f"  N={row['size']} {row['device']} {row['mode']} batch {row['batch_size']}: "
                 f"{row['faces_per_s']['median']:.1f} faces/s, {row['ms_per_face']['median']:.1f} ms/face "
                 f"(p90 {row['ms_per_face']['p90']:.1f})")
-        return {"machine": machine_info(devices, config.threads), "config": asdict(config) | {"photos": [str(p) for p in paths]},
-                "rows": summaries}
+        return {
+            "machine": machine_info(devices, config.threads),
+            "config": asdict(config) | {"photos": [str(p) for p in paths]},
+            "rows": summaries,
+        }
     finally:
         torch.set_num_threads(old_threads[0])
         cv2.setNumThreads(old_threads[1])
@@ -394,7 +399,8 @@ def to_markdown(result: dict, command: str) -> str:
         stages = row["stages_ms_per_face"]
         mem = row["memory"]
         lines.append(
-            f"| {row['mode']} | {row['size']} | {row['device']} | {row['batch_size']} | {row['faces_per_s']['median']:.1f} | "
+            f"| {row['mode']} | {row['size']} | {row['device']} | {row['batch_size']} | "
+            f"{row['faces_per_s']['median']:.1f} | "
             f"{_cell(row['ms_per_face'])} | " + " | ".join(_cell(stages.get(s)) for s in STAGES)
             + f" | {mem['peak_rss_mb'] if mem['peak_rss_mb'] is not None else mem['ru_maxrss_mb']}"
             + f" | {mem['tracemalloc_peak_mb']} | {mem.get('cuda_max_allocated_mb', '–')} |")

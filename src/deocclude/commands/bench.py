@@ -27,10 +27,17 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("bench", help="latency, faces/s and memory of every stage on this machine",
-                              description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "bench",
+        help="latency, faces/s and memory of every stage on this machine",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 256], metavar="N", help="crop sizes (default 128 256)")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16], metavar="B", help="faces per S / R call (default 1 16)")
+    p.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1, 16], metavar="B", help="faces per S / R call (default 1 16)"
+    )
     p.add_argument("--repeats", type=int, default=10, help="timed passes over the faces (default 10)")
     p.add_argument("--warmup", type=int, default=1, help="untimed passes first (default 1)")
     p.add_argument("--faces", type=int, default=16, help="faces per pass, >= the largest batch size (default 16)")
@@ -39,8 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (default 1)")
     p.add_argument("--photos", nargs="+", default=[], metavar="PHOTO",
                    help="photos with one face each (default: the bundled examples/*.jpg)")
-    p.add_argument("--fill", choices=fill_choices(), default="auto",
-                   help="the pipeline's fill, as in `deocclude run` (default auto: the I_R blend); g times the learned G")
+    p.add_argument(
+        "--fill",
+        choices=fill_choices(),
+        default="auto",
+        help="the pipeline's fill, as in `deocclude run` (default auto: the I_R blend); g times the learned G",
+    )
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for bench.json and bench.md")
     p.set_defaults(func=run)
 

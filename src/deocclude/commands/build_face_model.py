@@ -21,12 +21,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-o", "--output", default=None, help="output .safetensors (default: the bundled weights/face_model.safetensors)")
+    p.add_argument(
+        "-o", "--output", default=None, help="output .safetensors (default: the bundled weights/face_model.safetensors)"
+    )
     p.add_argument("--shape-components", type=int, default=144)
     p.add_argument("--albedo-components", type=int, default=80)
     p.add_argument("--texture-size", type=int, default=128)
     p.add_argument("--albedo-faces", type=int, default=3000, help="clean train faces unwrapped for the albedo PCA")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine: these are many small ops)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1 is fastest on a busy machine: these are many small ops)",
+    )
     p.set_defaults(func=run)
 
 

@@ -46,7 +46,8 @@ examples:
 exit status: 0 done, 2 bad arguments or missing data/weights."""
 
 DEFAULT_OUTPUT_DIR = Path("benchmarks") / "results"
-_PARSER: list[argparse.ArgumentParser] = []  # the eval parser, for exact_command (kept out of args: args stay plain data)
+# the eval parser, for exact_command (kept out of args: args stay plain data)
+_PARSER: list[argparse.ArgumentParser] = []
 
 
 def _protocols() -> dict[str, str]:
@@ -56,8 +57,13 @@ def _protocols() -> dict[str, str]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("eval", help="evaluation protocols: sunglasses, mixed (paper Table 1), lfw, privacy",
-                              description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluation protocols: sunglasses, mixed (paper Table 1), lfw, privacy",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     protocols = _protocols()
     p.add_argument("--protocol", required=True, choices=list(protocols), help="which evaluation to run")
     shared = p.add_argument_group("options of every protocol")

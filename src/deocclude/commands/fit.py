@@ -29,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="at most this many faces per split")
     p.add_argument("--steps", type=int, default=None, help="Adam steps of the landmark fit")
     p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine: these are many small ops)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1 is fastest on a busy machine: these are many small ops)",
+    )
     p.set_defaults(func=run)
 
 
@@ -96,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         if (s // args.batch) % 10 == 9 or s + args.batch >= len(todo):
             flush()
         rate = (time.time() - start) / n_done
-        print(f"{n_done}/{len(todo)} faces, {rate * 1000:.0f} ms/face, landmark error {result.landmark_error.mean():.2f} px, "
+        print(f"{n_done}/{len(todo)} faces, {rate * 1000:.0f} ms/face, "
+              f"landmark error {result.landmark_error.mean():.2f} px, "
               f"photometric L1 {result.photometric_error.mean():.4f}", flush=True)
     if n_done:
         flush()

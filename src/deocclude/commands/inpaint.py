@@ -18,10 +18,14 @@ framing of `deocclude run`'s crops); on other pictures it still fills, less well
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("inpaint", help="fill a masked region of a face crop (G, or OpenCV)",
-                              description="Fill the pixels a mask marks (255 = hole) with the guided-inpainting network G "
-                              "or a classical OpenCV method; every other pixel is kept exactly.",
-                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "inpaint",
+        help="fill a masked region of a face crop (G, or OpenCV)",
+        description="Fill the pixels a mask marks (255 = hole) with the guided-inpainting network G "
+        "or a classical OpenCV method; every other pixel is kept exactly.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("image", type=Path, help="input image (aligned face crop)")
     p.add_argument("--mask", required=True, type=Path, help="mask image, same size, 255 = hole")
     p.add_argument("-o", "--output", required=True, type=Path, help="output image file (.png recommended)")
@@ -48,6 +52,8 @@ def _read_mask(path: Path, shape: tuple[int, int]):
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from deocclude.errors import DeoccludeError
     from deocclude.imageio import read_image, write_image
 
@@ -59,11 +65,15 @@ def run(args: argparse.Namespace) -> int:
     if args.prior is not None:
         prior = read_image(args.prior)
         if prior.shape != image.shape:
-            raise DeoccludeError(f"prior {args.prior} is {prior.shape[1]}x{prior.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}")
+            raise DeoccludeError(f"prior {args.prior} is {prior.shape[1]}x{prior.shape[0]} "
+                                 f"but the image is {image.shape[1]}x{image.shape[0]}")
     if args.method == "g":
         from deocclude.inpaint.api import DEFAULT_WEIGHTS, inpaint
 
-        result = inpaint(image, hole, prior, device=args.device, weights=args.weights or DEFAULT_WEIGHTS, seed=args.seed)
+        result = inpaint(
+            image, hole, prior, device=args.device, weights=args.weights or DEFAULT_WEIGHTS, seed=args.seed
+        )
+        assert isinstance(result, np.ndarray)  # a numpy image in, a numpy image out
     else:
         from deocclude.inpaint.classical import classical_inpaint
 

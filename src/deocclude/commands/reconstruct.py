@@ -6,8 +6,10 @@ import argparse
 
 EXAMPLES = """\
 examples:
-  deocclude reconstruct photo.jpg -o out/            every face k: out/photo_face<k>_render.png, _mask.png, .obj, _input.png
-  deocclude reconstruct crops/ -o out/ --aligned     inputs are aligned face crops: out/<name>_render.png, _mask.png, .obj
+  deocclude reconstruct photo.jpg -o out/            every face k: out/photo_face<k>_render.png, \
+_mask.png, .obj, _input.png
+  deocclude reconstruct crops/ -o out/ --aligned     inputs are aligned face crops: out/<name>_render.png, \
+_mask.png, .obj
   deocclude reconstruct photo.jpg -o out/ --coefficients   also the 257 numbers of x as <name>.npy
 
 R is trained on synthetically occluded faces, so sunglasses, masks and hands should not
@@ -19,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "reconstruct",
         help="occlusion-robust 3D face reconstruction (R): render, face mask and .obj per face",
-        description="Regress the face model's coefficients x (pose, shape, albedo, SH light) from every face and write its "
-        "render I_R, its coverage M_R (255 = face surface) and the posed mesh as a Wavefront .obj with vertex colours. "
-        "Photos go through face detection, landmarks and alignment first.",
+        description="Regress the face model's coefficients x (pose, shape, albedo, SH light) from every face and "
+        "write its render I_R, its coverage M_R (255 = face surface) and the posed mesh as a Wavefront .obj with "
+        "vertex colours. Photos go through face detection, landmarks and alignment first.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -29,7 +29,8 @@ Writes, per input photo, into OUTDIR:
   NAME/                   with --save-intermediates: every crop and mask as its own PNG
 and manifest.jsonl, one complete record appended per photo once all its files are in place
 (every file is written under a temporary name and renamed), summarised at the end into
-manifest.json (per file: "changed" whether any pixel was replaced: faces found, occluded fraction, status, timings; "aligned": true
+manifest.json (per file: "changed" whether any pixel was replaced: faces found, occluded fraction, status, \
+timings; "aligned": true
 for --aligned inputs, whose faces have no detection box).
 
 With --aligned each input is one face already cropped in the canonical frame (what
@@ -59,9 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for results (created)")
     _add_config_flags(p)
-    p.add_argument("--aligned", action="store_true",
-                   help="inputs are already canonical square face crops (e.g. NAME/face0_crop.png of --save-intermediates): "
-                        "no detection, one face per file, output at the crop's size")
+    p.add_argument(
+        "--aligned",
+        action="store_true",
+        help="inputs are already canonical square face crops (e.g. NAME/face0_crop.png of --save-intermediates): "
+        "no detection, one face per file, output at the crop's size",
+    )
     p.add_argument("--suffix", default="", help="appended to output photo names, e.g. _clean")
     p.add_argument("--skip-existing", action="store_true",
                    help="resume: skip photos that have a complete record in OUTDIR/manifest.jsonl and whose output "
@@ -80,14 +84,20 @@ FLAG_HELP: dict[str, str] = {
     "min_face_score": "detection confidence threshold",
     "only_largest_face": "process only the largest face of each photo",
     "device": "torch device: auto (CUDA when present), cpu, cuda, cuda:1 ...",
-    "fill": "how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
-            "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G",
+    "fill": (
+        "how to fill occluded pixels: auto = the best by our benchmarks (prior: R's 3D face render "
+        "Poisson-blended in, Telea without R), telea / navier-stokes = OpenCV, g = the learned G"
+    ),
     "batch_size": "faces per S / R network call, batched across photos",
-    "outline_band": "within this many crop pixels of the face outline, treat pixels as occluded only where they "
-                    "continue an occlusion deeper inside, so bare jaws and cheeks are not repainted (0 = the paper's M_O)",
+    "outline_band": (
+        "within this many crop pixels of the face outline, treat pixels as occluded only where they "
+        "continue an occlusion deeper inside, so bare jaws and cheeks are not repainted (0 = the paper's M_O)"
+    ),
     "half": "on CUDA, run S, R and G under fp16 autocast (CPU always runs fp32)",
-    "extend": "also remove the parts of an occluder that run past the face surface M_R (temples, straps, hands, "
-              "scarves); off = replace only inside M_R, as the paper does",
+    "extend": (
+        "also remove the parts of an occluder that run past the face surface M_R (temples, straps, hands, "
+        "scarves); off = replace only inside M_R, as the paper does"
+    ),
 }
 """Help for the fields whose :class:`DeoccluderConfig` docstring is missing or too long for a flag;
 every other flag's help is the first sentence of its field's docstring."""
@@ -192,9 +202,8 @@ def run(args: argparse.Namespace) -> int:
     manifest["changed"] = sum(bool(e.get("changed")) for e in manifest["files"])
     _atomic_text(out_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
     done = sum(e["status"] == "ok" for e in manifest["files"]) - len(skipped)
-    skipped = len(skipped)
     faces = sum(len(e.get("faces", [])) for e in manifest["files"])
-    console.print(f"{done} photo(s) processed ({faces} face(s)), {skipped} skipped, {failures} failed → {out_dir}")
+    console.print(f"{done} photo(s) processed ({faces} face(s)), {len(skipped)} skipped, {failures} failed → {out_dir}")
     return 1 if failures else 0
 
 
@@ -327,7 +336,7 @@ class _PhotoBatch:
         its complete record from an earlier run, which ``--skip-existing`` keeps as it is."""
         from deocclude.imageio import read_source
 
-        item = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
+        item: dict[str, typing.Any] = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
         self.items.append(item)
         if self.args.skip_existing and done is not None:
             item["entry"] = dict(done) | {"_skipped": True}
@@ -353,7 +362,7 @@ class _PhotoBatch:
         item |= {"photo": photo, "timings": timings, "faces": faces,
                  "seconds": time.perf_counter() - item["started"]}  # reading and finding the faces
 
-    charged = ("segment", "reconstruct", "fill")
+    charged: tuple[str, ...] = ("segment", "reconstruct", "fill")
     """Face stages timed outside this file's own wall-clock steps (batched calls: its faces' share)."""
 
     def finish(self) -> list[dict]:
@@ -455,7 +464,9 @@ def _at_crop_size(crop, face) -> tuple:  # noqa: ANN001 - (N, N, 3) uint8 crop, 
     import numpy as np
 
     side = crop.shape[0]
-    occlusion = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(face.restored.shape[:2], np.float32)
+    occlusion = (
+        face.occlusion_mask if face.occlusion_mask is not None else np.zeros(face.restored.shape[:2], np.float32)
+    )
     if face.restored.shape[0] == side:
         return face.restored, occlusion
     mask = cv2.resize(occlusion, (side, side), interpolation=cv2.INTER_LINEAR)

@@ -7,7 +7,8 @@ import sys
 
 EXAMPLES = """\
 examples:
-  deocclude segment photo.jpg -o out/             every face: out/photo_mask.png (255 = visible face), out/photo_overlay.png
+  deocclude segment photo.jpg -o out/             every face: out/photo_mask.png (255 = visible face), \
+out/photo_overlay.png
   deocclude segment photos/ -o out/ --prob        also the probability map (<name>_prob.png)
   deocclude segment crops/ -o out/ --aligned      inputs are already aligned face crops (any size)
 
@@ -19,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "segment",
         help="visible-face masks (S) of photos or aligned face crops",
-        description="Predict which pixels are visible face (skin, eyes, brows, nose, lips), as opposed to occluders or hair. Photos go through face detection, landmarks and alignment first.",
+        description="Predict which pixels are visible face (skin, eyes, brows, nose, lips), as opposed to occluders "
+        "or hair. Photos go through face detection, landmarks and alignment first.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -29,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=128, help="aligned crop size for photos (default 128)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
     p.add_argument("--weights", default=None, help="weights file (default: the bundled segment_s.safetensors)")
-    p.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is visible face (default 0.5)")
+    p.add_argument(
+        "--threshold", type=float, default=0.5, help="probability above which a pixel is visible face (default 0.5)"
+    )
     p.add_argument("--prob", action="store_true", help="also write the probability map (<name>_prob.png)")
     p.set_defaults(func=run)
 
@@ -71,12 +75,16 @@ def run(args: argparse.Namespace) -> int:
             occluded = masks.surface * (prob < args.threshold)
         visible = (prob >= args.threshold).astype(np.float32)
         write_mask(out / f"{path.stem}_mask.png", visible)
-        write_image(out / f"{path.stem}_overlay.png", overlay_mask(overlay_mask(image, visible, (0, 255, 0), 0.4), occluded, (255, 0, 0), 0.5))
+        write_image(
+            out / f"{path.stem}_overlay.png",
+            overlay_mask(overlay_mask(image, visible, (0, 255, 0), 0.4), occluded, (255, 0, 0), 0.5),
+        )
         if args.prob:
             write_mask(out / f"{path.stem}_prob.png", prob)
         if faces == 0:
             print(f"{path}: no face found (empty mask written)")
             failures += 1
         else:
-            print(f"{path} -> {out / (path.stem + '_mask.png')} ({faces} face(s), visible face {visible.mean():.1%} of the image)")
+            print(f"{path} -> {out / (path.stem + '_mask.png')} "
+                  f"({faces} face(s), visible face {visible.mean():.1%} of the image)")
     return 1 if failures else 0

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         server.server_close()
         raise
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # an AF_INET / AF_INET6 address: (str, int, ...); bytes only for AF_UNIX
     shown = f"[{host}]" if ":" in str(host) else host
     if not _is_loopback(str(host)):
         print(f"warning: listening on {host}: anyone who can reach this machine can use the page (no password)",

@@ -19,8 +19,10 @@ On --resume the run's saved config.json is the base and only the flags you give 
 """
 
 
-BUNDLE_DESCRIPTION = ("Read the run's final/weights.safetensors, config.json and log.jsonl; write the fp16 file (default: the "
-                      "recipe's file in src/deocclude/weights/) with the one provenance schema (deocclude.model_file.Provenance).")
+BUNDLE_DESCRIPTION = (
+    "Read the run's final/weights.safetensors, config.json and log.jsonl; write the fp16 file (default: the "
+    "recipe's file in src/deocclude/weights/) with the one provenance schema (deocclude.model_file.Provenance)."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,17 +33,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a model (segment = S, reconstruct = R, inpaint = G; docs/training.md)",
-        description="Train one of deocclude's networks with the shared loop: time budget, checkpoints, --resume, JSONL log, PNG grids, DDP under torchrun, AMP on CUDA.",
+        description="Train one of deocclude's networks with the shared loop: time budget, checkpoints, --resume, "
+        "JSONL log, PNG grids, DDP under torchrun, AMP on CUDA.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="recipe", metavar="<recipe>", required=True)
     for name, recipe in RECIPES.items():
-        rp = sub.add_parser(name, help=recipe.help, description=recipe.description or recipe.help, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        rp = sub.add_parser(
+            name,
+            help=recipe.help,
+            description=recipe.description or recipe.help,
+            epilog=EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         add_config_flags(rp, recipe.config_class())
         rp.set_defaults(func=run, recipe_name=name)
-    bp = sub.add_parser("bundle", help="write a finished run (any recipe) as the fp16 weights file the package ships, with its provenance",
-                        description=BUNDLE_DESCRIPTION)
+    bp = sub.add_parser(
+        "bundle",
+        help="write a finished run (any recipe) as the fp16 weights file the package ships, with its provenance",
+        description=BUNDLE_DESCRIPTION,
+    )
     bp.set_defaults(func=bundle)
     add_bundle_arguments(bp)
 

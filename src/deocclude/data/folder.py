@@ -11,12 +11,13 @@ import hashlib
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-from deocclude.data.cache import MemmapCached, load_or_build
+from deocclude.data.cache import ArraySpec, MemmapCached, load_or_build
 from deocclude.data.utkface import align_sample, to_item
 from deocclude.errors import DeoccludeError, ImageReadError, NoFaceError
 from deocclude.paths import cache_root
@@ -90,7 +91,7 @@ class FaceFolder(MemmapCached, Dataset):
         mask_root = Path(masks) if masks is not None else None
         mdigest = hashlib.sha1(str(mask_root.resolve() if mask_root else "").encode()).hexdigest()[:6]
         n = self.size
-        specs = {"image": ((n, n, 3), np.uint8), "valid": ((n, n), np.uint8), "mesh": ((n, n), np.uint8),
+        specs: ArraySpec = {"image": ((n, n, 3), np.uint8), "valid": ((n, n), np.uint8), "mesh": ((n, n), np.uint8),
                  "hair": ((n, n), np.uint8), "face": ((n, n), np.uint8), "landmarks": ((468, 3), np.float32)}
 
         def build():
@@ -121,7 +122,7 @@ class FaceFolder(MemmapCached, Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        item = to_item(self.arrays, index)
+        item: dict[str, Any] = to_item(self.arrays, index)
         item["name"] = self.names[index]
         item["index"] = int(index)
         return item

@@ -41,5 +41,9 @@ def protocol_module(name: str) -> ModuleType:
         return importlib.import_module(path)
     except ModuleNotFoundError as exc:
         if exc.name == path:
-            raise DeoccludeError(f"protocol {name!r} is not available in this installation ({path} is missing)") from None
-        raise DeoccludeError(f"protocol {name!r} needs the Python package {exc.name!r}, which is not installed") from None
+            raise DeoccludeError(
+                f"protocol {name!r} is not available in this installation ({path} is missing)"
+            ) from None
+        raise DeoccludeError(
+            f"protocol {name!r} needs the Python package {exc.name!r}, which is not installed"
+        ) from None

@@ -11,7 +11,8 @@ from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 from deocclude.paths import WEIGHTS_DIR
 
 TABLE1_PROTOCOLS = ("sunglasses", "mixed")
-DEFAULT_PROTOCOL_SEED = 20261125  # = deocclude.synth.protocols.DEFAULT_SEED (not imported: that pulls in the synthesizer)
+# = deocclude.synth.protocols.DEFAULT_SEED (not imported: that pulls in the synthesizer)
+DEFAULT_PROTOCOL_SEED = 20261125
 BUNDLED_G = ("G (bundled)", str(WEIGHTS_DIR / "inpaint_g.safetensors"))
 
 

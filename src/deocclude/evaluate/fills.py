@@ -8,7 +8,7 @@ Rows differ only in what they put inside the mask: each fill of the registry
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -17,17 +17,19 @@ from deocclude.face_batch import FaceBatch, images_to_tensor
 from deocclude.fills import Fill, make_fill
 
 if TYPE_CHECKING:
+    from deocclude.fills.g import GFill
     from deocclude.pipeline import DeoccluderConfig
 
 to_tensor = images_to_tensor  # the evaluations' name for it: crops to the metrics' tensors
 
 
-def load_gs(g_weights: tuple[tuple[str, str], ...], device: str) -> list[Fill]:
+def load_gs(g_weights: tuple[tuple[str, str], ...], device: str) -> list[GFill]:
     """A G fill for every ``(label, weights)``; a file that is not G's weights is a one-line error."""
     loaded = []
     for label, path in g_weights:
         try:
-            loaded.append(make_fill("g", device=device, weights=str(path), label=label))
+            # the "g" factory is the GFill class (deocclude/fills/g.py)
+            loaded.append(cast("GFill", make_fill("g", device=device, weights=str(path), label=label)))
         except DeoccludeError as exc:
             raise DeoccludeError(f"--g-weights {label}: {exc}") from None
     return loaded

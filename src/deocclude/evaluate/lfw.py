@@ -155,7 +155,7 @@ def aligned_lfw_crops(files: list[str], root: Path, size: int = 128, show: bool 
 
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
     cache = cache_root() / f"lfw_aligned_{size}_{digest}.npz"
-    have: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # points (photo), crop, landmarks (crop)
+    have: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # points (photo), crop, landmarks (crop)
     if cache.is_file():
         data = np.load(cache)
         for name, points, crop, marks in zip(data["names"].tolist(), data["points"], data["crops"], data["landmarks"]):
@@ -173,7 +173,9 @@ def aligned_lfw_crops(files: list[str], root: Path, size: int = 128, show: bool 
         for f in progress(todo, len(todo), f"LFW: align {len(todo)} photos", show):
             image = read_image(root / "images" / f)
             h, w = image.shape[:2]
-            found = sorted(detector(image), key=lambda d: float(np.abs(d.box.reshape(2, 2).mean(0) - [w / 2, h / 2]).sum()))
+            found = sorted(
+                detector(image), key=lambda d: float(np.abs(d.box.reshape(2, 2).mean(0) - [w / 2, h / 2]).sum())
+            )
             marks = [m for m in mesh(image, found[:1]) if m.present]
             if not marks:
                 missed[f] = None
@@ -201,15 +203,24 @@ def aligned_lfw_crops(files: list[str], root: Path, size: int = 128, show: bool 
             aligned = align_face(read_image(root / "images" / f), mean, size)
             crops.append(aligned.crop)
             landmarks.append(aligned.landmarks.astype(np.float32))
-    return {"crops": np.stack(crops), "landmarks": np.stack(landmarks), "missed": np.array([f in missed for f in files])}
+    return {
+        "crops": np.stack(crops),
+        "landmarks": np.stack(landmarks),
+        "missed": np.array([f in missed for f in files]),
+    }
 
 
 # ---------------------------------------------------------------------------- the evaluation
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``--protocol lfw`` (shared ones are added once, by whichever module comes first)."""
     add_common_options(parser)
-    add_option(parser, "--folds", default="1,2", help="lfw: comma-separated folds of pairs.txt (default 1,2 = 1,200 pairs); with --limit N, N pairs "
-                    "taken evenly over the folds and same / different pairs")
+    add_option(
+        parser,
+        "--folds",
+        default="1,2",
+        help="lfw: comma-separated folds of pairs.txt (default 1,2 = 1,200 pairs); with --limit N, N pairs "
+        "taken evenly over the folds and same / different pairs",
+    )
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -255,7 +266,9 @@ def run(args: argparse.Namespace) -> dict:
     def evaluate(scores: np.ndarray, clean_thresholds: dict[int, float] | None) -> dict:
         row = verification_accuracy(scores, same, fold)
         if clean_thresholds is not None:
-            row["accuracy_at_clean_threshold"] = verification_accuracy(scores, same, fold, clean_thresholds)["accuracy_mean"]
+            row["accuracy_at_clean_threshold"] = verification_accuracy(scores, same, fold, clean_thresholds)[
+                "accuracy_mean"
+            ]
         row["same_cos_mean"] = float(scores[same].mean()) if same.any() else None
         row["different_cos_mean"] = float(scores[~same].mean()) if (~same).any() else None
         return row
@@ -281,7 +294,9 @@ def run(args: argparse.Namespace) -> dict:
         found_all = np.zeros((len(seconds), 128, 128), bool)
         holes_all = np.zeros((len(seconds), 128, 128), np.float32)
         step = 4 * restorer.batch_size
-        for part in progress(list(chunks(len(seconds), step)), -(-len(seconds) // step), f"LFW {kind}: occlude + restore", show):
+        for part in progress(
+            list(chunks(len(seconds), step)), -(-len(seconds) // step), f"LFW {kind}: occlude + restore", show
+        ):
             occluded, holes = [], []
             for i in range(part.start, part.stop):
                 j = second_idx[i]
@@ -299,7 +314,9 @@ def run(args: argparse.Namespace) -> dict:
                 results[net][kind][m] = evaluate(pair_scores(net, outputs[m]), thresholds[net])
         for i in example_rows(len(seconds), len(grid_rows), 2 * len(kinds)):  # two different photos per type
             partner = first[int(np.nonzero(second == i)[0][0])]
-            grid_rows.append([faces["crops"][partner], faces["crops"][second_idx[i]]] + [outputs[m][i] for m in methods])
+            grid_rows.append(
+                [faces["crops"][partner], faces["crops"][second_idx[i]]] + [outputs[m][i] for m in methods]
+            )
         del outputs
     summary = {
         "protocol": "lfw", "folds": wanted, "pairs": len(pairs),
@@ -321,7 +338,9 @@ def run(args: argparse.Namespace) -> dict:
     }
     if grid_rows and opts["grid"] is not None:
         opts["grid"].parent.mkdir(parents=True, exist_ok=True)
-        write_image(opts["grid"], image_grid(grid_rows, ["1st photo", "2nd, clean"] + [m.replace("ours ", "") for m in methods]))
+        write_image(
+            opts["grid"], image_grid(grid_rows, ["1st photo", "2nd, clean"] + [m.replace("ours ", "") for m in methods])
+        )
         summary["grid"] = str(opts["grid"])
     return summary
 
@@ -360,11 +379,11 @@ def markdown(s: dict) -> str:
         "",
         f"Folds {', '.join(map(str, s['folds']))} of `faces/lfw/pairs.txt`: {s['pairs']} pairs "
         f"({s['same_pairs']} same, {s['different_pairs']} different), {s['images']} photos through our faces path "
-        f"(MediaPipe, canonical {s['crop_size']} crops; {s['mediapipe_missed_used_mean_landmarks']} misses used the mean "
-        f"landmarks). The second photo of every pair ({s['occluded_images']} photos) is occluded with held-out synthetic "
-        f"occluders (seed {s['seed']}); identity = the cosine of both photos' embeddings, by two networks: the result "
-        f"is compared with *another photo of the same person*, which copying visible pixels cannot win. "
-        f"Device {s['device']}, {s['seconds']} s.",
+        f"(MediaPipe, canonical {s['crop_size']} crops; {s['mediapipe_missed_used_mean_landmarks']} misses used "
+        f"the mean landmarks). The second photo of every pair ({s['occluded_images']} photos) is occluded with "
+        f"held-out synthetic occluders (seed {s['seed']}); identity = the cosine of both photos' embeddings, "
+        f"by two networks: the result is compared with *another photo of the same person*, which copying visible "
+        f"pixels cannot win. Device {s['device']}, {s['seconds']} s.",
         "",
         *tables,
         "",

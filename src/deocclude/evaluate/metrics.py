@@ -50,7 +50,9 @@ def black_out(crops: np.ndarray, landmarks: np.ndarray, parts: tuple[tuple[int, 
 
 
 def pixel_scores(pred: torch.Tensor, clean: torch.Tensor, region: torch.Tensor) -> dict[str, np.ndarray]:
-    """Per-face L1, SSIM, PSNR of (B, 3, N, N) ``pred`` vs ``clean`` inside (B, 1, N, N) ``region``; NaN where it is empty."""
+    """Per-face L1, SSIM, PSNR of (B, 3, N, N) ``pred`` vs ``clean`` inside (B, 1, N, N) ``region``.
+
+    NaN where the region is empty."""
     stats = region_stats(pred.float(), clean.float(), region.float())
     return {k: stats[k].cpu().double().numpy() for k in PIXEL_METRICS}
 

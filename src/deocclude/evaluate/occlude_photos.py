@@ -22,11 +22,17 @@ import argparse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from deocclude.errors import DeoccludeError
+
+if TYPE_CHECKING:
+    from deocclude.fills import Fill
+    from deocclude.identity.arcface import ArcFaceMobile
+    from deocclude.identity.network import DlibFaceResNet
 
 DEFAULT_SEED = 20261125
 OCCLUDED = "occluded"
@@ -47,7 +53,7 @@ OCCLUSION_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs: object) -> None:
+def add_option(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> None:
     """``parser.add_argument`` unless another protocol module already added the flag.
 
     The LFW and privacy modules (and the other ``deocclude eval`` protocols) add their
@@ -73,7 +79,11 @@ def run_options(args: argparse.Namespace, protocol: str) -> dict:
     ``results``: the output folder (histograms, and where privacy finds eval_lfw.json); ``grid``: the
     example picture (dataset faces: default ``out/eval_<protocol>.png``, outside the repository) or None.
     """
-    grid = None if getattr(args, "no_grid", False) else (getattr(args, "grid", None) or Path("out") / f"eval_{protocol}.png")
+    grid = (
+        None
+        if getattr(args, "no_grid", False)
+        else (getattr(args, "grid", None) or Path("out") / f"eval_{protocol}.png")
+    )
     seed = getattr(args, "seed", None)
     return {"results": Path(getattr(args, "output_dir", None) or Path("benchmarks") / "results"), "grid": grid,
             "seed": DEFAULT_SEED if seed is None else seed, "device": getattr(args, "device", "auto"),
@@ -163,7 +173,9 @@ def oracle_hole(alpha: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- restoration
 @dataclass
 class Restorer:
-    """Runs S + R once per crop and fills the found mask by the I_R blend, G and Telea (and the oracle mask by Telea)."""
+    """Runs S + R once per crop and fills the found mask by the I_R blend, G and Telea.
+
+    The oracle mask is filled by Telea too."""
 
     device: str = "auto"
     batch_size: int = 32
@@ -175,6 +187,7 @@ class Restorer:
 
         self.pipeline = AutomaticPipeline(DeoccluderConfig(device=self.device, batch_size=self.batch_size))
         self.telea, self.blend = make_fill("telea"), make_fill("prior")
+        self.g: Fill | None
         try:
             self.g = make_fill("g", device=self.pipeline.device)
         except DeoccludeError:  # G's weights are not installed: the G row is left out
@@ -201,6 +214,7 @@ class Restorer:
         if self.g is not None:
             fills[OURS_G] = (self.g, batch)
         out = {OCCLUDED: occluded} | {method: tensor_to_images(fill(b)) for method, (fill, b) in fills.items()}
+        assert batch.occlusion is not None  # face_batch stacks M_O for every face (zeros where one failed)
         return {m: out[m] for m in self.methods}, batch.occlusion > 0.5
 
 
@@ -238,6 +252,7 @@ class Embedder:
             raise DeoccludeError(f"unknown identity network {network!r} (use {' or '.join(IDENTITY_NETWORKS)})")
         self.device = resolve_device(device)
         self.batch_size, self.name = batch_size, network
+        self.network: DlibFaceResNet | ArcFaceMobile
         if network == "dlib":
             from deocclude.identity.weights import load_identity_network
 
@@ -250,11 +265,15 @@ class Embedder:
     def _embed(self, crops: np.ndarray):  # noqa: ANN202 - a (B, D) tensor
         if self.name == "dlib":
             from deocclude.identity.embed import face_embedding
+            from deocclude.identity.network import DlibFaceResNet
 
+            assert isinstance(self.network, DlibFaceResNet)  # what __init__ loads for "dlib"
             return face_embedding(np.ascontiguousarray(crops), self.network)
         from deocclude.face_batch import images_to_tensor
+        from deocclude.identity.arcface import ArcFaceMobile
         from deocclude.identity.arcface_align import arcface_embedding
 
+        assert isinstance(self.network, ArcFaceMobile)  # what __init__ loads for "arcface"
         return arcface_embedding(images_to_tensor(crops).to(self.device), network=self.network)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
@@ -355,7 +374,9 @@ def draw_histogram(series: dict[str, np.ndarray], title: str, threshold: float |
 
 
 def example_rows(count: int, done: int, total: int, per_call: int = 2) -> list[int]:
-    """Indices of the next ``per_call`` grid examples, spread over ``count`` faces (``done`` of ``total`` rows drawn)."""
+    """Indices of the next ``per_call`` grid examples, spread over ``count`` faces.
+
+    ``done`` of ``total`` rows are drawn already."""
     return sorted({(done + k) * count // max(total, 1) for k in range(per_call) if done + k < total})
 
 

@@ -7,8 +7,10 @@ and hand-labelled masks, so they are a reference point, not a row to beat number
 
 from __future__ import annotations
 
-PAPER_NOTE = ("docs/method.md §7: their own 1,000 faces with sunglasses at 256×256, ArcFace identity (ours: dlib-ResNet), "
-              "their hand-labelled masks; not comparable number by number")
+PAPER_NOTE = (
+    "docs/method.md §7: their own 1,000 faces with sunglasses at 256×256, ArcFace identity (ours: dlib-ResNet), "
+    "their hand-labelled masks; not comparable number by number"
+)
 
 PAPER_TABLE1: dict[str, dict[str, float]] = {
     "LaFIn": {"l1": 0.067, "ssim": 0.607, "psnr": 27.944, "id_cos": 0.639},

@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> dict:
         step = 4 * restorer.batch_size
         for part in progress(list(chunks(n, step)), -(-n // step), f"privacy {kind}: occlude + restore", show):
             pairs = [occluder(clean[i], landmarks[i], kind, i) for i in range(part.start, part.stop)]
-            holes = np.stack([oracle_hole(alpha, landmarks[i]) for i, (_, alpha) in zip(range(part.start, part.stop), pairs)])
+            holes = np.stack(
+                [oracle_hole(alpha, landmarks[i]) for i, (_, alpha) in zip(range(part.start, part.stop), pairs)]
+            )
             restored, found = restorer(np.stack([image for image, _ in pairs]), holes)
             for m in methods:
                 outputs[m][part] = restored[m]
@@ -138,18 +140,30 @@ def run(args: argparse.Namespace) -> dict:
             grid_rows.append([clean[i]] + [outputs[m][i] for m in methods])
         del outputs
     summary = {
-        "protocol": "privacy", "faces": n, "crop_size": 128, "seed": opts["seed"],
-        "types": list(kinds), "methods": list(methods), "same_identity_threshold": threshold,
-        "threshold_source": "--threshold" if args.threshold is not None else "eval_lfw.json (mean clean-pair threshold)",
-        "device": str(embed.device), "torch_threads": torch.get_num_threads(),
-        "seconds": round(time.perf_counter() - start, 1), "results": results, "found_mask_vs_true_occlusion": masks,
+        "protocol": "privacy",
+        "faces": n,
+        "crop_size": 128,
+        "seed": opts["seed"],
+        "types": list(kinds),
+        "methods": list(methods),
+        "same_identity_threshold": threshold,
+        "threshold_source": (
+            "--threshold" if args.threshold is not None else "eval_lfw.json (mean clean-pair threshold)"
+        ),
+        "device": str(embed.device),
+        "torch_threads": torch.get_num_threads(),
+        "seconds": round(time.perf_counter() - start, 1),
+        "results": results,
+        "found_mask_vs_true_occlusion": masks,
         "histograms": plots,
-        "notes": ["cosine of dlib-ResNet descriptors to the same face's clean crop; share_above_threshold = faces at or "
-                  "above the LFW same-identity threshold",
-                  f"'{OTHER_PERSON}': each clean face against another test face (a fixed derangement), for scale",
-                  "sunglasses uses the paper's sunglasses protocol (deocclude.synth.protocols), so its occlusions are "
-                  "those of `deocclude synth --protocol sunglasses`; sunglasses+mask = those sunglasses with the mask "
-                  "type's mask drawn over them"],
+        "notes": [
+            "cosine of dlib-ResNet descriptors to the same face's clean crop; share_above_threshold = faces at or "
+            "above the LFW same-identity threshold",
+            f"'{OTHER_PERSON}': each clean face against another test face (a fixed derangement), for scale",
+            "sunglasses uses the paper's sunglasses protocol (deocclude.synth.protocols), so its occlusions are "
+            "those of `deocclude synth --protocol sunglasses`; sunglasses+mask = those sunglasses with the mask "
+            "type's mask drawn over them",
+        ],
     }
     if opts["grid"] is not None:
         opts["grid"].parent.mkdir(parents=True, exist_ok=True)
@@ -167,23 +181,29 @@ def markdown(s: dict) -> str:
         gain = r.get("gain_over_occluded")
         moved = (f"{100 * gain['share_rose_above_threshold']:.1f} % / {100 * gain['share_fell_below_threshold']:.1f} %"
                  if gain else "—")
-        return [f"{r[k]:.3f}" for k in ("mean", "p10", "p50", "p90")] + [f"{100 * r['share_above_threshold']:.1f} %", moved]
+        return [f"{r[k]:.3f}" for k in ("mean", "p10", "p50", "p90")] + [
+            f"{100 * r['share_above_threshold']:.1f} %",
+            moved,
+        ]
     rows = []
     for kind in s["types"]:
         rows += [[kind, m, *cells(s["results"][kind][m])] for m in METHODS if m in s["results"][kind]]
     rows.append(["—", OTHER_PERSON, *cells(s["results"][OTHER_PERSON])])
-    return "\n".join([
-        "# Privacy analysis (paper Figure 9): how much identity de-occlusion recovers",
-        "",
-        f"{s['faces']} UTKFace test faces (aligned {s['crop_size']} crops), held-out synthetic occluders (seed "
-        f"{s['seed']}); dlib-ResNet cosine to the same face's clean crop. The same-identity threshold {t:.4f} is "
-        f"{s['threshold_source']}. Device {s['device']}, {s['seconds']} s.",
-        "",
-        markdown_table(header, rows),
-        "",
-        f"*{OTHER_PERSON}*: each clean face against a different test face, for scale. Histograms: "
-        + ", ".join(f"`{p}`" for p in s["histograms"]) + f". Example grid (dataset faces, not committed): `{s.get('grid') or 'none drawn'}`.",
-        "",
-        mask_table(s["found_mask_vs_true_occlusion"]),
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Privacy analysis (paper Figure 9): how much identity de-occlusion recovers",
+            "",
+            f"{s['faces']} UTKFace test faces (aligned {s['crop_size']} crops), held-out synthetic occluders (seed "
+            f"{s['seed']}); dlib-ResNet cosine to the same face's clean crop. The same-identity threshold {t:.4f} is "
+            f"{s['threshold_source']}. Device {s['device']}, {s['seconds']} s.",
+            "",
+            markdown_table(header, rows),
+            "",
+            f"*{OTHER_PERSON}*: each clean face against a different test face, for scale. Histograms: "
+            + ", ".join(f"`{p}`" for p in s["histograms"])
+            + f". Example grid (dataset faces, not committed): `{s.get('grid') or 'none drawn'}`.",
+            "",
+            mask_table(s["found_mask_vs_true_occlusion"]),
+            "",
+        ]
+    )

@@ -15,7 +15,7 @@ from deocclude.paths import REPO_DIR
 
 if TYPE_CHECKING:
     from deocclude.evaluate.config import Table1Config
-    from deocclude.evaluate.fills import LoadedG
+    from deocclude.fills.g import GFill
 
 DEFINITIONS = {
     "true_occlusion": "T = (synthetic occluder opacity A > {alpha}) ∩ face surface (mesh of the clean landmarks); "
@@ -36,7 +36,7 @@ DEFINITIONS = {
 }
 
 
-def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category: dict, gs: list[LoadedG], *,
+def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category: dict, gs: list[GFill], *,
                  faces: int, categories: dict, skipped: dict, pipeline: dict, grid: str | None, seconds: float) -> dict:
     """Assemble the report of one run (``rows`` keyed ``"<mask>|<method>"`` as the evaluation adds them)."""
     import torch
@@ -51,11 +51,15 @@ def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category
         "skipped": skipped,
         "categories": dict(sorted(categories.items())),
         "config": {k: getattr(config, k) for k in config.__dataclass_fields__ if k != "g_weights"},
-        "g_weights": [{"label": g.label, "file": _relative(path), "uses_prior": g.uses_prior, "metadata": _metadata(path)}
-                      for g, (_, path) in zip(gs, config.g_weights)],
+        "g_weights": [
+            {"label": g.label, "file": _relative(path), "uses_prior": g.uses_prior, "metadata": _metadata(path)}
+            for g, (_, path) in zip(gs, config.g_weights)
+        ],
         "pipeline": pipeline,
-        "definitions": {k: v.format(alpha=config.true_alpha, dilate=config.dilate, outline_band=config.outline_band)
-                        for k, v in DEFINITIONS.items()},
+        "definitions": {
+            k: v.format(alpha=config.true_alpha, dilate=config.dilate, outline_band=config.outline_band)
+            for k, v in DEFINITIONS.items()
+        },
         "rows": table,
         "mask": masks.get("M_O", {}),
         "mask_by_category": dict(sorted(mask_by_category.items())),
@@ -63,7 +67,7 @@ def build_report(config: Table1Config, rows: dict, masks: dict, mask_by_category
         "grid": grid,
         "seconds": round(seconds, 1),
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-                   f"{torch.get_num_threads()} thread(s), device {config.device}",
+        f"{torch.get_num_threads()} thread(s), device {config.device}",
         "commit": _commit(),
     }
 
@@ -91,14 +95,24 @@ def table1_markdown(report: dict) -> str:
                      f"{_f(r.get('psnr'), 2)} | {_f(r.get('id_cos'), 3)} | {_f(r.get('id_dist'), 3)} | "
                      f"{_f(r.get('arc_cos'), 3)} | {r.get('n', '')} |")
     m = report["mask"]
-    lines += ["", "Automatic mask M_O (found by S and R) vs the true occlusion T, mean over faces:", "",
-              "| | IoU ↑ | precision ↑ | recall ↑ | precision, own hair counted ↑ | faces |", "|---|---|---|---|---|---|",
-              _mask_line("all", m)]
+    lines += [
+        "",
+        "Automatic mask M_O (found by S and R) vs the true occlusion T, mean over faces:",
+        "",
+        "| | IoU ↑ | precision ↑ | recall ↑ | precision, own hair counted ↑ | faces |",
+        "|---|---|---|---|---|---|",
+        _mask_line("all", m),
+    ]
     if len(report["mask_by_category"]) > 1:
         for cat, c in report["mask_by_category"].items():
             lines.append(_mask_line(cat, c))
-    lines += ["", f"The paper's Table 1 beside ours, **different data** ({report['paper_table1_different_data']['note']}):", "",
-              "| paper method | L1 ↓ | SSIM ↑ | PSNR ↑ | ArcFace ID cos ↑ |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"The paper's Table 1 beside ours, **different data** ({report['paper_table1_different_data']['note']}):",
+        "",
+        "| paper method | L1 ↓ | SSIM ↑ | PSNR ↑ | ArcFace ID cos ↑ |",
+        "|---|---|---|---|---|",
+    ]
     for name, r in report["paper_table1_different_data"]["rows"].items():
         lines.append(f"| {name} | {r['l1']} | {r['ssim']} | {r['psnr']} | {r['id_cos']} |")
     lines += ["", f"{report['machine']}; {report['seconds']} s; commit {report['commit']}."]

@@ -103,7 +103,8 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     table, masks, by_category = MeanTable(), MeanTable(), MeanTable()
     collector = GridCollector(config.grid_faces)
     categories: dict[str, int] = {}
-    failed, dropped, methods = 0, 0, set()
+    failed, dropped = 0, 0
+    methods: set[str] = set()
 
     def score(mask: str, method: str, restored: torch.Tensor, clean: torch.Tensor, region: torch.Tensor) -> None:
         table.add(f"{mask}|{method}", pixel_scores(restored, clean, region) | identity.score(restored))
@@ -118,9 +119,13 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 score(NONE, INPUT_ROW, to_tensor(occluded), clean, region)
                 clean_crops = tensor_to_images(clean)
                 for floor, parts in FLOORS.items():  # identity only: what is left with a face part blacked out
-                    table.add(f"{NONE}|floor: {floor}", identity.score(to_tensor(black_out(clean_crops, batch.landmarks, parts))))
+                    table.add(
+                        f"{NONE}|floor: {floor}",
+                        identity.score(to_tensor(black_out(clean_crops, batch.landmarks, parts))),
+                    )
                 auto = pipeline(occluded, seed=batch.indices[0])
                 found, oracle = auto.batch, auto.batch.with_occlusion(batch.oracle)
+                assert found.occlusion is not None  # face_batch stacks M_O for every face (zeros where one failed)
                 for fill in usable(oracle_fills, oracle):
                     score(ORACLE, fill.label, fill(oracle), clean, region)
                 restored = {}

@@ -61,7 +61,9 @@ def crops_to_chips(crops: torch.Tensor, config: ChipWarpConfig = ChipWarpConfig(
         crops = F.interpolate(crops, size=(natural, natural), mode="bilinear", align_corners=False, antialias=True)
         size = natural
     theta = torch.as_tensor(_theta(size, config.chip_size), dtype=crops.dtype, device=crops.device)
-    grid = F.affine_grid(theta.expand(len(crops), 2, 3), [len(crops), 3, config.chip_size, config.chip_size], align_corners=False)
+    grid = F.affine_grid(
+        theta.expand(len(crops), 2, 3), [len(crops), 3, config.chip_size, config.chip_size], align_corners=False
+    )
     return F.grid_sample(crops, grid, mode="bilinear", padding_mode=config.padding_mode, align_corners=False)
 
 

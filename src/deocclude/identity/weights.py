@@ -174,7 +174,10 @@ def load_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
     cached = sorted(cache_root().glob("identity_dlib_resnet_*.safetensors"))
     if cached:
         return DLIB_RESNET_FILE.read(cached[0])[1]
-    for source, finder, converter in (("dlib", find_dlib_model, convert_dlib), ("faceapi", find_face_api_model, convert_face_api)):
+    for source, finder, converter in (
+        ("dlib", find_dlib_model, convert_dlib),
+        ("faceapi", find_face_api_model, convert_face_api),
+    ):
         found = finder()
         if found is not None:
             state = converter(found)

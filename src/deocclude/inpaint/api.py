@@ -26,7 +26,9 @@ from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "inpaint_g.safetensors"
-G_FILE: NetworkFile[Generator] = NetworkFile("inpainting", "deocclude.inpaint/1", Generator, GeneratorConfig, DEFAULT_WEIGHTS)
+G_FILE: NetworkFile[Generator] = NetworkFile(
+    "inpainting", "deocclude.inpaint/1", Generator, GeneratorConfig, DEFAULT_WEIGHTS
+)
 
 
 def uses_prior_metadata(uses_prior: bool) -> dict[str, str]:
@@ -38,6 +40,7 @@ def uses_prior_metadata(uses_prior: bool) -> dict[str, str]:
 def load_inpainter(weights: str = str(DEFAULT_WEIGHTS), device: str = "cpu") -> Inpainter:
     """Load (once per weights file and device) the G network."""
     net, info = G_FILE.load(weights, device)
+    assert info.size is not None  # a file with a config always has a size (NetworkFile.read)
     return Inpainter(net, info.size, device, uses_prior=info.metadata.get("uses_prior") == "true")
 
 
@@ -69,10 +72,16 @@ class Inpainter:
             nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
             x = F.interpolate(image, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
             m = (F.interpolate(hole, size=(nh, nw), mode="area" if scale < 1 else "bilinear") > 0).float()
-            r = None if prior is None else F.interpolate(prior, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
+            r = (
+                None
+                if prior is None
+                else F.interpolate(prior, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
+            )
         gen = torch.Generator(device=self.device).manual_seed(seed)
         with precision.autocast(self.mode.bf16):
-            pred = (self.net(precision.as_channels_last(generator_input(x, m, r, gen), self.mode.channels_last)).float() + 1) / 2
+            pred = (
+                self.net(precision.as_channels_last(generator_input(x, m, r, gen), self.mode.channels_last)).float() + 1
+            ) / 2
         if resize:
             pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
         return composite(image, pred, hole)
@@ -81,7 +90,11 @@ class Inpainter:
 def _mask_batch(mask: np.ndarray | torch.Tensor) -> torch.Tensor:
     """(B,1,H,W) float from a numpy / torch mask (H,W), (B,H,W) or (B,1,H,W), values as given
     (0/1 and 0/255 alike; the caller rescales 255s)."""
-    t = mask if isinstance(mask, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(mask, dtype=np.float32)))
+    t = (
+        mask
+        if isinstance(mask, torch.Tensor)
+        else torch.from_numpy(np.ascontiguousarray(np.asarray(mask, dtype=np.float32)))
+    )
     if t.ndim in (2, 3) and (t.ndim == 2 or t.shape[0] != 1 or not isinstance(mask, torch.Tensor)):
         t = t.unsqueeze(-3)  # (H,W) or (B,H,W)
     t = t[None] if t.ndim == 3 else t

@@ -208,8 +208,12 @@ class InpaintTask(Task):
         """G's ablations differ only in these flags: the file says which one it is."""
         data = (f"UTKFace train faces (visible_ratio >= {config.min_visible_ratio}), aligned N={config.size}, "
                 "deocclude.synth occluders of every category (train split); research-only data")
-        inputs = {"prior": config.prior if config.feeds_prior else "none (I_R = zeros)", "ssim_loss": str(not config.no_ssim_loss),
-                  "hole": config.hole, "carry_prior": str(config.carry_prior)}
+        inputs = {
+            "prior": config.prior if config.feeds_prior else "none (I_R = zeros)",
+            "ssim_loss": str(not config.no_ssim_loss),
+            "hole": config.hole,
+            "carry_prior": str(config.carry_prior),
+        }
         return {"data": data, "inputs": inputs}
 
     def load_exported(self, models: Models, tensors: dict[str, torch.Tensor]) -> None:

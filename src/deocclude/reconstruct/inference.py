@@ -48,13 +48,20 @@ class Reconstructor:
     probe finds fastest; None = that unless ``$DEOCCLUDE_BF16=0``; False = fp32 NCHW.
     """
 
-    def __init__(self, weights: str | Path | Regressor = DEFAULT_WEIGHTS, face_model: str | Path | FaceModel | None = None,
-                 device: str | torch.device = "cpu", size: int = 128, fast: bool | None = None) -> None:
+    def __init__(
+        self,
+        weights: str | Path | Regressor = DEFAULT_WEIGHTS,
+        face_model: str | Path | FaceModel | None = None,
+        device: str | torch.device = "cpu",
+        size: int = 128,
+        fast: bool | None = None,
+    ) -> None:
         self.device = resolve_device(device)
         if isinstance(weights, Regressor):
             self.net, self.size = weights.to(self.device).eval(), size
         else:
             self.net, info = R_FILE.load(weights, self.device)
+            assert info.size is not None  # a file with a config always has a size (NetworkFile.read)
             self.size = info.size
         self.mode = precision.mode_for(self.device, fast)
         self.net = precision.channels_last(self.net, self.mode.channels_last)
@@ -62,7 +69,7 @@ class Reconstructor:
         self.face_model = model.to(self.device)
 
     @torch.no_grad()
-    def __call__(self, images: object) -> Reconstruction:
+    def __call__(self, images: np.ndarray | torch.Tensor) -> Reconstruction:
         """Aligned crops: float tensor (B, 3, N, N) / (3, N, N) in [0, 1], or uint8 arrays (N, N, 3) / (B, N, N, 3)."""
         from deocclude.face_batch import image_batch
 
@@ -96,7 +103,7 @@ def default_reconstructor(device: str = "cpu") -> Reconstructor:
     return Reconstructor(device=device)
 
 
-def reconstruct(images: object, device: str | torch.device = "cpu") -> Reconstruction:
+def reconstruct(images: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> Reconstruction:
     """``(x, I_R, M_R)`` of aligned face crops with the bundled weights (see :class:`Reconstructor`)."""
     return default_reconstructor(str(device))(images)
 
@@ -104,7 +111,9 @@ def reconstruct(images: object, device: str | torch.device = "cpu") -> Reconstru
 def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, colours: np.ndarray | None = None) -> Path:
     """One face as a Wavefront ``.obj`` (vertex colours as the common ``v x y z r g b`` extension)."""
     path = Path(path)
-    lines = ["# deocclude reconstruction: 468 MediaPipe-topology vertices, camera space (X right, Y up, Z to the viewer)"]
+    lines = [
+        "# deocclude reconstruction: 468 MediaPipe-topology vertices, camera space (X right, Y up, Z to the viewer)"
+    ]
     for i, v in enumerate(np.asarray(vertices, dtype=np.float64)):
         extra = "" if colours is None else " {:.4f} {:.4f} {:.4f}".format(*np.asarray(colours[i], dtype=np.float64))
         lines.append(f"v {v[0]:.6f} {v[1]:.6f} {v[2]:.6f}{extra}")

@@ -29,7 +29,9 @@ class RegressorConfig:
     @property
     def encoder(self) -> ResNetEncoderConfig:
         """The encoder's part of this config."""
-        return ResNetEncoderConfig(self.in_channels, self.stem_width, tuple(self.stage_widths), tuple(self.blocks_per_stage))
+        return ResNetEncoderConfig(
+            self.in_channels, self.stem_width, tuple(self.stage_widths), tuple(self.blocks_per_stage)
+        )
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,8 @@ class ReconstructTask(Task):
                   "teacher_sha256": sha(teacher)}
         if config.encoder_init:
             inputs["encoder_init"] = config.encoder_init
-        data = (f"UTKFace {config.train_split} split, aligned N={config.size}, deocclude.synth occluders (train split); "
-                "targets: the teacher's x* of the clean faces; research-only data")
+        data = (
+            f"UTKFace {config.train_split} split, aligned N={config.size}, deocclude.synth occluders (train split); "
+            "targets: the teacher's x* of the clean faces; research-only data"
+        )
         return {"data": data, "inputs": inputs}

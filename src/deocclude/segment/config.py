@@ -33,7 +33,9 @@ class UNetConfig:
     @property
     def encoder(self) -> ResNetEncoderConfig:
         """The encoder's part of this config."""
-        return ResNetEncoderConfig(self.in_channels, self.stem_width, tuple(self.stage_widths), tuple(self.blocks_per_stage))
+        return ResNetEncoderConfig(
+            self.in_channels, self.stem_width, tuple(self.stage_widths), tuple(self.blocks_per_stage)
+        )
 
 
 FULL_RESNET18 = UNetConfig(stem_width=64, stage_widths=(64, 128, 256, 512), decoder_widths=(256, 128, 64, 32, 16))

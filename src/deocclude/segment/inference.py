@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -40,13 +41,19 @@ class Segmenter:
     channels_last); None = that unless ``$DEOCCLUDE_BF16=0``; False = fp32 NCHW.
     """
 
-    def __init__(self, weights: str | Path | UNet = DEFAULT_WEIGHTS, device: str | torch.device = "cpu", size: int = 128,
-                 fast: bool | None = None) -> None:
+    def __init__(
+        self,
+        weights: str | Path | UNet = DEFAULT_WEIGHTS,
+        device: str | torch.device = "cpu",
+        size: int = 128,
+        fast: bool | None = None,
+    ) -> None:
         self.device = resolve_device(device)
         if isinstance(weights, UNet):
             net, self.size = weights, size
         else:
             net, info = S_FILE.load(weights, self.device)
+            assert info.size is not None  # a file with a config always has a size (NetworkFile.read)
             self.size = info.size
         self.mode = precision.mode_for(self.device, fast)
         self.net = precision.channels_last(AnySize(net).to(self.device).eval(), self.mode.channels_last)
@@ -56,7 +63,8 @@ class Segmenter:
     @property
     def is_parser(self) -> bool:
         """True when the loaded weights are the [face, hair, other] parser, False for the old binary S."""
-        return self.net.net.config.out_channels > 1
+        unet = cast(UNet, self.net.net)  # the UNet that __init__ wrapped in AnySize
+        return unet.config.out_channels > 1
 
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor, native: bool = True, batch_size: int = 32) -> torch.Tensor:
@@ -103,9 +111,8 @@ def _apply(model: Segmenter, images: np.ndarray | torch.Tensor, native: bool,
     """``fn`` on images in any layout :func:`~deocclude.face_batch.image_batch` takes; numpy in → numpy out."""
     x, single = image_batch(images)
     p = fn(x, native)
-    if not isinstance(images, torch.Tensor):
-        p = p.cpu().numpy().astype(np.float32)
-    return p[0] if single else p
+    out: np.ndarray | torch.Tensor = p if isinstance(images, torch.Tensor) else p.cpu().numpy().astype(np.float32)
+    return out[0] if single else out
 
 
 @functools.lru_cache(maxsize=4)

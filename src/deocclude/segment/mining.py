@@ -33,6 +33,7 @@ def disagreement(
 ) -> dict[str, float]:
     """Per-face 1 − IoU between the model's visible-face mask and the pseudo-label (clean faces)."""
     net, info = S_FILE.load(weights, device)
+    assert info.size is not None  # a file with a config always has a size (NetworkFile.read)
     size = info.size
     model = AnySize(net).eval()
     faces = load_faces(utkface_root(), split, size, None, limit)

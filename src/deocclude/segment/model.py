@@ -1,7 +1,8 @@
 """U-Net with a ResNet-18-layout encoder for visible-face segmentation (docs/method.md §3).
 
 The encoder is the shared :class:`deocclude.nets.resnet.ResNetEncoder` (R uses it too). The
-encoder/decoder split follows segmentation_models_pytorch: the encoder returns one feature map per stage (stride 1 = the input, 2, 4, 8, 16, 32), the decoder has one conv
+encoder/decoder split follows segmentation_models_pytorch: the encoder returns one feature map
+per stage (stride 1 = the input, 2, 4, 8, 16, 32), the decoder has one conv
 block per stage that upsamples the previous block's output ×2 and concatenates the
 symmetric encoder feature (skip connection). Written in plain PyTorch because torchvision
 and timm are not usable here.

@@ -35,7 +35,14 @@ class PhotoMasks:
 
 def _to_photo(crop_map: np.ndarray, aligned: AlignedFace, height: int, width: int) -> np.ndarray:
     back = to_opencv(invert_affine(aligned.matrix))
-    return cv2.warpAffine(crop_map.astype(np.float32), back, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return cv2.warpAffine(
+        crop_map.astype(np.float32),
+        back,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
 
 
 def segment_photo(photo: np.ndarray, segmenter: Segmenter, finder: FaceFinder | None = None) -> PhotoMasks:

@@ -198,6 +198,6 @@ class SegmentTask(Task):
     @classmethod
     def provenance(cls, config: SegmentTrainConfig) -> dict[str, Any]:
         """S's labels are pseudo-labels of UTKFace faces: the data line says which ones."""
-        data = (f"UTKFace {config.train_split} split (visible_ratio >= {config.min_visible_ratio}), aligned N={config.size}, "
-                "deocclude.synth occluders (train split); research-only data")
+        data = (f"UTKFace {config.train_split} split (visible_ratio >= {config.min_visible_ratio}), "
+                f"aligned N={config.size}, deocclude.synth occluders (train split); research-only data")
         return {"data": data, "inputs": {"hard_examples": config.hard_examples} if config.hard_examples else {}}

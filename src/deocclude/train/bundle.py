@@ -38,7 +38,9 @@ def recipe_for(exported_format: str | None) -> Recipe:
     for recipe in RECIPES.values():
         if recipe.network().format == exported_format:
             return recipe
-    raise DeoccludeError(f"no recipe exports format {exported_format!r}; known: {sorted(r.network().format for r in RECIPES.values())}")
+    raise DeoccludeError(
+        f"no recipe exports format {exported_format!r}; known: {sorted(r.network().format for r in RECIPES.values())}"
+    )
 
 
 def read_log(log: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -82,16 +84,22 @@ def bundle(run: Path, out: Path | None = None, commit: str = "") -> tuple[Path, 
     recipe = recipe_for(meta.get("format"))
     network = recipe.network()
     provenance = run_provenance(run, recipe, commit)
-    path = write_tensors(tensors, out or network.default_path, {**meta, PROVENANCE_KEY: config_to_json(provenance)}, half=True)
+    path = write_tensors(
+        tensors, out or network.default_path, {**meta, PROVENANCE_KEY: config_to_json(provenance)}, half=True
+    )
     network.load(path)  # the file must rebuild its network strictly, or it is not shipped
     if path.stat().st_size >= MAX_BUNDLED_BYTES:
-        raise DeoccludeError(f"{path}: {path.stat().st_size} bytes, over the {MAX_BUNDLED_BYTES} byte budget for bundled weights")
+        raise DeoccludeError(
+            f"{path}: {path.stat().st_size} bytes, over the {MAX_BUNDLED_BYTES} byte budget for bundled weights"
+        )
     return path, provenance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="a finished `deocclude train <recipe>` run folder")
-    parser.add_argument("-o", "--out", type=Path, default=None, help="default: the recipe's file in src/deocclude/weights/")
+    parser.add_argument(
+        "-o", "--out", type=Path, default=None, help="default: the recipe's file in src/deocclude/weights/"
+    )
     parser.add_argument("--trained-with", default="", help="commit of the code the run was trained with "
                         "(default: the commits its log's start records name; runs before 2026-12-02 have none)")
 

@@ -27,9 +27,17 @@ def _split(obj: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
         tensors[key] = obj.detach().cpu().contiguous()
         return {_TENSOR: key}
     if isinstance(obj, dict):
-        return {"__dict__": [[_split(k, f"{key}/k{i}", tensors), _split(v, f"{key}/{i}", tensors)] for i, (k, v) in enumerate(obj.items())]}
+        return {
+            "__dict__": [
+                [_split(k, f"{key}/k{i}", tensors), _split(v, f"{key}/{i}", tensors)]
+                for i, (k, v) in enumerate(obj.items())
+            ]
+        }
     if isinstance(obj, (list, tuple)):
-        return {"__list__": [_split(v, f"{key}/{i}", tensors) for i, v in enumerate(obj)], "tuple": isinstance(obj, tuple)}
+        return {
+            "__list__": [_split(v, f"{key}/{i}", tensors) for i, v in enumerate(obj)],
+            "tuple": isinstance(obj, tuple),
+        }
     return obj
 
 
@@ -51,7 +59,11 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def model_tensors(models: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
-    return {f"{name}.{k}": v.detach().cpu().contiguous() for name, m in models.items() for k, v in unwrap(m).state_dict().items()}
+    return {
+        f"{name}.{k}": v.detach().cpu().contiguous()
+        for name, m in models.items()
+        for k, v in unwrap(m).state_dict().items()
+    }
 
 
 def load_model_tensors(models: dict[str, nn.Module], tensors: dict[str, torch.Tensor]) -> None:
@@ -60,7 +72,9 @@ def load_model_tensors(models: dict[str, nn.Module], tensors: dict[str, torch.Te
         unwrap(m).load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
 
 
-def save_checkpoint(folder: Path, models: dict[str, nn.Module], stateful: dict[str, Any], loop_state: dict[str, Any]) -> None:
+def save_checkpoint(
+    folder: Path, models: dict[str, nn.Module], stateful: dict[str, Any], loop_state: dict[str, Any]
+) -> None:
     """Write models, the ``state_dict()`` of every object in ``stateful`` and the loop state."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -78,7 +92,9 @@ def save_checkpoint(folder: Path, models: dict[str, nn.Module], stateful: dict[s
     shutil.rmtree(old, ignore_errors=True)
 
 
-def load_checkpoint(folder: Path, models: dict[str, nn.Module], stateful: dict[str, Any], device: torch.device) -> dict[str, Any]:
+def load_checkpoint(
+    folder: Path, models: dict[str, nn.Module], stateful: dict[str, Any], device: torch.device
+) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
     load_model_tensors(models, load_file(str(folder / "models.safetensors"), device=str(device)))
     tensors = load_file(str(folder / "optim.safetensors"), device=str(device))

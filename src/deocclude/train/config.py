@@ -43,7 +43,8 @@ class TrainConfig:
     log_every_steps: int = 10
     num_workers: int = 1  # data-loader worker processes per rank
     threads: int = 1  # torch intra-op threads per process (0 = torch default). 1, not 2: on the shared 2-core
-    # machine (load ~14) 2 threads ran 1.5 img/s and 1 thread 11 img/s (OpenMP barriers stall when a thread is descheduled)
+    # machine (load ~14) 2 threads ran 1.5 img/s and 1 thread 11 img/s (OpenMP barriers stall when a thread is
+    # descheduled)
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun: cuda:LOCAL_RANK)
     amp: bool = True  # mixed precision on CUDA (bf16 when supported, else fp16 + GradScaler); ignored on CPU
     fast_cpu: bool = False  # CPU: the layout / dtype a measured probe finds fastest (deocclude.precision): bf16
@@ -61,8 +62,8 @@ def _scalar_parser(tp: Any) -> tuple[Any, str | None]:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _scalar_parser(args[0])
     if origin is tuple:
-        args = typing.get_args(tp)
-        return (args[0] if args else str), "+"
+        elements = typing.get_args(tp)
+        return (elements[0] if elements else str), "+"
     if tp is bool:
         return _parse_bool, "?"
     return tp, None

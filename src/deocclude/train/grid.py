@@ -27,7 +27,9 @@ def tile(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
     return out
 
 
-def overlay(image: torch.Tensor, mask: torch.Tensor, colour: tuple[float, float, float] = (0.0, 1.0, 0.0), alpha: float = 0.45) -> torch.Tensor:
+def overlay(
+    image: torch.Tensor, mask: torch.Tensor, colour: tuple[float, float, float] = (0.0, 1.0, 0.0), alpha: float = 0.45
+) -> torch.Tensor:
     """Tint ``image`` (3,H,W) where ``mask`` (H,W or 1,H,W) is on."""
     m = mask.reshape(1, *image.shape[-2:]).float().clamp(0, 1) * alpha
     c = torch.tensor(colour, dtype=image.dtype, device=image.device).view(3, 1, 1)

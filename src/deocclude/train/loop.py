@@ -4,8 +4,9 @@ Give it a :class:`~deocclude.train.task.Task` and a :class:`~deocclude.train.con
 (or a subclass). It handles: device choice, DDP under ``torchrun`` (DistributedSampler,
 rank-0 logging, rank-0 decisions broadcast so every rank validates/stops together), AMP on
 CUDA, deterministic seeds, a wall-clock budget counted across resumes, a step learning-rate
-drop, on CPU the fastest measured layout / dtype (``--fast-cpu``: bf16 + channels_last where native and faster, else fp32 channels_last), checkpoints every few minutes + ``--resume``, a JSONL log, a PNG grid of
-predictions at every validation and the final exported weights.
+drop, on CPU the fastest measured layout / dtype (``--fast-cpu``: bf16 + channels_last where
+native and faster, else fp32 channels_last), checkpoints every few minutes + ``--resume``, a
+JSONL log, a PNG grid of predictions at every validation and the final exported weights.
 
 Run folder layout (``config.out``)::
 
@@ -18,9 +19,10 @@ import contextlib
 import json
 import random
 import time
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -132,7 +134,9 @@ class JsonlLog:
                 f.write(json.dumps(record) + "\n")
 
 
-def _autocast(device: torch.device, enabled: bool, cpu_bf16: bool = False) -> tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]:
+def _autocast(
+    device: torch.device, enabled: bool, cpu_bf16: bool = False
+) -> tuple[contextlib.AbstractContextManager, torch.amp.GradScaler]:
     """CUDA: bf16 autocast when the GPU supports it (no scaler needed), else fp16 + GradScaler.
     CPU: bf16 autocast when ``cpu_bf16`` (bf16 keeps fp32's exponent range, so no scaler), else fp32."""
     if device.type == "cpu" and cpu_bf16:
@@ -145,6 +149,8 @@ def _autocast(device: torch.device, enabled: bool, cpu_bf16: bool = False) -> tu
 
 class Trainer:
     """Runs one recipe; see the module docstring."""
+
+    _interrupted: bool  # set by _graceful_stop: Ctrl-C / SIGTERM asked the run to end after this step
 
     def __init__(self, task: Task, config: TrainConfig) -> None:
         self.task, self.config = task, config
@@ -164,7 +170,10 @@ class Trainer:
         self.mode = precision.mode_for(self.dist.device, True) if config.fast_cpu else precision.FP32
         if config.fast_cpu and self.dist.device.type == "cpu":
             self.console.print(f"--fast-cpu: {self.mode} (probe: {precision.probe()})")
-        self.models = {k: precision.channels_last(m.to(self.dist.device), self.mode.channels_last) for k, m in task.build_models().items()}
+        self.models = {
+            k: precision.channels_last(m.to(self.dist.device), self.mode.channels_last)
+            for k, m in task.build_models().items()
+        }
         self.optimizers = task.build_optimizers(self.models, config)
         for opt in self.optimizers.values():  # each group's own lr (G's and D's differ) is what the schedule scales
             for group in opt.param_groups:
@@ -185,11 +194,15 @@ class Trainer:
             if source.is_file():  # an exported weights file (e.g. the bundled one): the task knows its layout
                 task.load_initial_weights(self.models, source)
             else:
-                load_model_tensors(self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device)))
+                load_model_tensors(
+                    self.models, load_file(str(source / "models.safetensors"), device=str(self.dist.device))
+                )
             self.console.print(f"initial weights from {source}")
         if self.dist.distributed:
             self.models = {
-                k: DistributedDataParallel(m, device_ids=[self.dist.device.index] if self.dist.device.type == "cuda" else None)
+                k: DistributedDataParallel(
+                    m, device_ids=[self.dist.device.index] if self.dist.device.type == "cuda" else None
+                )
                 if any(p.requires_grad for p in m.parameters())
                 else m
                 for k, m in self.models.items()
@@ -204,12 +217,14 @@ class Trainer:
         c, d = self.config, self.dist
         train_set = self.task.train_dataset()
         sampler = SeededSampler(train_set, d.world_size, d.rank, c.seed)
-        common = dict(num_workers=c.num_workers, collate_fn=self.task.collate, pin_memory=d.device.type == "cuda")
+        common: dict[str, Any] = dict(num_workers=c.num_workers, collate_fn=self.task.collate,
+                                      pin_memory=d.device.type == "cuda")
         if c.num_workers > 0:  # spawned: a forked worker deadlocks in OpenMP (and must not inherit CUDA)
             common.update(persistent_workers=True, worker_init_fn=_worker_init, multiprocessing_context="spawn")
         train = DataLoader(train_set, batch_size=c.batch_size, sampler=sampler, drop_last=True, **common)
         val_set = self.task.val_dataset()
-        val_sampler = DistributedSampler(val_set, d.world_size, d.rank, shuffle=False, drop_last=False)
+        val_sampler: DistributedSampler[Any] = DistributedSampler(val_set, d.world_size, d.rank, shuffle=False,
+                                                                  drop_last=False)
         val = DataLoader(val_set, batch_size=c.batch_size, sampler=val_sampler, **common)
         return train, sampler, val
 
@@ -302,16 +317,33 @@ class Trainer:
     def _fit(self) -> dict[str, Any]:
         c, s = self.config, self.state
         train_loader, sampler, val_loader = self._loaders()
-        per_epoch = max(1, len(sampler.dataset) // (c.batch_size * self.dist.world_size))
+        per_epoch = max(1, len(cast(Sized, sampler.dataset)) // (c.batch_size * self.dist.world_size))
         self._t0 = time.monotonic()
         last_ckpt = last_val = time.monotonic()
         window_t, window_n = time.monotonic(), 0
         for m in self.models.values():
             m.train()
-        self.log.write({"event": "start", "step": s.step, "minutes": s.minutes, "world_size": self.dist.world_size, "device": str(self.dist.device), "cpu_mode": str(self.mode),
-                        "commit": checkout_commit()})  # the bundler's trained_with_commit (one per --resume)
+        self.log.write(
+            {
+                "event": "start",
+                "step": s.step,
+                "minutes": s.minutes,
+                "world_size": self.dist.world_size,
+                "device": str(self.dist.device),
+                "cpu_mode": str(self.mode),
+                "commit": checkout_commit(),
+            }
+        )  # the bundler's trained_with_commit (one per --resume)
         stop = False
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console, disable=not self.is_main)
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            disable=not self.is_main,
+        )
         with progress:
             bar = progress.add_task(f"train {self.task.name}", total=100.0, info="")
             while not stop:
@@ -333,7 +365,8 @@ class Trainer:
                     flags = distmod.broadcast_flags(
                         [
                             frac >= 1.0 or self._interrupted,
-                            (c.val_every_steps > 0 and s.step % c.val_every_steps == 0) or (c.val_every_minutes > 0 and now - last_val >= 60 * c.val_every_minutes),
+                            (c.val_every_steps > 0 and s.step % c.val_every_steps == 0)
+                            or (c.val_every_minutes > 0 and now - last_val >= 60 * c.val_every_minutes),
                             now - last_ckpt >= 60 * c.checkpoint_every_minutes,
                         ],
                         self.dist,
@@ -342,11 +375,29 @@ class Trainer:
                     if s.step % c.log_every_steps == 0 or stop:
                         rate = window_n / max(now - window_t, 1e-9)
                         window_t, window_n = now, 0
-                        self.log.write({"event": "train", "step": s.step, "epoch": s.epoch + s.position / max(1, len(sampler.dataset) // self.dist.world_size), "minutes": round(self._minutes(), 3), "lr": lr, "images": s.images, "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in losses.items()}})
-                    progress.update(bar, completed=min(100.0, 100.0 * frac), info=f"step {s.step} loss {losses.get('loss', float('nan')):.4f}")
+                        self.log.write(
+                            {
+                                "event": "train",
+                                "step": s.step,
+                                "epoch": s.epoch
+                                + s.position / max(1, len(cast(Sized, sampler.dataset)) // self.dist.world_size),
+                                "minutes": round(self._minutes(), 3),
+                                "lr": lr,
+                                "images": s.images,
+                                "images_per_s": round(rate, 2),
+                                **{k: round(v, 5) for k, v in losses.items()},
+                            }
+                        )
+                    progress.update(
+                        bar,
+                        completed=min(100.0, 100.0 * frac),
+                        info=f"step {s.step} loss {losses.get('loss', float('nan')):.4f}",
+                    )
                     if do_val and not stop:
                         s.last_val = self.validate(val_loader)
-                        self.log.write({"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), **s.last_val})
+                        self.log.write(
+                            {"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), **s.last_val}
+                        )
                         last_val = time.monotonic()
                     if do_ckpt and not stop:
                         self.checkpoint()
@@ -357,10 +408,20 @@ class Trainer:
                     s.epoch += 1
                     s.position = 0
         s.last_val = self.validate(val_loader)
-        self.log.write({"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), "final": True, **s.last_val})
+        self.log.write(
+            {"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), "final": True, **s.last_val}
+        )
         self.checkpoint()
         path = self.export()
-        summary = {"event": "end", "step": s.step, "epochs": s.epoch + s.position / max(1, per_epoch * c.batch_size), "images": s.images, "minutes": round(self._minutes(), 3), "weights": str(path), **s.last_val}
+        summary = {
+            "event": "end",
+            "step": s.step,
+            "epochs": s.epoch + s.position / max(1, per_epoch * c.batch_size),
+            "images": s.images,
+            "minutes": round(self._minutes(), 3),
+            "weights": str(path),
+            **s.last_val,
+        }
         self.log.write(summary)
         return summary
 

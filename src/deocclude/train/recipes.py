@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deocclude.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class Recipe:
     network_file: str  # "module:NAME" of the NetworkFile its export is (the bundler finds a run's recipe by its format)
     description: str = ""
 
-    def config_class(self) -> type:
+    def config_class(self) -> type[TrainConfig]:
         """The recipe's config dataclass (torch-free: the CLI builds its flags from it)."""
         return _load(self.config)
 
@@ -46,22 +49,24 @@ RECIPES: dict[str, Recipe] = {
         config="deocclude.segment.config:SegmentTrainConfig",
         task="deocclude.segment.task:SegmentTask",
         network_file="deocclude.segment.inference:S_FILE",
-        description="Train S (docs/method.md §3) on aligned UTKFace train faces with synthetic occluders; validates on val faces, clean and with held-out occluders.",
+        description="Train S (docs/method.md §3) on aligned UTKFace train faces with synthetic occluders; "
+        "validates on val faces, clean and with held-out occluders.",
     ),
     "inpaint": Recipe(
         help="G: guided inpainting (gated encoder-decoder + self-attention, GAN) on UTKFace + synthetic occluders",
         config="deocclude.inpaint.config:InpaintTrainConfig",
         task="deocclude.inpaint.task:InpaintTask",
         network_file="deocclude.inpaint.api:G_FILE",
-        description="Train G (docs/method.md §5) on aligned UTKFace train faces with synthetic occluders of every category; "
-        "I_R from --prior (a folder of cached renders) or zeros; ablations --no-prior and --no-ssim-loss.",
+        description="Train G (docs/method.md §5) on aligned UTKFace train faces with synthetic occluders of every "
+        "category; I_R from --prior (a folder of cached renders) or zeros; ablations --no-prior and --no-ssim-loss.",
     ),
     "reconstruct": Recipe(
-        help="R: occlusion-robust 3D face reconstruction (x = pose, shape, albedo, SH light) on UTKFace + synthetic occluders",
+        help="R: occlusion-robust 3D face reconstruction (x = pose, shape, albedo, SH light) on UTKFace "
+        "+ synthetic occluders",
         config="deocclude.reconstruct.regressor_config:ReconstructTrainConfig",
         task="deocclude.reconstruct.task:ReconstructTask",
         network_file="deocclude.reconstruct.inference:R_FILE",
-        description="Train R (docs/method.md §4) on occluded UTKFace train faces against the teacher's x* of the clean faces "
-        "(run `deocclude fit` first); validates on val faces with held-out occluders.",
+        description="Train R (docs/method.md §4) on occluded UTKFace train faces against the teacher's x* of the "
+        "clean faces (run `deocclude fit` first); validates on val faces with held-out occluders.",
     ),
 }

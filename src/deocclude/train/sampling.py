@@ -20,7 +20,7 @@ class SeededSampler(DistributedSampler):
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
         self.start = 0
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[tuple[int, int]]:
         indices = list(super().__iter__())
         seeds = np.random.default_rng([self.seed, self.epoch, self.rank]).integers(0, 2**31 - 1, size=len(indices))
         for pos in range(self.start, len(indices)):

@@ -99,7 +99,13 @@ class Task:
             tensors = {f"{next(iter(models))}.{k}": v for k, v in tensors.items()}
         for name, m in models.items():
             prefix = f"{name}."
-            m.load_state_dict({k[len(prefix):]: v.float() if v.is_floating_point() else v for k, v in tensors.items() if k.startswith(prefix)})
+            m.load_state_dict(
+                {
+                    k[len(prefix) :]: v.float() if v.is_floating_point() else v
+                    for k, v in tensors.items()
+                    if k.startswith(prefix)
+                }
+            )
 
     def export_metadata(self) -> dict[str, str]:
         """String metadata stored with the exported weights (e.g. the model config)."""
