@@ -192,13 +192,15 @@ def _run_on_ray(ray: Any, pd: Any, args: argparse.Namespace, actor_args: dict[st
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours counts photos; Ray's counts blocks and rows
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run INFO lines are not the user's
         batch = max(1, args.batch_size)
         # blocks of exactly --batch-size rows: each actor call is one block, the local engine's batch
         blocks = [pd.DataFrame(todo[start:start + batch], columns=["index", "path", "name"])
                   for start in range(0, len(todo), batch)]
         dataset = ray.data.from_pandas(blocks).map_batches(
             PhotoActor, fn_constructor_kwargs={"args": actor_args, "cwd": os.getcwd()},
-            batch_size=batch, batch_format="pandas", concurrency=min(_actor_count(ray, args), len(blocks)),
+            batch_size=batch, batch_format="pandas",  # compute= : Ray >= 2.51's spelling of concurrency=N
+            compute=ray.data.ActorPoolStrategy(size=min(_actor_count(ray, args), len(blocks))),
             num_cpus=1, num_gpus=args.num_gpus_per_actor or None)
         with progress:
             task = progress.add_task(f"de-occluding on Ray ({math.ceil(len(todo) / batch)} batches)", total=len(todo))
