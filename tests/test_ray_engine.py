@@ -103,3 +103,10 @@ def test_without_ray_the_engine_is_a_one_line_error_naming_the_install(monkeypat
 def test_ray_flags_without_the_ray_engine_are_refused(tmp_path: Path, capsys) -> None:
     assert main(["run", str(EXAMPLES / "astronaut.jpg"), "-o", str(tmp_path / "out"), "--actors", "4"]) == 2
     assert "need --engine ray" in capsys.readouterr().err
+
+
+def test_cuda_without_gpu_actors_is_refused_before_ray_starts(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    assert main(["run", str(EXAMPLES / "astronaut.jpg"), "-o", str(tmp_path / "out"), "--engine", "ray",
+                 "--device", "cuda"]) == 2
+    assert "needs --num-gpus-per-actor" in capsys.readouterr().err

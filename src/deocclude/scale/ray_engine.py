@@ -106,7 +106,12 @@ def _error_message(exc: BaseException) -> str:
             return str(seen)
         seen = getattr(seen, "cause", None) or seen.__cause__
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return f"Ray job failed: {type(exc).__name__}: {lines[-1] if lines else ''}"
+    last = lines[-1] if lines else ""
+    for name in ("ImageReadError", "NoFaceError", "WeightsNotFoundError", "DeoccludeError"):
+        marker = f"deocclude.errors.{name}: "  # an actor's own error, as Ray reprints it (ActorDiedError)
+        if marker in last:
+            return last.split(marker, 1)[1]
+    return f"Ray job failed: {type(exc).__name__}: {last}"
 
 
 def _actor_count(ray: Any, args: argparse.Namespace) -> int:  # noqa: ANN401 - the ray module
@@ -142,6 +147,9 @@ def run_ray(args: argparse.Namespace) -> int:
     config_from_args(args)  # bad flag values fail here, in one line, before any actor starts
     if args.num_gpus_per_actor is not None and args.num_gpus_per_actor < 0:
         raise DeoccludeError(f"--num-gpus-per-actor must be >= 0, got {args.num_gpus_per_actor}")
+    if str(args.device).startswith("cuda") and not args.num_gpus_per_actor:
+        raise DeoccludeError(f"--device {args.device} with --engine ray needs --num-gpus-per-actor (Ray shows an "
+                             "actor no GPU unless it asks for one)")
     for stale in [*out_dir.glob(".*.part*"), *out_dir.glob("*/.*.part*")]:  # a killed run's temp files
         if stale.is_file():
             stale.unlink(missing_ok=True)
