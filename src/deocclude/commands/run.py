@@ -77,6 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default on; the manifest's \"changed\" tells them apart)")
     p.add_argument("--save-intermediates", action="store_true", help="also write every crop and mask per face")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of input folders")
+    ray = p.add_argument_group("scale out (docs/scale.md)")
+    ray.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: this process; ray: a pool of Ray Data actors, same outputs (pip install "
+                          "'deocclude[ray]'); with ray an INPUT ending in .txt / .lst is a list of paths, one a line")
+    ray.add_argument("--address", help="Ray cluster to join, e.g. auto (default: start a local one)")
+    ray.add_argument("--actors", type=int, help="Ray actors, one Deoccluder each (default: one per CPU or GPU share)")
+    ray.add_argument("--num-gpus-per-actor", type=float, help="GPUs per Ray actor, e.g. 1 or 0.5 (default 0: CPU)")
     p.set_defaults(func=run)
 
 
@@ -148,6 +155,14 @@ def config_from_args(args: argparse.Namespace) -> DeoccluderConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        from deocclude.scale.ray_engine import run_ray
+
+        return run_ray(args)
+    if args.address or args.actors is not None or args.num_gpus_per_actor is not None:
+        from deocclude.errors import DeoccludeError
+
+        raise DeoccludeError("--address, --actors and --num-gpus-per-actor need --engine ray")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -1,0 +1,1 @@
+"""``deocclude run`` at scale: :mod:`deocclude.scale.ray_engine` (``--engine ray``, the ``ray`` extra)."""
