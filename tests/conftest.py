@@ -15,6 +15,9 @@ from deocclude.paths import REPO_DIR
 from deocclude.paths import data_root as _data_root
 
 EXAMPLES_DIR = REPO_DIR / "examples"
+TINY_S_FLAGS = ("--model.stem-width 8 --model.stage-widths 8 8 16 16 --model.blocks-per-stage 1 1 1 1 "
+                "--model.decoder-widths 16 8 8 8 8").split()
+"""`deocclude train segment` flags for a tiny S: the training tests run the real loop in seconds."""
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import TINY_S_FLAGS
 from deocclude.segment.config import SegmentTrainConfig, UNetConfig
 from deocclude.train.checkpoint import load_checkpoint, save_checkpoint
 from deocclude.train.config import (
@@ -80,26 +81,6 @@ def test_checkpoint_round_trip_restores_model_and_optimizer(tmp_path: Path) -> N
     assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.rglob("*.pt"))  # no pickles
 
 
-TINY_FLAGS = [
-    "--model.stem-width",
-    "8",
-    "--model.stage-widths",
-    "8",
-    "8",
-    "16",
-    "16",
-    "--model.blocks-per-stage",
-    "1",
-    "1",
-    "1",
-    "1",
-    "--model.decoder-widths",
-    "16",
-    "8",
-    "8",
-    "8",
-    "8",
-]
 
 
 def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> None:
@@ -126,7 +107,7 @@ def test_two_step_real_run_then_resume(tmp_path: Path, utkface_root: Path) -> No
         "1",
         "--size",
         "64",
-        *TINY_FLAGS,
+        *TINY_S_FLAGS,
     ]
     assert main([*common, "--max-steps", "2"]) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -171,7 +152,7 @@ def test_sigterm_finishes_the_run_with_validation_and_export(tmp_path: Path, utk
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "deocclude", "train", "segment", "--out", str(out), "--batch-size", "2",
            "--train-split", "val", "--train-limit", "8", "--val-limit", "2", "--num-workers", "0",
-           "--log-every-steps", "1", "--size", "64", "--max-steps", "100000", *TINY_FLAGS]
+           "--log-every-steps", "1", "--size", "64", "--max-steps", "100000", *TINY_S_FLAGS]
     proc = subprocess.Popen(cmd, env={**os.environ, "DEOCCLUDE_DATA": str(utkface_root.parents[1])},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log = out / "log.jsonl"

@@ -8,29 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import TINY_S_FLAGS
 from deocclude import precision
 from deocclude.train.loop import Trainer
-
-TINY_FLAGS = [
-    "--model.stem-width",
-    "8",
-    "--model.stage-widths",
-    "8",
-    "8",
-    "16",
-    "16",
-    "--model.blocks-per-stage",
-    "1",
-    "1",
-    "1",
-    "1",
-    "--model.decoder-widths",
-    "16",
-    "8",
-    "8",
-    "8",
-    "8",
-]  # as in test_train.py
 
 
 def test_schedule_scales_each_optimizers_own_lr() -> None:
@@ -93,7 +73,7 @@ def test_fast_cpu_run_and_init_from_weights_file(tmp_path: Path, utkface_root: P
 
     first = tmp_path / "a"
     common = ["train", "segment", "--batch-size", "2", "--train-split", "val", "--train-limit", "4", "--val-limit", "2",
-              "--num-workers", "0", "--size", "64", "--max-minutes", "0", *TINY_FLAGS]
+              "--num-workers", "0", "--size", "64", "--max-minutes", "0", *TINY_S_FLAGS]
     assert main([*common, "--out", str(first), "--max-steps", "1", "--fast-cpu"]) == 0
     log = [json.loads(line) for line in (first / "log.jsonl").read_text().splitlines()]
     assert log[0]["cpu_mode"] == str(precision.cpu_mode(True))
