@@ -315,89 +315,40 @@ class Trainer:
             return self._fit()
 
     def _fit(self) -> dict[str, Any]:
+        """The loop: step, then log / validate / checkpoint when due (every rank decides alike), until done."""
         c, s = self.config, self.state
         train_loader, sampler, val_loader = self._loaders()
-        per_epoch = max(1, len(cast(Sized, sampler.dataset)) // (c.batch_size * self.dist.world_size))
+        samples = len(cast(Sized, sampler.dataset))
+        per_epoch = max(1, samples // (c.batch_size * self.dist.world_size))
         self._t0 = time.monotonic()
         last_ckpt = last_val = time.monotonic()
         window_t, window_n = time.monotonic(), 0
         for m in self.models.values():
             m.train()
-        self.log.write(
-            {
-                "event": "start",
-                "step": s.step,
-                "minutes": s.minutes,
-                "world_size": self.dist.world_size,
-                "device": str(self.dist.device),
-                "cpu_mode": str(self.mode),
-                "commit": checkout_commit(),
-            }
-        )  # the bundler's trained_with_commit (one per --resume)
+        self.log.write({"event": "start", "step": s.step, "minutes": s.minutes, "world_size": self.dist.world_size,
+                        "device": str(self.dist.device), "cpu_mode": str(self.mode),
+                        "commit": checkout_commit()})  # the bundler's trained_with_commit (one per --resume)
         stop = False
-        progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=self.console,
-            disable=not self.is_main,
-        )
-        with progress:
+        with self._progress_bar() as progress:
             bar = progress.add_task(f"train {self.task.name}", total=100.0, info="")
             while not stop:
                 sampler.set_epoch(s.epoch)
                 sampler.start = s.position
                 for batch in train_loader:
-                    batch = to_device(batch, self.dist.device)
-                    batch = to_channels_last(batch) if self.mode.channels_last else batch
-                    frac = self._progress(1.0 / per_epoch)
-                    lr = self._set_lr(frac)
-                    losses = self._train_step(batch)
-                    s.step += 1
-                    s.position += c.batch_size
+                    lr, losses = self._step(batch, per_epoch)
                     n = c.batch_size * self.dist.world_size
-                    s.images += n
                     window_n += n
                     now = time.monotonic()
                     frac = self._progress(1.0 / per_epoch)
-                    flags = distmod.broadcast_flags(
-                        [
-                            frac >= 1.0 or self._interrupted,
-                            (c.val_every_steps > 0 and s.step % c.val_every_steps == 0)
-                            or (c.val_every_minutes > 0 and now - last_val >= 60 * c.val_every_minutes),
-                            now - last_ckpt >= 60 * c.checkpoint_every_minutes,
-                        ],
-                        self.dist,
-                    )
-                    stop, do_val, do_ckpt = flags
+                    stop, do_val, do_ckpt = self._due(frac, now, last_val, last_ckpt)
                     if s.step % c.log_every_steps == 0 or stop:
                         rate = window_n / max(now - window_t, 1e-9)
                         window_t, window_n = now, 0
-                        self.log.write(
-                            {
-                                "event": "train",
-                                "step": s.step,
-                                "epoch": s.epoch
-                                + s.position / max(1, len(cast(Sized, sampler.dataset)) // self.dist.world_size),
-                                "minutes": round(self._minutes(), 3),
-                                "lr": lr,
-                                "images": s.images,
-                                "images_per_s": round(rate, 2),
-                                **{k: round(v, 5) for k, v in losses.items()},
-                            }
-                        )
-                    progress.update(
-                        bar,
-                        completed=min(100.0, 100.0 * frac),
-                        info=f"step {s.step} loss {losses.get('loss', float('nan')):.4f}",
-                    )
+                        self._log_train(lr, losses, rate, samples)
+                    progress.update(bar, completed=min(100.0, 100.0 * frac),
+                                    info=f"step {s.step} loss {losses.get('loss', float('nan')):.4f}")
                     if do_val and not stop:
-                        s.last_val = self.validate(val_loader)
-                        self.log.write(
-                            {"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), **s.last_val}
-                        )
+                        self._validate_and_log(val_loader)
                         last_val = time.monotonic()
                     if do_ckpt and not stop:
                         self.checkpoint()
@@ -407,21 +358,56 @@ class Trainer:
                 else:
                     s.epoch += 1
                     s.position = 0
+        return self._finish(val_loader, per_epoch)
+
+    def _progress_bar(self) -> Progress:
+        return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                        TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console,
+                        disable=not self.is_main)
+
+    def _step(self, batch: Any, per_epoch: int) -> tuple[float, dict[str, float]]:
+        """One optimisation step on ``batch``; advances the state. Returns (lr, losses)."""
+        c, s = self.config, self.state
+        batch = to_device(batch, self.dist.device)
+        batch = to_channels_last(batch) if self.mode.channels_last else batch
+        lr = self._set_lr(self._progress(1.0 / per_epoch))
+        losses = self._train_step(batch)
+        s.step += 1
+        s.position += c.batch_size
+        s.images += c.batch_size * self.dist.world_size
+        return lr, losses
+
+    def _due(self, frac: float, now: float, last_val: float, last_ckpt: float) -> list[bool]:
+        """[stop, validate, checkpoint], decided on rank 0 and broadcast so every rank agrees."""
+        c, s = self.config, self.state
+        return distmod.broadcast_flags([
+            frac >= 1.0 or self._interrupted,
+            (c.val_every_steps > 0 and s.step % c.val_every_steps == 0)
+            or (c.val_every_minutes > 0 and now - last_val >= 60 * c.val_every_minutes),
+            now - last_ckpt >= 60 * c.checkpoint_every_minutes,
+        ], self.dist)
+
+    def _log_train(self, lr: float, losses: dict[str, float], rate: float, samples: int) -> None:
+        s = self.state
+        self.log.write({"event": "train", "step": s.step,
+                        "epoch": s.epoch + s.position / max(1, samples // self.dist.world_size),
+                        "minutes": round(self._minutes(), 3), "lr": lr, "images": s.images,
+                        "images_per_s": round(rate, 2), **{k: round(v, 5) for k, v in losses.items()}})
+
+    def _validate_and_log(self, val_loader: Any, final: bool = False) -> None:
+        s = self.state
         s.last_val = self.validate(val_loader)
-        self.log.write(
-            {"event": "val", "step": s.step, "minutes": round(self._minutes(), 3), "final": True, **s.last_val}
-        )
+        self.log.write({"event": "val", "step": s.step, "minutes": round(self._minutes(), 3),
+                        **({"final": True} if final else {}), **s.last_val})
+
+    def _finish(self, val_loader: Any, per_epoch: int) -> dict[str, Any]:
+        """Final validation, checkpoint and export; the run's summary (also its log's last record)."""
+        c, s = self.config, self.state
+        self._validate_and_log(val_loader, final=True)
         self.checkpoint()
         path = self.export()
-        summary = {
-            "event": "end",
-            "step": s.step,
-            "epochs": s.epoch + s.position / max(1, per_epoch * c.batch_size),
-            "images": s.images,
-            "minutes": round(self._minutes(), 3),
-            "weights": str(path),
-            **s.last_val,
-        }
+        summary = {"event": "end", "step": s.step, "epochs": s.epoch + s.position / max(1, per_epoch * c.batch_size),
+                   "images": s.images, "minutes": round(self._minutes(), 3), "weights": str(path), **s.last_val}
         self.log.write(summary)
         return summary
 
