@@ -223,6 +223,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def chosen_pairs(pairs: list[Pair], folds: str, limit: int | None) -> tuple[list[int], list[Pair]]:
+    """(the folds asked for, their pairs after ``--limit``); bad ``--folds`` is a one-line error."""
+    try:
+        wanted = sorted({int(f) for f in str(folds).split(",") if f.strip()})
+    except ValueError as exc:
+        raise DeoccludeError(f"--folds must be comma-separated fold numbers, got {folds!r}") from exc
+    available = sorted({p.fold for p in pairs})
+    if not wanted or any(f not in available for f in wanted):
+        raise DeoccludeError(f"--folds {folds}: pairs.txt has folds {available}")
+    chosen = limit_pairs([p for p in pairs if p.fold in wanted], limit)
+    if not chosen:
+        raise DeoccludeError("no pairs to evaluate (--limit 0?)")
+    return wanted, chosen
+
+
+@dataclass
+class PairScorer:
+    """The pairs as index arrays over the photos, and the verification row of a set of pair scores."""
+
+    pairs: list[Pair]
+    files: list[str]
+    """Every photo of the pairs (the crops' order)."""
+    seconds: list[str]
+    """The second photos (the occluded ones), one per distinct photo."""
+
+    def __post_init__(self) -> None:
+        index = {f: i for i, f in enumerate(self.files)}
+        second_pos = {f: i for i, f in enumerate(self.seconds)}
+        self.same = np.array([p.same for p in self.pairs])
+        self.fold = np.array([p.fold for p in self.pairs])
+        self.first = np.array([index[p.first] for p in self.pairs])  # into files
+        self.second = np.array([second_pos[p.second] for p in self.pairs])  # into seconds
+        self.second_idx = np.array([index[f] for f in self.seconds])  # seconds into files
+
+    def row(self, scores: np.ndarray, clean_thresholds: dict[int, float] | None) -> dict:
+        same, fold = self.same, self.fold
+        row = verification_accuracy(scores, same, fold)
+        if clean_thresholds is not None:
+            row["accuracy_at_clean_threshold"] = verification_accuracy(scores, same, fold,
+                                                                       clean_thresholds)["accuracy_mean"]
+        row["same_cos_mean"] = float(scores[same].mean()) if same.any() else None
+        row["different_cos_mean"] = float(scores[~same].mean()) if (~same).any() else None
+        return row
+
+
+def occlude_and_restore(kind: str, faces: dict, scorer: PairScorer, occluder: Occluder, restorer: Restorer,
+                        show: bool) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Every second photo occluded by ``kind`` (seeded per photo) and restored by every method:
+    (restored crops per method, found M_O, true holes)."""
+    n = len(scorer.seconds)
+    outputs = {m: np.zeros((n, 128, 128, 3), np.uint8) for m in restorer.methods}
+    found_all = np.zeros((n, 128, 128), bool)
+    holes_all = np.zeros((n, 128, 128), np.float32)
+    step = 4 * restorer.batch_size
+    for part in progress(list(chunks(n, step)), -(-n // step), f"LFW {kind}: occlude + restore", show):
+        occluded, holes = [], []
+        for i in range(part.start, part.stop):
+            j = scorer.second_idx[i]
+            seed = zlib.crc32(scorer.seconds[i].encode())
+            image, alpha = occluder(faces["crops"][j], faces["landmarks"][j], kind, seed)
+            occluded.append(image)
+            holes.append(oracle_hole(alpha, faces["landmarks"][j]))
+        restored, found = restorer(np.stack(occluded), np.stack(holes))
+        for m in restorer.methods:
+            outputs[m][part] = restored[m]
+        found_all[part], holes_all[part] = found, np.stack(holes)
+    return outputs, found_all, holes_all
+
+
 def run(args: argparse.Namespace) -> dict:
     """Run the LFW protocol and return its report (``deocclude eval`` writes it); draws the example grid."""
     import torch
@@ -236,42 +305,16 @@ def run(args: argparse.Namespace) -> dict:
     root = data_root() / "faces" / "lfw"
     require_folder(root, "LFW data")
     kinds = parse_types(args.types, LFW_TYPES, LFW_TYPES)
-    pairs = read_pairs(root)
-    try:
-        wanted = sorted({int(f) for f in str(args.folds).split(",") if f.strip()})
-    except ValueError as exc:
-        raise DeoccludeError(f"--folds must be comma-separated fold numbers, got {args.folds!r}") from exc
-    available = sorted({p.fold for p in pairs})
-    if not wanted or any(f not in available for f in wanted):
-        raise DeoccludeError(f"--folds {args.folds}: pairs.txt has folds {available}")
-    pairs = limit_pairs([p for p in pairs if p.fold in wanted], args.limit)
-    if not pairs:
-        raise DeoccludeError("no pairs to evaluate (--limit 0?)")
+    wanted, pairs = chosen_pairs(read_pairs(root), args.folds, args.limit)
     files = sorted({p.first for p in pairs} | {p.second for p in pairs})
-    seconds = sorted({p.second for p in pairs})
-    index = {f: i for i, f in enumerate(files)}
+    scorer = PairScorer(pairs, files, sorted({p.second for p in pairs}))
     faces = aligned_lfw_crops(files, root, 128, show)
 
     embedders = {net: Embedder(opts["device"], opts["batch_size"], net) for net in IDENTITY_NETWORKS}
     restorer = Restorer(opts["device"], opts["batch_size"])
     occluder = Occluder(opts["seed"])
     clean_embs = {net: embed(faces["crops"]) for net, embed in embedders.items()}
-    same = np.array([p.same for p in pairs])
-    fold = np.array([p.fold for p in pairs])
-    first = np.array([index[p.first] for p in pairs])
-    second_pos = {f: i for i, f in enumerate(seconds)}
-    second = np.array([second_pos[p.second] for p in pairs])
-    second_idx = np.array([index[f] for f in seconds])
-
-    def evaluate(scores: np.ndarray, clean_thresholds: dict[int, float] | None) -> dict:
-        row = verification_accuracy(scores, same, fold)
-        if clean_thresholds is not None:
-            row["accuracy_at_clean_threshold"] = verification_accuracy(scores, same, fold, clean_thresholds)[
-                "accuracy_mean"
-            ]
-        row["same_cos_mean"] = float(scores[same].mean()) if same.any() else None
-        row["different_cos_mean"] = float(scores[~same].mean()) if (~same).any() else None
-        return row
+    first, second, second_idx = scorer.first, scorer.second, scorer.second_idx
 
     def pair_scores(net: str, second_crops: np.ndarray) -> np.ndarray:
         """Cosine of every pair: the clean first photo vs ``second_crops`` (one per second photo)."""
@@ -280,48 +323,31 @@ def run(args: argparse.Namespace) -> dict:
     results: dict[str, dict] = {}
     thresholds: dict[str, dict[int, float]] = {}
     for net in IDENTITY_NETWORKS:
-        clean = evaluate(cosine(clean_embs[net][first], clean_embs[net][second_idx][second]), None)
+        clean = scorer.row(cosine(clean_embs[net][first], clean_embs[net][second_idx][second]), None)
         thresholds[net] = {int(k): t for k, t in clean["thresholds"].items()}
         results[net] = {CLEAN: clean}
         for floor, parts in FLOORS.items():  # the clean second photo with a face part blacked out
             blacked = black_out(faces["crops"][second_idx], faces["landmarks"][second_idx], parts)
-            results[net][floor] = evaluate(pair_scores(net, blacked), thresholds[net])
+            results[net][floor] = scorer.row(pair_scores(net, blacked), thresholds[net])
     grid_rows: list[list[np.ndarray]] = []
     masks: dict[str, dict] = {}
     methods = restorer.methods
     for kind in kinds:
-        outputs = {m: np.zeros((len(seconds), 128, 128, 3), np.uint8) for m in methods}
-        found_all = np.zeros((len(seconds), 128, 128), bool)
-        holes_all = np.zeros((len(seconds), 128, 128), np.float32)
-        step = 4 * restorer.batch_size
-        for part in progress(
-            list(chunks(len(seconds), step)), -(-len(seconds) // step), f"LFW {kind}: occlude + restore", show
-        ):
-            occluded, holes = [], []
-            for i in range(part.start, part.stop):
-                j = second_idx[i]
-                image, alpha = occluder(faces["crops"][j], faces["landmarks"][j], kind, zlib.crc32(seconds[i].encode()))
-                occluded.append(image)
-                holes.append(oracle_hole(alpha, faces["landmarks"][j]))
-            restored, found = restorer(np.stack(occluded), np.stack(holes))
-            for m in methods:
-                outputs[m][part] = restored[m]
-            found_all[part], holes_all[part] = found, np.stack(holes)
-        masks[kind] = mask_scores(found_all, holes_all)
+        outputs, found, holes = occlude_and_restore(kind, faces, scorer, occluder, restorer, show)
+        masks[kind] = mask_scores(found, holes)
         for net in IDENTITY_NETWORKS:
             results[net][kind] = {}
             for m in progress(methods, len(methods), f"LFW {kind}: {net} embeddings", show):
-                results[net][kind][m] = evaluate(pair_scores(net, outputs[m]), thresholds[net])
-        for i in example_rows(len(seconds), len(grid_rows), 2 * len(kinds)):  # two different photos per type
+                results[net][kind][m] = scorer.row(pair_scores(net, outputs[m]), thresholds[net])
+        for i in example_rows(len(scorer.seconds), len(grid_rows), 2 * len(kinds)):  # two different photos per type
             partner = first[int(np.nonzero(second == i)[0][0])]
-            grid_rows.append(
-                [faces["crops"][partner], faces["crops"][second_idx[i]]] + [outputs[m][i] for m in methods]
-            )
+            grid_rows.append([faces["crops"][partner], faces["crops"][second_idx[i]]]
+                             + [outputs[m][i] for m in methods])
         del outputs
     summary = {
         "protocol": "lfw", "folds": wanted, "pairs": len(pairs),
-        "same_pairs": int(same.sum()), "different_pairs": int((~same).sum()), "images": len(files),
-        "occluded_images": len(seconds), "mediapipe_missed_used_mean_landmarks": int(faces["missed"].sum()),
+        "same_pairs": int(scorer.same.sum()), "different_pairs": int((~scorer.same).sum()), "images": len(files),
+        "occluded_images": len(scorer.seconds), "mediapipe_missed_used_mean_landmarks": int(faces["missed"].sum()),
         "crop_size": 128, "seed": opts["seed"], "types": list(kinds), "methods": list(methods),
         "device": str(embedders["dlib"].device), "torch_threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - start, 1), "results": results["dlib"],
@@ -338,9 +364,8 @@ def run(args: argparse.Namespace) -> dict:
     }
     if grid_rows and opts["grid"] is not None:
         opts["grid"].parent.mkdir(parents=True, exist_ok=True)
-        write_image(
-            opts["grid"], image_grid(grid_rows, ["1st photo", "2nd, clean"] + [m.replace("ours ", "") for m in methods])
-        )
+        labels = ["1st photo", "2nd, clean"] + [m.replace("ours ", "") for m in methods]
+        write_image(opts["grid"], image_grid(grid_rows, labels))
         summary["grid"] = str(opts["grid"])
     return summary
 
