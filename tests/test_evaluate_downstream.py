@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from deocclude.cli import main
+from deocclude.evaluate.embeddings import cosine
+from deocclude.evaluate.figures import draw_histogram, histogram_counts, summarize
 from deocclude.evaluate.lfw import Pair, best_threshold, limit_pairs, read_pairs, verification_accuracy
-from deocclude.evaluate.occlude_photos import cosine, draw_histogram, histogram_counts, mask_scores, summarize
+from deocclude.evaluate.occlude_photos import mask_scores
 
 
 def _unit(angle_deg: float) -> np.ndarray:

@@ -21,23 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from deocclude.errors import DeoccludeError
+from deocclude.evaluate.embeddings import IDENTITY_NETWORKS, Embedder, cosine
+from deocclude.evaluate.figures import example_rows, image_grid, markdown_table, mask_table
 from deocclude.evaluate.metrics import FLOORS, black_out
 from deocclude.evaluate.occlude_photos import (
-    IDENTITY_NETWORKS,
     METHODS,
     OURS_PRIOR,
-    Embedder,
     Occluder,
     Restorer,
     add_common_options,
     add_option,
     chunks,
-    cosine,
-    example_rows,
-    image_grid,
-    markdown_table,
     mask_scores,
-    mask_table,
     oracle_hole,
     parse_types,
     progress,

@@ -19,30 +19,24 @@ from pathlib import Path
 import numpy as np
 
 from deocclude.errors import DeoccludeError
+from deocclude.evaluate.embeddings import Embedder, cosine
+from deocclude.evaluate.figures import draw_histogram, example_rows, image_grid, markdown_table, mask_table, summarize
 from deocclude.evaluate.occlude_photos import (
     METHODS,
     OCCLUDED,
     OURS_G,
     OURS_PRIOR,
     OURS_TELEA,
-    Embedder,
     Occluder,
     Restorer,
     add_common_options,
     add_option,
     chunks,
-    cosine,
-    draw_histogram,
-    example_rows,
-    image_grid,
-    markdown_table,
     mask_scores,
-    mask_table,
     oracle_hole,
     parse_types,
     progress,
     run_options,
-    summarize,
 )
 
 PRIVACY_TYPES = ("sunglasses", "mask", "sunglasses+mask")
