@@ -1,8 +1,9 @@
 """Shared by the downstream evaluations (LFW verification, Figure-9 privacy analysis).
 
 Occlude aligned crops with the synthesizer's held-out occluders (one seeded draw per face,
-a pure function of (seed, face key)), restore them by every method we compare, embed them
-with the dlib-ResNet identity network, and summarise, plot and show the results.
+a pure function of (seed, face key)) and restore them by every method we compare; the
+identity networks are in :mod:`deocclude.evaluate.embeddings`, the summaries and pictures in
+:mod:`deocclude.evaluate.figures`.
 
 Methods (the keys of :func:`restore` and of the result tables):
 
