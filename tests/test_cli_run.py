@@ -246,7 +246,7 @@ def test_existing_outputs_rerun_rewrites_suffix_adds_and_skip_existing_keeps(tmp
 def test_an_output_that_cannot_be_written_fails_that_photo_only(tmp_path: Path, example_photo: Path, capfd) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
-    shutil.copy(example_photo, folder / "a.jpg")
+    shutil.copy(REPO_DIR / "examples" / "astronaut_sunglasses.jpg", folder / "a.jpg")  # changed: re-encoded
     shutil.copy(REPO_DIR / "examples" / "astronaut_mask.jpg", folder / "b.jpg")
     out = tmp_path / "out"
     (out / "a.jpg").mkdir(parents=True)  # a folder where a's output photo should go

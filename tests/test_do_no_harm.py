@@ -44,3 +44,17 @@ def test_the_gate_can_be_turned_off_and_rejects_bad_values() -> None:
 
     with pytest.raises(DeoccludeError, match="max-background-share"):
         DeoccluderConfig(max_background_share=0.0)
+
+
+def test_a_clean_face_comes_out_unchanged_and_its_hair_is_kept(example_photo: Path) -> None:
+    """The bundled astronaut wears nothing over her face: no pixel may change, fringe included.
+    The paper's behaviour (``remove_hair``) repaints her fringe: the parser tells hair apart."""
+    photo = read_image(example_photo)
+    kept = Deoccluder().run(photo)
+    assert kept.faces and kept.faces[0].status == "ok"
+    assert np.array_equal(kept.photo, photo) and kept.occlusion_mask().sum() == 0
+    removed = Deoccluder(DeoccluderConfig(remove_hair=True)).run(photo)
+    hair = removed.occlusion_mask() > 0
+    assert hair.sum() > 500  # the fringe over her forehead
+    assert np.abs(removed.photo[hair].astype(int) - photo[hair].astype(int)).max() > 30
+    assert np.array_equal(removed.photo[~hair], photo[~hair])

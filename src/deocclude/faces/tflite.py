@@ -62,15 +62,17 @@ def _quiet_stderr() -> Iterator[None]:
     """Silence the C++ runtime's "INFO: Created TensorFlow Lite XNNPACK delegate" line.
 
     It goes straight to file descriptor 2 (no environment variable turns it off) and would
-    litter the CLI's output. Python exceptions are unaffected.
+    litter the CLI's output. Python exceptions are unaffected. Descriptor 2 itself, not
+    ``sys.stderr``: under a capture (pytest's capfd, a web server's log) ``sys.stderr`` may have
+    no descriptor while fd 2 still reaches the terminal or the captured file.
     """
+    fd = 2
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to do
+        sys.stderr.flush()
+        saved = os.dup(fd)
+    except (AttributeError, OSError, ValueError):  # no descriptor 2 at all: nothing to silence
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), fd)
