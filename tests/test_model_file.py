@@ -35,7 +35,8 @@ TENSORS_BEFORE_METADATA_REWRITE = {  # and of every file bundled since
     "identity_dlib_resnet.safetensors": "d110bf8dfc6952e346b174c1553b97fc8e1ae50d8d18ea74906a2ba1c35de1bf",
     "inpaint_g.safetensors": "d9a650206df7c7ed89eb6348c55453aff28b683be45a9434f0e301d888ea88f6",
     "reconstruct_r.safetensors": "37efc419567087d74b64d03df7fc2a29aa665ab65a7e030180e633ef2e06366c",
-    "segment_s.safetensors": "8db4834c570857c7e75a1d7ca3db124138593a8c9b6a546e98539108a74462ac",  # the face parser since 2026-12-02 (MODEL_CARD)
+    # the face parser since 2026-12-02 (MODEL_CARD)
+    "segment_s.safetensors": "8db4834c570857c7e75a1d7ca3db124138593a8c9b6a546e98539108a74462ac",
 }
 TINY_S = UNetConfig(
     stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8)
