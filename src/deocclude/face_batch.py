@@ -53,6 +53,23 @@ def image_batch(images: np.ndarray | torch.Tensor, what: str = "images") -> tupl
     return (t.float() / 255.0 if a.dtype == np.uint8 else t.float()), single
 
 
+def native_size(height: int, width: int, side: int) -> tuple[int, int] | None:
+    """(h, w) scaled so the longer side is ``side`` (a network's training size), or None when it already is."""
+    scale = side / max(height, width)
+    if abs(scale - 1.0) <= 1e-6:
+        return None
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, C, H, W) → (B, C, *size), bilinear, anti-aliased when shrinking: the one "to the network's
+    size and back" every model wrapper (S, R, G) uses."""
+    import torch.nn.functional as F
+
+    shrink = size[0] < images.shape[-2] or size[1] < images.shape[-1]
+    return F.interpolate(images, size=size, mode="bilinear", antialias=shrink, align_corners=False)
+
+
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """(B, N, N, 3) uint8 → (B, 3, N, N) float32 in [0, 1] (on the CPU)."""
     import torch

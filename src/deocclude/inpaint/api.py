@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.errors import DeoccludeError
-from deocclude.face_batch import image_batch
+from deocclude.face_batch import image_batch, native_size, resize_images
 from deocclude.inpaint.config import GeneratorConfig
 from deocclude.inpaint.generator import Generator, composite, generator_input
 from deocclude.model_file import NetworkFile
@@ -65,25 +65,20 @@ class Inpainter:
         image, hole = image.to(self.device, torch.float32), (hole.to(self.device, torch.float32) > 0.5).float()
         prior = prior.to(self.device, torch.float32) if prior is not None else None
         h, w = image.shape[-2:]
-        scale = self.size / max(h, w)
-        resize = native and abs(scale - 1.0) > 1e-6
+        size = native_size(h, w, self.size) if native else None
         x, m, r = image, hole, prior
-        if resize:
-            nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-            x = F.interpolate(image, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
-            m = (F.interpolate(hole, size=(nh, nw), mode="area" if scale < 1 else "bilinear") > 0).float()
-            r = (
-                None
-                if prior is None
-                else F.interpolate(prior, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
-            )
+        if size is not None:
+            x = resize_images(image, size)
+            shrink = size[0] < h or size[1] < w  # the hole: any covered pixel stays covered
+            m = (F.interpolate(hole, size=size, mode="area" if shrink else "bilinear") > 0).float()
+            r = None if prior is None else resize_images(prior, size)
         gen = torch.Generator(device=self.device).manual_seed(seed)
         with precision.autocast(self.mode.bf16):
             pred = (
                 self.net(precision.as_channels_last(generator_input(x, m, r, gen), self.mode.channels_last)).float() + 1
             ) / 2
-        if resize:
-            pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
+        if size is not None:
+            pred = resize_images(pred, (h, w))
         return composite(image, pred, hole)
 
 

@@ -71,12 +71,11 @@ class Reconstructor:
     @torch.no_grad()
     def __call__(self, images: np.ndarray | torch.Tensor) -> Reconstruction:
         """Aligned crops: float tensor (B, 3, N, N) / (3, N, N) in [0, 1], or uint8 arrays (N, N, 3) / (B, N, N, 3)."""
-        from deocclude.face_batch import image_batch
+        from deocclude.face_batch import image_batch, resize_images
 
         crops = image_batch(images, "reconstruct")[0].to(self.device)
         n = crops.shape[-1]
-        inputs = crops if n == self.size else F.interpolate(crops, size=(self.size, self.size), mode="bilinear",
-                                                            align_corners=False, antialias=n > self.size)
+        inputs = crops if n == self.size else resize_images(crops, (self.size, self.size))
         with precision.autocast(self.mode.bf16):
             x = self.net(precision.as_channels_last(inputs, self.mode.channels_last)).float()
         with torch.autocast(self.device.type, enabled=False):  # the rasterizer's depth test needs fp32

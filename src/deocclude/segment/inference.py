@@ -16,11 +16,10 @@ from typing import cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from deocclude import precision
 from deocclude.device import resolve_device
-from deocclude.face_batch import image_batch
+from deocclude.face_batch import image_batch, native_size, resize_images
 from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
 from deocclude.segment.classes import CLASSES, class_probabilities
@@ -82,14 +81,13 @@ class Segmenter:
         for chunk in images.split(batch_size):
             x = chunk.to(self.device, torch.float32)
             h, w = x.shape[-2:]
-            scale = self.size / max(h, w)
-            if native and abs(scale - 1.0) > 1e-6:
-                nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-                x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=scale < 1, align_corners=False)
+            size = native_size(h, w, self.size) if native else None
+            if size is not None:
+                x = resize_images(x, size)
             with precision.autocast(self.mode.bf16):
                 logits = self.net(precision.as_channels_last(x, self.mode.channels_last)).float()
             if logits.shape[-2:] != (h, w):
-                logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+                logits = resize_images(logits, (h, w))
             out.append(class_probabilities(logits))
         return torch.cat(out)
 
