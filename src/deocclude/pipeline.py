@@ -375,7 +375,7 @@ class Deoccluder:
             face.occlusion_mask = self._occlusion_mask(face.face_region, face.face_mask, face.aligned)
             face.status = self._gate(face)
             face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
-        return face_batch(faces, self.device, renders=renders, coefficients=coefficients)
+        return face_batch(faces, self.device, crops=crops, renders=renders, coefficients=coefficients)
 
     def _fill(self, faces: list[FaceResult], batch: FaceBatch) -> None:
         """The fill, in one call over the faces the gate let through (gated faces keep their pixels)."""
@@ -445,12 +445,17 @@ def _optional_stage(module: str, factory: str, **kwargs: object):  # noqa: ANN20
         return None
 
 
-def face_batch(faces: list[FaceResult], device: str = "cpu", renders: np.ndarray | None = None,
-               coefficients: np.ndarray | None = None) -> FaceBatch:
+def face_batch(
+    faces: list[FaceResult],
+    device: str = "cpu",
+    crops: np.ndarray | None = None,
+    renders: np.ndarray | None = None,
+    coefficients: np.ndarray | None = None,
+) -> FaceBatch:
     """The :class:`FaceBatch` of de-occlusion results (M_O zero where a face failed).
 
-    ``renders`` / ``coefficients`` stacked already are taken as they are; else they are stacked
-    from the faces (None unless every face has one).
+    ``crops`` / ``renders`` / ``coefficients`` stacked already (the pipeline's own batch) are taken as
+    they are; else they are stacked from the faces (None unless every face has one).
     """
     n = faces[0].aligned.crop.shape[0]
 
@@ -461,7 +466,7 @@ def face_batch(faces: list[FaceResult], device: str = "cpu", renders: np.ndarray
     occlusion = np.stack([f.occlusion_mask if f.occlusion_mask is not None else np.zeros((n, n), np.float32)
                           for f in faces]).astype(np.float32)
     return FaceBatch(
-        crops=np.stack([f.aligned.crop for f in faces]),
+        crops=crops if crops is not None else np.stack([f.aligned.crop for f in faces]),
         region=np.stack([f.face_region for f in faces]),
         valid=np.stack([f.aligned.valid for f in faces]),
         visible=stacked("face_mask"),

@@ -58,12 +58,20 @@ def register_fill(name: str) -> Callable[[FillFactory], FillFactory]:
     return decorate
 
 
+_DISCOVERED = False
+
+
 def _discover() -> None:
+    """Import every fill module of the package once (every DeoccluderConfig asks for the choices)."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
     import deocclude.fills as package
 
     for module in pkgutil.iter_modules(package.__path__):
         if module.name != "registry":
             importlib.import_module(f"{package.__name__}.{module.name}")
+    _DISCOVERED = True
 
 
 def fill_names() -> tuple[str, ...]:
