@@ -61,6 +61,11 @@ class SegmentTrainConfig(TrainConfig):
     model: UNetConfig = UNetConfig(out_channels=3)  # the parser (segment.classes.CLASSES)
     loss: SegmentLossConfig = SegmentLossConfig()
     clean_fraction: float = 0.15  # share of training samples shown without a synthetic occluder
+    occluder_weights: tuple[float, ...] = ()
+    """Relative draw probability of each synthetic occluder category, in deocclude.synth.config.CATEGORIES
+    order (mask eyewear hand cup microphone phone hat scarf_cloth food object hair blob); empty = equal.
+    The parser called black frames hair (real glasses in UTKFace carry face / hair pseudo-labels), so its
+    fine-tune draws eyewear 4× as often."""
     min_visible_ratio: float = 0.7  # ignore train faces whose pseudo-label removed more (mostly hair-net errors)
     train_split: str = "train"  # the UTKFace split to train on (tests use "val": its cache is small)
     train_limit: int = 0  # use only the first N train faces (0 = all); for smoke tests

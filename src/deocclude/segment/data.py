@@ -20,6 +20,7 @@ from torch.utils.data import Dataset, Subset
 from deocclude.data import UTKFaceFaces
 from deocclude.segment.classes import parse_targets
 from deocclude.synth import OccludedFaces, OcclusionSynthesizer
+from deocclude.synth.config import CATEGORIES, SynthConfig
 
 
 class _SeededOccludedFaces(OccludedFaces):
@@ -36,9 +37,18 @@ class _SeededOccludedFaces(OccludedFaces):
 
 
 @functools.lru_cache(maxsize=2)
-def synthesizer(split: str) -> OcclusionSynthesizer:
-    """One synthesizer per split and process: reading the occluder and texture banks takes seconds."""
-    return OcclusionSynthesizer(split=split)
+def synthesizer(split: str, weights: tuple[float, ...] = ()) -> OcclusionSynthesizer:
+    """One synthesizer per split (and category weights) and process: reading the banks takes seconds.
+
+    ``weights``: relative draw probability of each :data:`deocclude.synth.config.CATEGORIES` entry
+    (empty = all equal).
+    """
+    if not weights:
+        return OcclusionSynthesizer(split=split)
+    if len(weights) != len(CATEGORIES):
+        raise ValueError(f"occluder_weights needs one weight per category ({', '.join(CATEGORIES)}), "
+                         f"got {len(weights)}")
+    return OcclusionSynthesizer(SynthConfig(weights=tuple(weights)), split=split)
 
 
 def load_faces(root: Path, split: str, size: int, min_visible_ratio: float | None, limit: int) -> Dataset:
@@ -58,10 +68,12 @@ class SegmentTrainSet(Dataset):
     ``repeats`` (round 2) lists face indices shown more than once per epoch.
     """
 
-    def __init__(self, faces: Dataset, clean_fraction: float, repeats: list[int] | None = None) -> None:
+    def __init__(self, faces: Dataset, clean_fraction: float, repeats: list[int] | None = None,
+                 occluder_weights: tuple[float, ...] = ()) -> None:
         self.faces = faces
         self.names = face_names(faces)
-        self.occluded = _SeededOccludedFaces(faces, synthesizer("train"), p_clean=clean_fraction)
+        self.occluded = _SeededOccludedFaces(faces, synthesizer("train", tuple(occluder_weights)),
+                                             p_clean=clean_fraction)
         self.order = list(range(len(faces))) + list(repeats or [])  # type: ignore[arg-type]
 
     def __len__(self) -> int:
