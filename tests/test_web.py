@@ -70,6 +70,49 @@ def _png(b64: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
 
 
+def _encode_png(image: np.ndarray) -> str:
+    import cv2
+
+    return base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode()
+
+
+def test_the_answer_has_each_faces_crop_mask_render_and_restored_crop() -> None:
+    """The JSON for the bundled example, without HTTP: one face, its four crops N×N PNGs that show what
+    each stage made (M_O in red over the crop, I_R, the fill's crop differing from the crop only inside M_O)."""
+    from deocclude.pipeline import DeoccluderConfig
+    from deocclude.web import WebApp
+
+    answer = WebApp(DeoccluderConfig(device="cpu")).process(EXAMPLE.read_bytes(), EXAMPLE.name, {})
+    assert len(answer["faces"]) == 1 and answer["faces"][0]["status"] == "ok"
+    crops = {key: _png(b64) for key, b64 in answer["faces"][0]["crops"].items()}
+    assert sorted(crops) == ["crop", "occlusion", "render", "restored"]
+    assert all(image.shape == (128, 128, 3) and image.dtype == np.uint8 for image in crops.values())
+    crop, occlusion, render, restored = (crops[k].astype(int) for k in ("crop", "occlusion", "render", "restored"))
+    red = (occlusion[..., 0] - occlusion[..., 1] > 60) & (crop[..., 0] - crop[..., 1] < 30)  # tinted, not red before
+    assert 0.02 < red.mean() < 0.5, red.mean()  # the sunglasses, in red over the crop
+    assert np.abs(occlusion - crop)[~red].mean() < 40  # elsewhere the crop, dimmed: a picture, not a bare mask
+    assert np.abs(render - crop).mean() > 5 and np.abs(restored - crop).mean() > 1  # I_R and the fill, not copies
+    assert np.abs(restored - crop)[red].mean() > 3 * np.abs(restored - crop)[~red].mean()  # changed inside M_O
+
+
+def test_a_stage_that_did_not_run_has_no_crop() -> None:
+    """No S (or no R) weights: the face has no M_O (I_R); its key is absent, not a blank picture."""
+    from deocclude.faces.align import AlignedFace
+    from deocclude.pipeline import FaceResult
+    from deocclude.web.app import _face_crops
+
+    crop = np.full((32, 32, 3), 120, np.uint8)
+    aligned = AlignedFace(crop=crop, valid=np.ones((32, 32), np.float32), matrix=np.eye(2, 3),
+                          landmarks=np.zeros((5, 3), np.float32))
+    face = FaceResult(index=0, detection=None, landmarks=aligned.landmarks, aligned=aligned,
+                      face_region=np.ones((32, 32), np.float32), restored=crop)
+    assert sorted(_face_crops(face)) == ["crop", "restored"]
+    face.occlusion_mask = np.zeros((32, 32), np.float32)
+    face.occlusion_mask[:8] = 1.0
+    tinted = _png(_face_crops(face)["occlusion"]).astype(int)
+    assert (tinted[:8, :, 0] > tinted[:8, :, 1] + 60).all() and (tinted[8:] == 96).all()
+
+
 @needs_chromium
 def test_upload_in_chromium_shows_mask_result_download_and_face_status(server_url: str, tmp_path: Path) -> None:
     sync_api = pytest.importorskip(
@@ -116,9 +159,19 @@ def test_upload_in_chromium_shows_mask_result_download_and_face_status(server_ur
             assert inside.mean() > 10  # the sunglasses are gone, not a copy of the input
             np.testing.assert_array_equal(result[~mask], photo[~mask])  # nothing changed outside M_O
 
-            faces = page.locator("#faces li").all_inner_texts()
-            assert faces and all(re.match(r"face \d+: (ok|untouched: .+) — S \+", text) for text in faces), faces
+            faces = page.locator("#faces .face-status").all_inner_texts()
+            assert len(faces) == 1, faces
+            assert re.match(r"face 0: ok — S \+ R \+ .+, occluded fraction 0\.\d{3}$", faces[0]), faces
             assert "1 face(s), occlusion removed" in page.inner_text("#status")
+            # the face's row: crop | M_O over it | I_R | restored, each a decoded picture with its caption
+            row = page.evaluate("""() => [...document.querySelectorAll('#faces .face figure')].map((f) => ({
+                crop: f.dataset.crop, caption: f.querySelector('figcaption').innerText,
+                width: f.querySelector('img').naturalWidth, height: f.querySelector('img').naturalHeight,
+                shown: f.querySelector('img').getBoundingClientRect().width}))""")
+            assert [f["crop"] for f in row] == ["crop", "occlusion", "render", "restored"], row
+            assert [f["caption"] for f in row] == ["aligned crop", "M_O over the crop", "3D render I_R",
+                                                   "restored crop"], row
+            assert all(f["width"] == f["height"] == 128 and f["shown"] > 100 for f in row), row
 
             with page.expect_download() as download:
                 page.click("#download")
@@ -130,6 +183,32 @@ def test_upload_in_chromium_shows_mask_result_download_and_face_status(server_ur
             assert shot.stat().st_size > 10_000
             if os.environ.get("DEOCCLUDE_WEB_SCREENSHOT"):
                 shutil.copyfile(shot, REPO / os.environ["DEOCCLUDE_WEB_SCREENSHOT"])
+
+            # a narrow window (a phone): nothing runs off the side, the face's four crops wrap onto two rows
+            page.set_viewport_size({"width": 420, "height": 900})
+            narrow = page.evaluate("""() => ({scroll: document.documentElement.scrollWidth,
+                tops: [...document.querySelectorAll('#faces .face figure')].map(
+                    (f) => Math.round(f.getBoundingClientRect().top))})""")
+            assert narrow["scroll"] <= 420 and len(set(narrow["tops"])) == 2, narrow
+
+            # a toggle reruns the photo with it: the answer says which fill and extend it used
+            page.select_option("#fill", "telea")
+            page.uncheck("#extend")
+            page.wait_for_function("() => document.getElementById('status').innerText.includes("
+                                   "'fill telea, crop 128, not extended')", timeout=120_000)
+            page.wait_for_selector("body[data-state='done']", timeout=120_000)
+            line = page.inner_text("#faces .face-status")
+            assert re.search(r"— S \+ R \+ OpenCV Telea,", line), line
+
+            # a face the do-no-harm gate left alone: its reason in amber, its "restored" crop said to be none
+            page.evaluate("""(b64) => document.getElementById('faces').replaceChildren(facePanel({index: 3,
+                status: 'untouched: 57% of the occlusion mask lies on the background', method: 'S + R',
+                occluded_fraction: 0.2, crops: {crop: b64, occlusion: b64, render: b64, restored: b64}}))""",
+                          _encode_png(np.zeros((8, 8, 3), np.uint8)))
+            untouched = page.locator("#faces .face.untouched .face-status")
+            assert untouched.is_visible() and "untouched: 57% of the occlusion mask" in untouched.inner_text()
+            assert untouched.evaluate("(e) => getComputedStyle(e).color") == "rgb(181, 71, 8)"  # --warn
+            assert "none, the face keeps its pixels" in page.inner_text("#faces figure[data-crop='restored']")
 
             # a broken file dropped on the drop zone: one line on the page, no traceback, the server keeps serving
             dropped = page.evaluate_handle("""(b64) => {

@@ -9,9 +9,10 @@ Endpoints (all on the one origin the page came from; nothing else is ever fetche
 ``POST /api/deocclude?fill=...&size=...&extend=0|1&remove_hair=0|1``
     the raw bytes of one photo (``X-Filename`` header: its name, for the download's name);
     answers JSON with the result (PNG), the occlusion mask M_O (PNG, 255 = replaced), a preview
-    of M_O and the face boxes over the photo (JPEG), and each face's manifest ``status`` and
-    ``method``; or ``{"error": "one line"}`` with status 400 (bad photo or option), 413 (too
-    large) or 500 (a bug).
+    of M_O and the face boxes over the photo (JPEG), and per face its manifest ``status`` and
+    ``method`` and ``crops``: the N×N aligned crop, M_O in red over it, R's render I_R and the
+    restored crop (PNG each; a key is absent when its stage did not run); or
+    ``{"error": "one line"}`` with status 400 (bad photo or option), 413 (too large) or 500 (a bug).
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ class WebApp:
         seconds = time.perf_counter() - started
         mask = result.occlusion_mask()
         faces = [{"index": f.index, "status": f.status, "method": f.method,
-                  "occluded_fraction": round(float(f.occluded_fraction), 4)} for f in result.faces]
+                  "occluded_fraction": round(float(f.occluded_fraction), 4), "crops": _face_crops(f)}
+                 for f in result.faces]
         notes = [] if deoccluder.can_remove_occlusions else [
             "no segmentation weights installed: faces path only, the photo comes out unchanged"]
         if not result.faces:
@@ -170,13 +172,34 @@ def _preview(image: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
+def _tint(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask`` (True = occluded) in red over ``image``, the rest dimmed: a bare black-and-white mask says
+    little until one sees which pixels of the face it covers."""
+    red = np.array([255.0, 40.0, 40.0], np.float32)
+    out = image.astype(np.float32)
+    return np.where(mask[..., None], out * 0.45 + red * 0.55, out * 0.8).astype(np.uint8)
+
+
+def _face_crops(face: FaceResult) -> dict[str, str]:
+    """One face as the networks saw it, base64 PNGs: ``crop`` (the aligned N×N crop), ``occlusion``
+    (its M_O in red over it), ``render`` (R's render I_R) and ``restored`` (the fill's crop, the crop
+    itself for a face the gate left untouched). A key is left out when its stage did not run (no S or
+    no R weights), so the page shows only what was computed. Why per face: the photo-sized overlay
+    cannot show whether a wrong result came from S (M_O), from R (I_R) or from the fill."""
+    crops = {"crop": _encode(face.aligned.crop, ".png")}
+    if face.occlusion_mask is not None:
+        crops["occlusion"] = _encode(_tint(face.aligned.crop, face.occlusion_mask > 0.5), ".png")
+    if face.render is not None:
+        crops["render"] = _encode(face.render, ".png")
+    if face.restored is not None:
+        crops["restored"] = _encode(face.restored, ".png")
+    return crops
+
+
 def _overlay(photo: np.ndarray, mask: np.ndarray, faces: list[FaceResult]) -> np.ndarray:
     """M_O in red over the photo and each detected face's box with its index, so a user sees at a glance
     which faces were found and where pixels were replaced."""
-    out = photo.astype(np.float32)
-    red = np.array([255.0, 40.0, 40.0], np.float32)
-    m = (mask > 0)[..., None]
-    out = np.where(m, out * 0.45 + red * 0.55, out * 0.8).astype(np.uint8)
+    out = _tint(photo, mask > 0)
     thickness = max(2, round(max(photo.shape[:2]) / 400))
     for face in faces:
         if face.detection is None:
