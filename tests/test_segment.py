@@ -279,3 +279,20 @@ def test_parser_init_from_binary_weights_starts_as_the_old_s(tmp_path: Path) -> 
         p_old = torch.sigmoid(old(x))[:, 0]
     # hair starts at bias -4: P(face) within a few per cent of the old S everywhere
     assert (probs[:, 0] - p_old).abs().max() < 0.05
+
+
+def test_photometric_jitter_changes_the_light_not_the_layout() -> None:
+    """S's light augmentation: same shape and range, another colour cast, edges where they were."""
+    import numpy as np
+    import torch
+
+    from deocclude.segment.data import photometric_jitter
+
+    image = torch.zeros(3, 32, 32)
+    image[:, :, 16:] = torch.tensor([0.8, 0.6, 0.5]).view(3, 1, 1)  # a skin-coloured half
+    outs = [photometric_jitter(image, np.random.default_rng([seed, 2]), 1.0) for seed in range(20)]
+    assert all(o.shape == image.shape and 0.0 <= float(o.min()) and float(o.max()) <= 1.0 for o in outs)
+    assert all(float(o[:, :, :16].abs().max()) == 0.0 for o in outs)  # black stays black: no shift of layout
+    casts = torch.stack([o[:, 0, 20] for o in outs])
+    assert float(casts.std(0).min()) > 0.02  # the light really varies per channel
+    assert torch.equal(photometric_jitter(image, np.random.default_rng(0), 0.0), image)

@@ -66,6 +66,9 @@ class SegmentTrainConfig(TrainConfig):
     order (mask eyewear hand cup microphone phone hat scarf_cloth food object hair blob); empty = equal.
     The parser called black frames hair (real glasses in UTKFace carry face / hair pseudo-labels), so its
     fine-tune draws eyewear 4× as often."""
+    photometric: float = 0.0
+    """Strength of the whole-image light jitter (segment.data.photometric_jitter: colour cast, exposure,
+    gamma, grey); 0 = off (the first parser), 1 = the parser2 fine-tune."""
     min_visible_ratio: float = 0.7  # ignore train faces whose pseudo-label removed more (mostly hair-net errors)
     train_split: str = "train"  # the UTKFace split to train on (tests use "val": its cache is small)
     train_limit: int = 0  # use only the first N train faces (0 = all); for smoke tests

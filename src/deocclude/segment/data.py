@@ -62,6 +62,25 @@ def face_names(faces: Dataset) -> list[str]:
     return list(faces.names)  # type: ignore[attr-defined]
 
 
+def photometric_jitter(image: torch.Tensor, rng: np.random.Generator, strength: float) -> torch.Tensor:
+    """(3, N, N) image in [0, 1] under another light: a colour cast, exposure, gamma, sometimes grey.
+
+    Why: UTKFace's faces are mostly evenly lit, and the parser called a purple-lit cheek "other"
+    (wild img27) and a pink cast on a grey photo "face"; the labels do not change with the light,
+    so S learns that they should not. ``strength`` 1 = per-channel gains 0.75-1.25, exposure
+    0.7-1.3, gamma 0.7-1.4, grey with probability 0.1.
+    """
+    gains = 1.0 + strength * rng.uniform(-0.25, 0.25, size=3)
+    exposure = 1.0 + strength * rng.uniform(-0.3, 0.3)
+    gamma = float(np.exp(strength * rng.uniform(np.log(0.7), np.log(1.4))))
+    out = image * torch.as_tensor(gains * exposure, dtype=image.dtype).view(3, 1, 1)
+    out = out.clamp(0.0, 1.0) ** gamma
+    if rng.random() < 0.1 * strength:
+        grey = (0.299 * out[0] + 0.587 * out[1] + 0.114 * out[2]).unsqueeze(0)
+        out = grey.expand_as(out)
+    return out.contiguous()
+
+
 class SegmentTrainSet(Dataset):
     """Key ``(position, seed)`` → an occluded (or, with ``clean_fraction``, clean) face and its target.
 
@@ -69,8 +88,9 @@ class SegmentTrainSet(Dataset):
     """
 
     def __init__(self, faces: Dataset, clean_fraction: float, repeats: list[int] | None = None,
-                 occluder_weights: tuple[float, ...] = ()) -> None:
+                 occluder_weights: tuple[float, ...] = (), photometric: float = 0.0) -> None:
         self.faces = faces
+        self.photometric = photometric
         self.names = face_names(faces)
         self.occluded = _SeededOccludedFaces(faces, synthesizer("train", tuple(occluder_weights)),
                                              p_clean=clean_fraction)
@@ -82,8 +102,11 @@ class SegmentTrainSet(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
         pos, seed = key
         item = self.occluded.sample(self.order[pos], seed)
+        image = item["occluded"]
+        if self.photometric > 0:
+            image = photometric_jitter(image, np.random.default_rng([seed, 2]), self.photometric)
         out = {
-            "image": item["occluded"],
+            "image": image,
             "target": item["face_mask_occluded"],
             "valid": item["valid"],
             "classes": _classes(item),

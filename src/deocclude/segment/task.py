@@ -108,7 +108,7 @@ class SegmentTask(Task):
         if hard:
             pos = {n: i for i, n in enumerate(face_names(faces))}
             repeats = [pos[n] for n in hard if n in pos] * max(0, c.hard_repeat - 1)
-        return SegmentTrainSet(faces, c.clean_fraction, repeats, c.occluder_weights)
+        return SegmentTrainSet(faces, c.clean_fraction, repeats, c.occluder_weights, c.photometric)
 
     def val_dataset(self) -> Dataset:
         c = self.config
