@@ -24,6 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deocclude.config_codec import config_with_overrides
+from deocclude.errors import DeoccludeError
 from deocclude.faces.align import invert_affine, to_opencv
 from deocclude.imageio import read_image, write_image
 from deocclude.paths import REPO_DIR, data_root
@@ -58,15 +60,25 @@ def face_changes(photo: np.ndarray, result) -> list[tuple[float, object]]:  # no
     return out
 
 
+def configured(overrides: list[str]) -> DeoccluderConfig:
+    """The default pipeline config with ``FIELD=JSON`` overrides: one benchmark for every knob of M_O."""
+    try:
+        return config_with_overrides(DeoccluderConfig(), overrides)
+    except (ValueError, DeoccludeError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lfw", type=int, default=150, help="LFW people (first photo each)")
     parser.add_argument("--utk", type=int, default=150, help="UTKFace clean test faces")
     parser.add_argument("--out", type=Path, help="write the results here instead of benchmarks/results")
-    parser.add_argument("--max-skin-blob", type=float, default=None, help="override DeoccluderConfig.max_skin_blob")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="override a DeoccluderConfig field, e.g. --set rim_depth=0 --set remove_hair=true "
+                             "(repeatable; the value is JSON)")
     args = parser.parse_args()
     root = data_root()
-    config = DeoccluderConfig() if args.max_skin_blob is None else DeoccluderConfig(max_skin_blob=args.max_skin_blob)
+    config = configured(args.set)
     deoccluder = Deoccluder(config)
     rows, worst = [], []
     start = time.perf_counter()

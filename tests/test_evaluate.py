@@ -100,6 +100,14 @@ def test_eval_without_the_shared_data_is_a_one_line_error(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_bad_pipeline_override_is_a_one_line_error_before_any_data(tmp_path: Path, capsys) -> None:
+    code = main(["eval", "--protocol", "mixed", "--limit", "2", "--set", "rim_depth=fast",
+                 "--output-dir", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "rim_depth" in err and "not JSON" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_exact_command_lists_the_options_that_differ_from_their_defaults() -> None:
     from deocclude.commands.eval import _PARSER, exact_command
 

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deocclude.masks.outline import drop_outline_rim
+from deocclude.masks.occlusion import fill_unsure_holes
+from deocclude.masks.outline import drop_outline_rim, drop_shallow_rims
 
 
 def _face(size: int = 128) -> np.ndarray:
@@ -79,3 +80,50 @@ def test_shape_occlusion_opens_drops_the_rim_extends_then_grows_inside_the_photo
     assert out[58:70, 60:66].all() and out[60:68, 58].all()  # grown 2 px up, down and left...
     assert out[57, 62] == 0 and out[60:68, 57].sum() == 0  # ...and no further
     assert out[:, 66:].sum() == 0 and out[30, 64] == 0  # inside the photo; the lone pixel is gone
+
+
+def test_a_shallow_band_under_the_chin_is_dropped_and_a_deep_mask_is_kept() -> None:
+    """Where the mesh puts the chin below the real jaw, a 12 px band of neck is no occluder;
+    a face mask entering from the same outline reaches 40 px deep and stays whole."""
+    region = _face()
+    depth = cv2.distanceTransform(region, cv2.DIST_L2, 5)
+    chin = ((depth > 0) & (depth <= 12)).astype(np.uint8)
+    chin[:100] = 0  # a band along the bottom of the outline
+    mask = ((depth > 0) & (np.arange(128)[:, None] >= 70)).astype(np.uint8)  # chin to nose
+    assert depth[chin > 0].max() <= 12 < depth[mask > 0].max()
+    assert drop_shallow_rims(chin, region, min_depth=16).sum() == 0
+    assert np.array_equal(drop_shallow_rims(mask, region, min_depth=16), mask)
+    assert np.array_equal(drop_shallow_rims(chin, region, min_depth=0), chin)  # 0 = off
+
+
+def test_a_component_that_does_not_touch_the_outline_is_never_a_rim() -> None:
+    region = _face()
+    lens = np.zeros_like(region)
+    lens[60:66, 50:60] = 1  # small and shallow-looking, but deep inside the face
+    assert np.array_equal(drop_shallow_rims(lens, region, min_depth=60), lens)
+
+
+def test_unsure_holes_inside_the_occlusion_are_filled_and_sure_ones_kept() -> None:
+    """A frame around two lenses: behind the grey lens S half sees the eye (P 0.7), behind the
+    clear one it sees plain face (P 0.98); the background outside the frame is no hole."""
+    mask = np.zeros((64, 64), np.uint8)
+    cv2.rectangle(mask, (4, 20), (28, 40), 1, 3)
+    cv2.rectangle(mask, (36, 20), (60, 40), 1, 3)
+    visible = np.full((64, 64), 0.98, np.float32)
+    visible[23:38, 7:26] = 0.7  # the grey lens
+    out = fill_unsure_holes(mask, visible, min_confidence=0.9)
+    assert out.dtype == np.uint8
+    assert out[23:38, 7:26].all()  # grey lens filled
+    assert not out[23:38, 39:58].any()  # clear lens kept
+    assert not out[:15].any() and not out[50:].any()  # outside the frame untouched
+    assert np.array_equal(fill_unsure_holes(mask, visible, min_confidence=0.0), mask)
+
+
+def test_the_crop_edge_counts_as_outline_where_the_crop_cuts_the_chin() -> None:
+    """M_R runs off the bottom of the crop: a 10 px band of neck along that edge is a rim too."""
+    region = np.zeros((128, 128), np.uint8)
+    cv2.ellipse(region, (64, 70), (44, 70), 0, 0, 360, 1, -1)  # the chin lies below the crop
+    band = np.zeros_like(region)
+    band[118:, 40:88] = 1
+    band &= region
+    assert drop_shallow_rims(band, region, min_depth=12.8).sum() == 0

@@ -40,6 +40,9 @@ class Table1Config:
     """Growth of the automatic M_O in pixels (as ``deocclude run``)."""
     outline_band: int = DEFAULT_OUTLINE_BAND
     """Band along the face outline where M_O must continue deeper occlusion (as ``deocclude run``)."""
+    pipeline_overrides: tuple[str, ...] = ()
+    """``FIELD=JSON`` settings of the automatic rows' :class:`~deocclude.pipeline.DeoccluderConfig` beyond the
+    three above (``--set``), e.g. ``rim_depth=0``: every knob of M_O can be measured here without a flag of its own."""
     true_alpha: float = 0.5
     """Occluder opacity above which a face pixel counts as truly occluded (the scored region)."""
     grid_faces: int = 16

@@ -24,7 +24,9 @@ DEFINITIONS = {
                    "like the paper's hand-labelled mask given to its baselines",
     "automatic_mask": "M_O = M_R ⊙ (1 − M_F) found by S and R on the occluded crop, opened 3×3, kept in the "
                       "{outline_band} px band along the face outline only where it continues deeper occlusion, "
-                      "extended past M_R, dilated {dilate} px (exactly deocclude run)",
+                      "without components on the outline that stay shallow (rim_depth), extended past M_R, "
+                      "dilated {dilate} px, its unsure enclosed holes filled (hole_confidence): exactly deocclude "
+                      "run, with the config's pipeline_overrides",
     "metrics": "l1, psnr: over T's pixels, values in [0, 1]; ssim: kornia 11×11 SSIM map averaged over T; "
                "id_cos: cosine of dlib-ResNet descriptors (whole crop) of the result and the clean original; "
                "id_dist: their Euclidean distance (dlib's metric, < 0.6 = same person); "

@@ -19,11 +19,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deocclude.errors import DeoccludeError
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 
 if TYPE_CHECKING:
     from deocclude.evaluate.config import Table1Config
+    from deocclude.pipeline import DeoccluderConfig
 
 ORACLE, AUTOMATIC, NONE = "oracle", "automatic (S + R)", "none"
 INPUT_ROW = "occluded input (no de-occlusion)"
@@ -42,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--outline-band", type=int, default=DEFAULT_OUTLINE_BAND,
                        help=f"automatic rows: M_O kept near the face outline only where it continues deeper "
                             f"occlusion, in this band (default {DEFAULT_OUTLINE_BAND}, as run; 0 = off)")
+    group.add_argument("--set", action="append", default=[], dest="pipeline_overrides", metavar="FIELD=JSON",
+                       help="automatic rows: any other field of the pipeline's DeoccluderConfig, e.g. "
+                            "--set rim_depth=0 --set remove_hair=true (repeatable; the value is JSON)")
     group.add_argument("--grid", type=Path, default=None, metavar="PNG",
                        help="picture of 16 faces (default out/eval_<protocol>.png: it holds UTKFace pixels, "
                             "so it stays out of the repository)")
@@ -56,7 +61,8 @@ def run(args: argparse.Namespace) -> dict:
                           seed=Table1Config.seed if args.seed is None else args.seed, batch_size=args.batch_size,
                           device=_device(args.device), g_weights=parse_g_weights(args.g_weights),
                           mask_threshold=args.mask_threshold, dilate=args.dilate,
-                          outline_band=args.outline_band)
+                          outline_band=args.outline_band, pipeline_overrides=tuple(args.pipeline_overrides))
+    pipeline_config(config)  # a bad --set fails here, in one line, before any data is read
     grid = None if args.no_grid else (args.grid or Path("out") / f"eval_{args.protocol}.png")
     return evaluate(config, grid=grid, progress=not args.quiet)
 
@@ -71,6 +77,20 @@ def _device(name: str) -> str:
     from deocclude.device import resolve_device
 
     return str(resolve_device(name))
+
+
+def pipeline_config(config: Table1Config) -> DeoccluderConfig:
+    """The automatic rows' pipeline: ``deocclude run``'s defaults with the evaluation's mask settings."""
+    from deocclude.config_codec import config_with_overrides
+    from deocclude.pipeline import DeoccluderConfig as PipelineConfig
+
+    base = PipelineConfig(size=config.size, device=config.device, batch_size=config.batch_size,
+                            mask_threshold=config.mask_threshold, dilate=config.dilate,
+                            outline_band=config.outline_band)
+    try:
+        return config_with_overrides(base, config.pipeline_overrides)
+    except ValueError as exc:
+        raise DeoccludeError(str(exc)) from None
 
 
 def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = True) -> dict:
@@ -88,7 +108,6 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     from deocclude.evaluate.samples import open_protocol
     from deocclude.face_batch import tensor_to_images
     from deocclude.fills import make_fill
-    from deocclude.pipeline import DeoccluderConfig
 
     started = time.perf_counter()
     total, batches = open_protocol(config)
@@ -96,9 +115,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     telea, blend = make_fill("telea"), make_fill("prior")
     oracle_fills = [telea, make_fill("navier-stokes"), blend, *gs]  # the paper's mask-based baselines, and ours
     automatic_fills = [telea, blend, *gs]
-    pipeline = AutomaticPipeline(DeoccluderConfig(size=config.size, device=config.device, batch_size=config.batch_size,
-                                                  mask_threshold=config.mask_threshold, dilate=config.dilate,
-                                                  outline_band=config.outline_band))
+    pipeline = AutomaticPipeline(pipeline_config(config))
     identity = IdentityScorer(config.device)
     table, masks, by_category = MeanTable(), MeanTable(), MeanTable()
     collector = GridCollector(config.grid_faces)

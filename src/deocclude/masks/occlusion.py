@@ -13,25 +13,56 @@ import cv2
 import numpy as np
 
 from deocclude.masks import DEFAULT_DILATE
-from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, drop_outline_rim
+from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH, drop_outline_rim, drop_shallow_rims
+
+DEFAULT_HOLE_CONFIDENCE = 0.9
+"""Mean P(visible) a hole enclosed by M_O needs to stay visible (:func:`fill_unsure_holes`)."""
+
+
+def fill_unsure_holes(mask: np.ndarray, visible: np.ndarray, min_confidence: float) -> np.ndarray:
+    """``mask`` (H, W, 1 = occluded) with every hole it encloses filled unless S is sure the hole is face.
+
+    A hole is a 4-connected patch of unoccluded pixels that M_O surrounds on every side (it does
+    not reach the crop border). Behind a tinted or grey lens S still half sees the eye (mean
+    P(visible) 0.64-0.72 in the bundled sunglasses example), so the lens centre stayed as it was
+    while the frame around it was filled, and the fill blended the dark lens into a ghost. Through
+    clear glasses the eye is plain face (P near 1) and is kept. uint8 0/1 back.
+    """
+    occluded = (np.asarray(mask) > 0.5).astype(np.uint8)
+    count, labels = cv2.connectedComponents(1 - occluded, connectivity=4)
+    if count <= 2:
+        return occluded
+    outer = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    sums = np.bincount(labels.ravel(), weights=np.asarray(visible, np.float64).ravel(), minlength=count)
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    unsure = sums / np.maximum(sizes, 1) < min_confidence
+    unsure[0] = False  # label 0 is the mask itself
+    unsure[outer] = False
+    return (occluded | unsure[labels]).astype(np.uint8)
 
 
 def shape_occlusion(occluded: np.ndarray, region: np.ndarray, valid: np.ndarray,
                     outline_band: int = DEFAULT_OUTLINE_BAND, dilate: int = DEFAULT_DILATE,
-                    extend: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+                    extend: Callable[[np.ndarray], np.ndarray] | None = None,
+                    rim_depth: float = DEFAULT_RIM_DEPTH, visible: np.ndarray | None = None,
+                    hole_confidence: float = DEFAULT_HOLE_CONFIDENCE) -> np.ndarray:
     """(H, W) float32 M_O (1 = occluded) from a raw occlusion map (H, W, truthy = occluded).
 
     In order: a 3×3 opening (the one-pixel rim where S and the face surface disagree along
-    the outline; val: M_O IoU 0.802 → 0.814), :func:`drop_outline_rim` in ``outline_band``
+    the outline; val: M_O IoU 0.802 → 0.814), :func:`drop_shallow_rims` (components on the
+    outline less than ``rim_depth`` · N deep), :func:`drop_outline_rim` in ``outline_band``
     px of M_R's outline (``region``), ``extend`` (the pipeline's growth past M_R, or None),
-    then a ``dilate`` px disk so occluder edges go too, and never outside the real photo
-    (``valid``).
+    then a ``dilate`` px disk so occluder edges go too, :func:`fill_unsure_holes` when S's
+    ``visible`` probability (H, W) is given, and never outside the real photo (``valid``).
     """
     mask = cv2.morphologyEx((np.asarray(occluded) > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    mask = drop_shallow_rims(mask, region, rim_depth * mask.shape[0])
     mask = drop_outline_rim(mask, region, outline_band)
     if extend is not None and mask.any():
         mask = extend(mask).astype(np.uint8)
     if dilate and mask.any():
         k = 2 * dilate + 1
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    if visible is not None and mask.any():
+        mask = fill_unsure_holes(mask, visible, hole_confidence)
     return mask.astype(np.float32) * (np.asarray(valid) > 0.5)
