@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from deocclude.imageio import read_image, write_image
@@ -45,10 +46,25 @@ def sample(root: Path, count: int) -> list[Path]:
 
 
 def face_cells(face) -> list[np.ndarray]:  # noqa: ANN001 - a pipeline FaceResult
+    """Crop, M_O over it, result; in the 1.5× working frame when the face has one, so that what the
+    pipeline removed past the crop's edge (a mask's band under the jaw) is seen too."""
     crop = face.aligned.crop
     hole = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(crop.shape[:2], np.float32)
     restored = face.restored if face.status == "ok" else crop
-    return [crop, overlay_mask(crop, hole, (255, 0, 0), 0.5), restored]
+    if face.frame is not None:
+        n, o = crop.shape[0], face.frame_offset
+        frame = face.frame.crop
+        if face.frame_mask is not None and face.status == "ok":
+            hole, restored = face.frame_mask, face.frame_restored
+        else:
+            placed = np.zeros(frame.shape[:2], np.float32)
+            placed[o:o + n, o:o + n] = hole
+            pasted = frame.copy()
+            pasted[o:o + n, o:o + n] = restored
+            hole, restored = placed, pasted
+        crop = frame
+    cells = [crop, overlay_mask(crop, hole, (255, 0, 0), 0.5), restored]
+    return [cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_AREA) for c in cells]
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from deocclude.errors import DeoccludeError
 from deocclude.face_batch import FaceBatch, tensor_to_images
-from deocclude.faces.align import AlignedFace, canonical_template
+from deocclude.faces.align import AlignedFace, canonical_template, working_frame
 from deocclude.faces.detect import FaceDetection
 from deocclude.faces.find import FaceFinder
 from deocclude.faces.mesh import mesh_mask
@@ -34,7 +34,8 @@ from deocclude.faces.person import PersonSegmenter
 from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
-from deocclude.masks.extend import extend_occlusion
+from deocclude.masks.extend import brow_line, extend_occlusion
+from deocclude.masks.frame import fill_past_crop, grow_past_crop
 from deocclude.masks.occlusion import DEFAULT_HOLE_CONFIDENCE, shape_occlusion
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH
 from deocclude.timing import timed
@@ -86,6 +87,11 @@ class DeoccluderConfig:
     extend: bool = True
     """Grow M_O past the face surface M_R where the occluder goes on (masks/extend.py), so
     temples, straps, hands and scarves are removed beyond the face too; False = the paper's M_O."""
+    past_crop: bool = True
+    """Where the occlusion reaches the edge of the aligned crop, let it go on past it, so a mask's band
+    under the jaw goes with the rest (filled by OpenCV Telea around the restored face).
+
+    Needs ``extend``; the growth runs in a 1.5× working frame around the crop (masks/frame.py)."""
     paste: PasteConfig = PasteConfig()
     max_skin_blob: float = DEFAULT_MAX_BLOB
     """Components of the raw M_O no larger than this share of M_R and ringed by clear visible
@@ -150,6 +156,13 @@ class FaceResult:
     person: np.ndarray | None = None
     """N×N float32 P(person) from the selfie segmentation (None when the gate is off)."""
     coefficients: np.ndarray | None = None
+    frame: AlignedFace | None = None
+    """The working frame around the crop (``past_crop``; None for aligned crops), its crop at ``frame_offset``."""
+    frame_offset: int = 0
+    frame_restored: np.ndarray | None = None
+    """The frame with the restored crop and the continuation past it filled; None when M_O stopped inside."""
+    frame_mask: np.ndarray | None = None
+    """M_O in the frame (1 = replaced): the crop's M_O plus its continuation; pasted instead of the crop's."""
     restored: np.ndarray | None = None
     method: str = "faces path only"
     status: str = "ok"
@@ -262,6 +275,9 @@ class Deoccluder:
             if self.person is not None and self._segmenter is not None:  # the gate only guards a fill
                 with timed(face.timings, "person"):
                     face.person = self.person(photo, found.aligned.matrix, self.config.size)
+            if self.config.extend and self.config.past_crop and self._segmenter is not None:
+                with timed(face.timings, "align"):
+                    face.frame, face.frame_offset = working_frame(photo, found.aligned)
             faces.append(face)
         return faces
 
@@ -274,9 +290,13 @@ class Deoccluder:
         for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
                 with timed(face.timings, "paste"):
-                    pasted = paste_back_weighted(
-                        output, face.aligned, face.restored, face.occlusion_mask, self.config.paste
-                    )
+                    if face.frame is not None and face.frame_restored is not None and face.frame_mask is not None:
+                        pasted = paste_back_weighted(output, face.frame, face.frame_restored, face.frame_mask,
+                                                     self.config.paste)
+                    else:
+                        pasted = paste_back_weighted(
+                            output, face.aligned, face.restored, face.occlusion_mask, self.config.paste
+                        )
                     output = pasted.photo
                     if weight is None:
                         weight = np.zeros(photo.shape[:2], np.float32)
@@ -411,6 +431,19 @@ class Deoccluder:
         for k, i in enumerate(ok):
             faces[i].restored = restored[k]
             faces[i].method += f" + {name}"
+            if faces[i].frame is not None:
+                with timed(faces[i].timings, "fill"):
+                    self._continue_past_crop(faces[i])
+
+    def _continue_past_crop(self, face: FaceResult) -> None:
+        """M_O's continuation past the crop's edge, filled (masks/frame.py); nothing when M_O stops inside."""
+        assert face.frame is not None and face.occlusion_mask is not None and face.restored is not None
+        outer = grow_past_crop(face.frame.crop, face.frame.valid, face.occlusion_mask, face.frame_offset,
+                               brow_line(face.aligned.landmarks, self.config.size), self.config.dilate)
+        if outer.any():
+            face.frame_restored, face.frame_mask = fill_past_crop(face.frame.crop, face.restored,
+                                                                  face.occlusion_mask, outer, face.frame_offset)
+            face.method += " + Telea past the crop"
 
     def _gate(self, face: FaceResult) -> str:
         """``ok``, or why the face is left untouched (do no harm: a doubtful face keeps its pixels)."""

@@ -113,7 +113,26 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 128) -> Ali
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} dtype {image.dtype}")
-    matrix = estimate_similarity(landmarks, canonical_template(size))
+    return warp_face(image, estimate_similarity(landmarks, canonical_template(size)), size, landmarks)
+
+
+def working_frame(image: np.ndarray, aligned: AlignedFace, factor: float = 1.5) -> tuple[AlignedFace, int]:
+    """A larger square around ``aligned`` at the same scale and centre: (the frame, the inner crop's offset in it).
+
+    Why: the canonical crop ends just below the chin and at the cheeks, so a mask's band under the
+    jaw, ear loops and glasses temples lie partly outside it; the occlusion may grow on into this
+    frame (masks/frame.py). The frame's side is ``round(factor · N)`` rounded to keep the crop centred.
+    """
+    n = aligned.size
+    offset = int(round((factor - 1.0) * n / 2))
+    matrix = np.array(aligned.matrix, dtype=np.float64)
+    matrix[:, 2] += offset
+    landmarks = warp_points(invert_affine(aligned.matrix), aligned.landmarks.astype(np.float64))
+    return warp_face(image, matrix, n + 2 * offset, landmarks), offset
+
+
+def warp_face(image: np.ndarray, matrix: np.ndarray, size: int, landmarks: np.ndarray) -> AlignedFace:
+    """The ``size``² crop of ``image`` under the photo → crop similarity ``matrix`` (see :func:`align_face`)."""
     source, source_to_crop = _prefilter(image, matrix, size)
     cv_matrix = to_opencv(source_to_crop)
     crop = cv2.warpAffine(source, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)

@@ -96,7 +96,7 @@ def extend_occlusion(
     face = np.asarray(visible) >= visible_threshold
     real = np.ones_like(region) if valid is None else np.asarray(valid) > 0.5
     rows = np.arange(n, dtype=np.float32)[:, None]
-    below_brows = np.broadcast_to(rows >= _brow_line(landmarks, n), region.shape)
+    below_brows = np.broadcast_to(rows >= brow_line(landmarks, n), region.shape)
     depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)  # inside M_R: px to its border
     outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 5)  # outside M_R: px to M_R
 
@@ -138,7 +138,7 @@ def _occluder_exits(occ: np.ndarray, depth: np.ndarray, below_brows: np.ndarray,
     return body, border & below_brows & ~slender[labels]
 
 
-def _brow_line(landmarks: np.ndarray | None, n: int) -> float:
+def brow_line(landmarks: np.ndarray | None, n: int) -> float:
     """Row of the brows in the crop: growth stays below it (the hair zone above)."""
     if landmarks is None or len(landmarks) <= max(BROW_POINTS):
         return 0.17 * n  # the canonical template's brows
