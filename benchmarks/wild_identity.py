@@ -247,7 +247,8 @@ def _change_lines(summary: dict) -> list[str]:
     unpaired = summary.get("unpaired_photos", [])
     lines = ["", f"The folder's {len(unpaired)} photos that no pair uses (no labels, so no accuracy): the pipeline "
              f"changed {sum(c['changed'] for c in unpaired)}. Every changed photo, with the cosine of its "
-             "de-occluded largest face to its original one (1 = identity untouched):", ""]
+             "de-occluded largest face to its original one (1.000 beside changed pixels: the change is on another face "
+             "of the photo):", ""]
     if not changed:
         return lines + ["(none)"]
     lines += ["| photo | in a pair | changed pixels | faces: status | dlib cos | arcface cos |",
