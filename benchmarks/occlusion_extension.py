@@ -61,7 +61,7 @@ def evaluate(limit: int, size: int, batch: int, grid_faces: int = 0) -> tuple[di
         aligned = dataclasses.replace(face.aligned, valid=valid.astype(np.float32))  # the real photo pixels
         m0 = (face.occlusion_mask > 0.5) & valid
         start = time.perf_counter()
-        m1 = with_._occlusion_mask(face.face_region, face.face_mask, aligned) > 0.5
+        m1 = with_._occlusion_mask(dataclasses.replace(face, aligned=aligned)) > 0.5
         seconds += time.perf_counter() - start
         truth = (s.occlusion.alpha > TRUTH_THRESHOLD) & valid
         t_out = truth & ~region
@@ -98,7 +98,7 @@ def _clean_faces(samples: list, without, with_) -> dict:  # noqa: ANN001 - two D
         valid = s.item["valid"][0].numpy() > 0.5
         aligned = dataclasses.replace(face.aligned, valid=valid.astype(np.float32))
         extra = (
-            (with_._occlusion_mask(face.face_region, face.face_mask, aligned) > 0.5)
+            (with_._occlusion_mask(dataclasses.replace(face, aligned=aligned)) > 0.5)
             & ~(face.occlusion_mask > 0.5)
             & valid
         )

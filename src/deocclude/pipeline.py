@@ -148,9 +148,6 @@ class FaceResult:
     aligned: AlignedFace
     face_region: np.ndarray
     face_mask: np.ndarray | None = None
-    hair_mask: np.ndarray | None = None
-    """N×N float32 P(hair) from the face parser (None for a binary S); part of ``face_mask`` unless
-    ``remove_hair``."""
     occlusion_mask: np.ndarray | None = None
     render: np.ndarray | None = None
     person: np.ndarray | None = None
@@ -391,13 +388,11 @@ class Deoccluder:
         start = time.perf_counter()
         with self._autocast():
             parse = getattr(self._segmenter, "parse", None)
-            hair = None
             if parse is None:  # a binary S: P(face) only
                 visible = self._segmenter(crops)
             else:  # the face parser: (N, 3, H, W) P(face), P(hair), P(other)
                 classes = parse(crops)
-                hair = classes[:, 1]
-                visible = classes[:, 0] if self.config.remove_hair else classes[:, 0] + hair
+                visible = classes[:, 0] if self.config.remove_hair else classes[:, 0] + classes[:, 1]
         _charge(faces, "segment", (time.perf_counter() - start) * share)
         renders = coefficients = None
         if self._reconstructor is not None:
@@ -412,7 +407,6 @@ class Deoccluder:
                 face.coefficients, face.render, face.face_region = coefficients[i], renders[i], regions[i]
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
-            face.hair_mask = None if hair is None else hair[i]
             face.occlusion_mask = self._occlusion_mask(face)
             face.status = self._gate(face)
             face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
@@ -476,14 +470,7 @@ class Deoccluder:
         occluded = drop_skin_blobs(occluded, region, visible, self.config.mask_threshold, self.config.max_skin_blob)
         extend = None
         if self.config.extend:
-            # an occluder may run on over the person's hair (temples, straps; the parser often calls a black
-            # frame's ends hair): the growth starts where M_O meets hair or leaves M_R, is barred from the
-            # visible face only, and its colour model keeps it off hair that looks like the rest of the hair
-            skin, surface = visible, region
-            if face.hair_mask is not None and not self.config.remove_hair:
-                skin = visible - face.hair_mask
-                surface = region * (face.hair_mask < self.config.mask_threshold)
-            extend = functools.partial(_extend_past_face, aligned=aligned, region=surface, visible=skin,
+            extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,
                                        threshold=self.config.mask_threshold)
         return shape_occlusion(occluded, region, aligned.valid, self.config.outline_band, self.config.dilate, extend,
                                self.config.rim_depth, visible, self.config.hole_confidence)
