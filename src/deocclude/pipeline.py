@@ -365,6 +365,36 @@ class Deoccluder:
         try every fill on the same masks (:func:`face_batch`)."""
         return self._batched(faces, fill=False)
 
+    def fill_with_masks(self, faces: list[FaceResult], masks: list[np.ndarray]) -> list[FaceResult]:
+        """Fill each face where the user's N×N crop-frame mask says (1 = hole) instead of where S found an occlusion.
+
+        ``deocclude inpaint PHOTO --mask``: S and R still run (:meth:`find_occlusions`) so the fill gets I_R, but
+        M_O becomes the given mask (binarised, only on the crop's real pixels) and the do-no-harm gate is waived:
+        the user chose the hole. Nothing grows past the crop (no working frame), so :meth:`paste_faces` changes no
+        pixel outside the mask. A face the mask misses keeps its pixels (its status says why).
+        """
+        if len(masks) != len(faces):
+            raise DeoccludeError(f"{len(masks)} masks for {len(faces)} faces")
+        self.find_occlusions(faces)
+        for face, mask in zip(faces, masks):
+            face.frame = face.frame_restored = face.frame_mask = None
+            face.restored = face.aligned.crop
+            face.occlusion_mask = ((np.asarray(mask) > 0.5) & (face.aligned.valid > 0.5)).astype(np.float32)
+            if face.status.startswith("failed"):
+                continue
+            face.method, face.status = "user mask", "ok" if face.occlusion_mask.any() else "untouched: not in the mask"
+        ok = [face for face in faces if face.status == "ok"]
+        step = max(1, self.config.batch_size)
+        for start in range(0, len(ok), step):
+            chunk = ok[start:start + step]
+            try:
+                self._fill(chunk, face_batch(chunk, self.device))
+            except Exception as exc:  # one batch failing must not lose the others
+                for face in chunk:
+                    face.status = f"failed: {type(exc).__name__}: {exc}"
+                    face.restored = face.aligned.crop
+        return faces
+
     def _batched(self, faces: list[FaceResult], fill: bool) -> list[FaceResult]:
         if self._segmenter is None:
             return faces
