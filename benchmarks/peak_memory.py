@@ -18,7 +18,8 @@ Each case runs in its own child process; its peak RSS is the child's own ``ru_ma
 ``--profile`` also runs the stages of one 80 MP run in this process and reports the peak RSS
 (VmHWM, reset between stages through /proc/self/clear_refs) and what each stage added.
 
-Usage: OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/peak_memory.py [--profile] [--keep]
+Usage: OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/peak_memory.py [--profile] [--keep] [--before BASE.json]
+(BASE.json: this benchmark run with --out at the base commit, shown alongside.)
 Writes benchmarks/results/peak_memory.json and .md.
 """
 
@@ -151,6 +152,7 @@ def _commit() -> str:
 
 def write_markdown(data: dict, path: Path) -> None:
     cases = data["cases"]
+    photo = data["photo"]["width"] * data["photo"]["height"]
     lines = [
         "# Peak memory of `deocclude run` (issue 19 item 3)",
         "",
@@ -159,27 +161,35 @@ def write_markdown(data: dict, path: Path) -> None:
         f"{data['photo']['mb']} MB on disk (the example photo upscaled, a ~2500 px face). "
         f"Command: `{data['command']}`.",
         "",
-        "Peak RSS is each child process's own `ru_maxrss` (os.wait4). Target: <= 1024 MB on 80 MP.",
+        "Peak RSS is each child process's own `ru_maxrss` (os.wait4), in MiB (2^20 bytes). "
+        "Target: <= 1 GiB (1024 MiB) on 80 MP.",
         "",
-        "| case | peak RSS (MB) | seconds |",
+        "| case | peak RSS (MiB) | seconds |",
         "| --- | ---: | ---: |",
     ]
     for name, row in cases.items():
         lines.append(f"| {name} | {row['peak_rss_mb']} | {row['seconds']} |")
-    lines += ["", f"80 MP run over the models' floor (run_80mp - models): {data['over_models_mb']} MB; "
-              f"over a small run: {data['over_small_mb']} MB. Target met: {data['target_met']}."]
+    lines += ["", f"80 MP run over the models' floor (run_80mp - models): {data['over_models_mb']} MiB; "
+              f"over a small run: {data['over_small_mb']} MiB. Target met: {data['target_met']}.", "",
+              "What a run must hold at its peak (encoding the output): the models and their working memory "
+              f"(the small run), the output photo as RGB uint8 ({photo * 3 / 2**20:.0f} MiB) and Pillow's copy of "
+              f"it for the encoder, which stores RGB at 4 bytes a pixel ({photo * 4 / 2**20:.0f} MiB)."]
     if data.get("profile"):
-        lines += ["", "## Stages of one 80 MP run, in one process (`--profile`)", "",
-                  "| stage | RSS before | peak during | RSS after |", "| --- | ---: | ---: | ---: |"]
-        for row in data["profile"]:
-            lines.append(f"| {row['stage']} | {row['rss_before_mb']} | {row['peak_mb']} | {row['rss_after_mb']} |")
+        lines += ["", "## Stages of one 80 MP run, in one process (`--profile`, MiB)", "",
+                  *_stage_table(data["profile"])]
     if data.get("before"):
-        lines += ["", "## Before the fixes (same benchmark at the base commit)", "",
-                  "| case | peak RSS (MB) | seconds |", "| --- | ---: | ---: |"]
+        lines += ["", f"## Before the fixes (this benchmark at the base commit `{data['before']['commit']}`)", "",
+                  "| case | peak RSS (MiB) | seconds |", "| --- | ---: | ---: |"]
         for name, row in data["before"]["cases"].items():
             lines.append(f"| {name} | {row['peak_rss_mb']} | {row['seconds']} |")
-        lines += ["", f"Base commit `{data['before']['commit']}`."]
+        if data["before"].get("profile"):
+            lines += ["", *_stage_table(data["before"]["profile"])]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _stage_table(rows: list[dict]) -> list[str]:
+    lines = ["| stage | RSS before | peak during | RSS after |", "| --- | ---: | ---: | ---: |"]
+    return lines + [f"| {r['stage']} | {r['rss_before_mb']} | {r['peak_mb']} | {r['rss_after_mb']} |" for r in rows]
 
 
 def main() -> None:
@@ -195,9 +205,10 @@ def main() -> None:
     photo = args.photo or work / "photo_80mp.jpg"
     if args.photo is None:
         make_photo(photo, WIDTH, HEIGHT)
-    import cv2
+    from PIL import Image
 
-    height, width = cv2.imread(str(photo), cv2.IMREAD_REDUCED_GRAYSCALE_8).shape[:2]
+    with Image.open(photo) as pil:
+        width, height = pil.size
     py = sys.executable
     read = f"from deocclude.imageio import read_image; read_image({str(photo)!r})"
     models = "from deocclude.pipeline import Deoccluder; Deoccluder()"
@@ -213,7 +224,7 @@ def main() -> None:
         "commit": _commit(),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "omp_threads": os.environ.get("OMP_NUM_THREADS", "1"),
-        "photo": {"width": width * 8, "height": height * 8, "megapixels": round(width * height * 64 / 1e6, 1),
+        "photo": {"width": width, "height": height, "megapixels": round(width * height / 1e6, 1),
                   "mb": round(photo.stat().st_size / 1e6, 1)},
         "command": "OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/peak_memory.py"
                    + (" --profile" if args.profile else ""),
