@@ -83,3 +83,22 @@ def test_heic_gets_a_clear_line(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
     with pytest.raises(ImageReadError, match="HEIC/HEIF is not supported"):
         read_image(path)
+
+
+def test_read_source_of_jpegs_decodes_stored_pixels_only_for_grey(tmp_path: Path, example_photo: Path) -> None:
+    """Issue 19: a colour (or CMYK) JPEG's stored pixels can never be kept, so they are not decoded a second
+    time; a greyscale JPEG's stored grey still is."""
+    from deocclude.imageio import _plain_colour_jpeg, read_source
+
+    rgb = read_image(example_photo)
+    Image.fromarray(rgb).save(tmp_path / "rgb.jpg")
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(rgb).convert("L").save(tmp_path / "grey.jpg")
+    for name, plain, mode in (("rgb", True, "rgb8"), ("cmyk", True, "rgb8"), ("grey", False, "grey8")):
+        path = tmp_path / f"{name}.jpg"
+        assert _plain_colour_jpeg(path) is plain
+        source = read_source(path)
+        assert source.mode == mode and source.format == "jpeg"
+        assert np.array_equal(source.rgb, cv2.imread(str(path))[:, :, ::-1])
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    assert not _plain_colour_jpeg(tmp_path / "rgb.png")

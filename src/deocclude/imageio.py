@@ -116,25 +116,43 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: not a readable image (truncated PNG: no IEND chunk)")
     _check_claimed_size(path)
     # IMREAD_UNCHANGED keeps alpha and 16 bits but ignores EXIF orientation, so read twice
-    # only when the file has an alpha channel; the colour read applies orientation.
-    raw = _imdecode(data, cv2.IMREAD_UNCHANGED, path)
-    if raw is None and data[4:8].tobytes() == b"ftyp" and data[8:12].tobytes() in (b"heic", b"heix", b"mif1", b"msf1"):
-        raise ImageReadError(f"{path}: HEIC/HEIF is not supported by this build; convert it to JPEG or PNG first")
-    if raw is None:
-        raise ImageReadError(f"{path}: not a readable image (unknown format or truncated)")
-    if raw.ndim == 3 and raw.shape[2] == 4:
-        rgba = _to_uint8(raw).astype(np.float32) / 255.0
-        alpha = rgba[..., 3:4]
-        bgr = rgba[..., :3] * alpha + (1.0 - alpha)
-        image = (bgr[..., ::-1] * 255.0 + 0.5).astype(np.uint8)
-    else:
-        colour = _imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)
-        if colour is None:
+    # only when the file has an alpha channel; the colour read applies orientation. A JPEG has
+    # neither alpha nor 16 bits (OpenCV decodes even CMYK ones to 3 channels), so it is decoded
+    # once: an 80 MP photo held three decoded copies at once here (720 MB, issue 19).
+    if not _is_jpeg(data):
+        raw = _imdecode(data, cv2.IMREAD_UNCHANGED, path)
+        if raw is None and data[4:8].tobytes() == b"ftyp" and data[8:12].tobytes() in HEIF_BRANDS:
+            raise ImageReadError(f"{path}: HEIC/HEIF is not supported by this build; convert it to JPEG or PNG first")
+        if raw is None:
             raise ImageReadError(f"{path}: not a readable image (unknown format or truncated)")
-        image = cv2.cvtColor(_to_uint8(colour), cv2.COLOR_BGR2RGB)
+        if raw.ndim == 3 and raw.shape[2] == 4:
+            rgba = _to_uint8(raw).astype(np.float32) / 255.0
+            alpha = rgba[..., 3:4]
+            bgr = rgba[..., :3] * alpha + (1.0 - alpha)
+            image = (bgr[..., ::-1] * 255.0 + 0.5).astype(np.uint8)
+            return _checked_size(path, np.ascontiguousarray(image))
+        del raw  # not needed: freed before the colour read
+    colour = _imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)
+    del data
+    if colour is None:
+        raise ImageReadError(f"{path}: not a readable image (unknown format or truncated)")
+    colour = _to_uint8(colour)
+    image = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB, dst=colour)  # in place: no second full-size copy
+    return _checked_size(path, np.ascontiguousarray(image))
+
+
+HEIF_BRANDS = (b"heic", b"heix", b"mif1", b"msf1")
+
+
+def _is_jpeg(data: np.ndarray) -> bool:
+    """Whether the file's bytes start with a JPEG's SOI marker (FF D8 FF)."""
+    return data[:3].tobytes() == b"\xff\xd8\xff"
+
+
+def _checked_size(path: Path, image: np.ndarray) -> np.ndarray:
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise ImageReadError(f"{path}: image too large ({image.shape[1]}x{image.shape[0]} px)")
-    return np.ascontiguousarray(image)
+    return image
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
@@ -151,8 +169,18 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 
 
 def write_mask(path: str | Path, mask: np.ndarray) -> None:
-    """Write a mask in [0, 1] as an 8-bit PNG (0 / 255)."""
-    write_image(path, (np.clip(mask, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+    """Write a mask in [0, 1] (or a boolean one) as an 8-bit PNG (0 / 255).
+
+    A boolean mask goes straight to uint8 and a float one is scaled in place on one copy: a
+    photo-sized mask (``_occlusion.png`` of an 80 MP photo) took four float copies, 1.3 GB (issue 19).
+    """
+    if mask.dtype == np.bool_:
+        write_image(path, mask.view(np.uint8) * np.uint8(255))
+        return
+    scaled = np.clip(mask, 0.0, 1.0)
+    scaled *= 255.0
+    scaled += 0.5
+    write_image(path, scaled.astype(np.uint8))
 
 
 # --- keeping a photo's format: what `deocclude run` writes back -------------------------------
@@ -197,7 +225,8 @@ def read_source(path: str | Path) -> SourceImage:
     """:func:`read_image` plus the stored pixels, EXIF and ICC profile, so the output can keep them."""
     path = Path(path)
     rgb = read_image(path)  # every check and one-line error lives there
-    raw = _imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_UNCHANGED, path)
+    raw = None if _plain_colour_jpeg(path) else _imdecode(np.fromfile(str(path), dtype=np.uint8),
+                                                          cv2.IMREAD_UNCHANGED, path)
     original, note = None, None
     if raw is not None and (raw.ndim == 2 or raw.shape[2] in (1, 4) or raw.dtype == np.uint16):
         if raw.ndim == 3 and raw.shape[2] == 1:
@@ -233,6 +262,30 @@ def read_source(path: str | Path) -> SourceImage:
     except Exception:  # noqa: BLE001 - metadata is a bonus; the pixels were read above
         pass
     return SourceImage(path=path, rgb=rgb, original=original, format=fmt, exif=exif, icc=icc, note=note)
+
+
+def _plain_colour_jpeg(path: Path) -> bool:
+    """A JPEG of 3 or 4 components, whose stored pixels are the RGB uint8 ``read_image`` returns.
+
+    Why: its stored pixels (OpenCV's unchanged read: 3-channel uint8, CMYK included) can never
+    become :attr:`SourceImage.original`, so decoding them again only to find that out held a
+    second full-size copy (240 MB on 80 MP). Greyscale JPEGs (1 component) are still decoded:
+    their stored grey is kept. The component count is the header's, as Pillow reads it.
+    """
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(3) != b"\xff\xd8\xff":
+                return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as pil:
+                return pil.format == "JPEG" and pil.mode in ("RGB", "CMYK", "YCbCr")
+    except Exception:  # noqa: BLE001 - not for Pillow to judge: decode as before
+        return False
 
 
 def merge_into_source(source: SourceImage, processed: np.ndarray) -> np.ndarray:

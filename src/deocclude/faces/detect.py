@@ -117,6 +117,8 @@ class DetectorConfig:
     on the mirrored photo's ROI reaches ``rescue_mirror_presence`` (0 skips this check): on
     clean LFW photos this drops most false faces the search finds on logos, signs and sleeves. ``rescue=False`` is the
     detector as it was before (MediaPipe's thresholds only).
+    ``max_pixels``: a bigger photo is detected on one INTER_AREA-reduced copy of about this many pixels, and the
+    detections are scaled back (see :func:`reduce_for_detection`); photos up to it are detected as they are.
     """
 
     auto_full_below: float = 0.25
@@ -141,6 +143,7 @@ class DetectorConfig:
     rescue_max_shared: float = 0.25
     rescue_min_agreement: float = 0.4
     rescue_mirror_presence: float = 0.5
+    max_pixels: int = 16_000_000
 
 
 def check_image(image: np.ndarray) -> None:
@@ -367,6 +370,12 @@ class FaceDetector:
 
     def __call__(self, image: np.ndarray) -> list[FaceDetection]:
         check_image(image)
+        reduced, scale_x, scale_y = reduce_for_detection(image, self.config.max_pixels)
+        if reduced is image:
+            return self._find(image)
+        return [scale_detection(face, scale_x, scale_y) for face in self._find(reduced)]
+
+    def _find(self, image: np.ndarray) -> list[FaceDetection]:
         if not self.config.rescue:
             return self._detect(image)
         from deocclude.faces.rescue import rescue
@@ -409,6 +418,32 @@ class FaceDetector:
 
             self._mesh = FaceMesh(MeshConfig(num_threads=self.config.num_threads))
         return self._mesh
+
+
+def reduce_for_detection(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, float, float]:
+    """``image`` itself when it has at most ``max_pixels`` pixels, else one INTER_AREA-reduced copy of
+    about that many; with the factors (x, y) that take the copy's coordinates back to the image's.
+
+    Why: the rescue pads the photo by a quarter of its long side on every side and may mirror it,
+    each a full copy (900 MB on an 80 MP photo, issue 19). The models never see more than 192 px
+    of a letterbox or tile anyway (tiles stop at level 1 either way), so at 16 MP nothing they could
+    find is lost; the 468-point mesh of the faces found still runs on the full photo (FaceFinder).
+    """
+    height, width = image.shape[:2]
+    if max_pixels <= 0 or height * width <= max_pixels:
+        return image, 1.0, 1.0
+    factor = math.sqrt(max_pixels / (height * width))
+    new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
+    reduced = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    return reduced, width / new_w, height / new_h
+
+
+def scale_detection(face: FaceDetection, scale_x: float, scale_y: float) -> FaceDetection:
+    """A detection of a reduced copy in the original image's pixels (coordinates scale with the image:
+    MediaPipe's normalised coordinates × size)."""
+    factors = np.array([scale_x, scale_y], np.float32)
+    return FaceDetection(face.x0 * scale_x, face.y0 * scale_y, face.x1 * scale_x, face.y1 * scale_y, face.score,
+                         (face.keypoints * factors).astype(np.float32), face.model)
 
 
 def merge_detections(short: list[FaceDetection], full: list[FaceDetection], iou_threshold: float,

@@ -54,6 +54,12 @@ class Pasted:
         return full
 
 
+STRIP_PIXELS = 1 << 18
+"""Pixels of the face's box blended per step: the float work of a paste is done strip by strip, so
+a 3000 px face in an 80 MP photo needs a few 3 MB float strips instead of a dozen box-sized float
+copies (issue 19: bounded memory). The arithmetic is elementwise, so strips change no result."""
+
+
 def paste_back(
     photo: np.ndarray,
     aligned: AlignedFace,
@@ -72,27 +78,36 @@ def paste_back_weighted(
     edited_crop: np.ndarray,
     replace_mask: np.ndarray,
     config: PasteConfig = PasteConfig(),
+    inplace: bool = False,
 ) -> Pasted:
-    """Blend ``edited_crop`` into a copy of ``photo`` where ``replace_mask`` is 1.
+    """Blend ``edited_crop`` into a copy of ``photo`` (``photo`` itself with ``inplace``) where
+    ``replace_mask`` is 1.
 
     ``edited_crop`` is N×N×3 uint8 in the frame of ``aligned``; ``replace_mask`` is N×N in
     [0, 1], binarised at 0.5 after warping. Pixels of the crop that were filled (outside the
     photo) are never pasted, and no pixel outside the warped mask changes.
+
+    Memory: nothing photo-sized is allocated (but the copy without ``inplace``); in the face's box
+    the warped crops stay uint8, the weight and the crop's change are one float32 plane each, and
+    the blend runs in strips of :data:`STRIP_PIXELS`. ``inplace`` lets a caller pasting several
+    faces copy the photo once (``Deoccluder.paste_faces``).
     """
     size = aligned.size
     if edited_crop.shape != aligned.crop.shape:
         raise ValueError(f"edited crop {edited_crop.shape} does not match the aligned crop {aligned.crop.shape}")
     if replace_mask.shape != (size, size):
         raise ValueError(f"mask {replace_mask.shape} does not match the crop size {size}")
+    result = photo if inplace else photo.copy()
     x0, y0, x1, y1 = crop_footprint(aligned.matrix, size, photo.shape, margin=4.0)
     if x1 <= x0 or y1 <= y0:
-        return Pasted(photo.copy(), (0, 0, 0, 0), np.zeros((0, 0), np.float32))
+        return Pasted(result, (0, 0, 0, 0), np.zeros((0, 0), np.float32))
     crop_to_region = invert_affine(aligned.matrix)
     crop_to_region[:, 2] -= (x0, y0)
     cv_matrix = to_opencv(crop_to_region)
     region_size = (x1 - x0, y1 - y0)
 
     def to_region(crop: np.ndarray, border: int) -> np.ndarray:
+        """The crop warped into the box, in the crop's own dtype (uint8 crops stay uint8)."""
         return cv2.warpAffine(
             crop,
             cv_matrix,
@@ -100,7 +115,7 @@ def paste_back_weighted(
             flags=cv2.INTER_CUBIC if crop.ndim == 3 else cv2.INTER_LINEAR,
             borderMode=border,
             borderValue=0,
-        ).astype(np.float32)
+        )
 
     edited = to_region(edited_crop, cv2.BORDER_REPLICATE)
     original = to_region(aligned.crop, cv2.BORDER_REPLICATE)
@@ -108,21 +123,37 @@ def paste_back_weighted(
     change = to_region(
         np.abs(edited_crop.astype(np.float32) - aligned.crop.astype(np.float32)).max(axis=2), cv2.BORDER_CONSTANT
     )
-    keep_detail = np.clip(1.0 - change / config.detail_threshold, 0.0, 1.0)[..., None]
-    ramp = config.feather / similarity_scale(aligned.matrix)  # crop px -> photo px
+    weight = _weight(inside, config.feather / similarity_scale(aligned.matrix))  # crop px -> photo px
+    del inside
+    rows = max(1, STRIP_PIXELS // region_size[0])
+    for a in range(0, region_size[1], rows):
+        b = min(a + rows, region_size[1])
+        strip_weight = weight[a:b]
+        touched = strip_weight > 0.0
+        if not touched.any():
+            continue  # the blend would give back the photo's own pixels here
+        target = result[y0 + a:y0 + b, x0:x1]
+        region = target.astype(np.float32)
+        detail = region - original[a:b].astype(np.float32)
+        keep_detail = np.clip(1.0 - change[a:b] / config.detail_threshold, 0.0, 1.0)[..., None]
+        blended = region + (edited[a:b].astype(np.float32) + keep_detail * detail - region) * strip_weight[..., None]
+        pasted = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        target[touched] = pasted[touched]  # bit-exact outside the mask, not merely within rounding
+    return Pasted(result, (x0, y0, x1, y1), weight)
+
+
+def _weight(inside: np.ndarray, ramp: float) -> np.ndarray:
+    """The blend weight in the box: 0 outside the mask, rising by a smoothstep over ``ramp`` photo
+    pixels from the mask's edge (1 throughout when the ramp is under a pixel). Computed in place on
+    one float32 plane (the distance) and one temporary."""
     if ramp >= 1.0 and inside.any():
         # distance to the nearest pixel outside the mask (or outside the crop): 1 on the mask's edge
-        depth = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
-        t = np.clip(depth / ramp, 0.0, 1.0)
-        weight = (t * t * (3.0 - 2.0 * t)).astype(np.float32)  # smoothstep: no visible step at either end
-    else:
-        weight = inside.astype(np.float32)
-    result = photo.copy()
-    region = result[y0:y1, x0:x1].astype(np.float32)
-    detail = region - original
-    blended = region + (edited + keep_detail * detail - region) * weight[..., None]
-    pasted = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-    untouched = weight <= 0.0
-    pasted[untouched] = result[y0:y1, x0:x1][untouched]  # bit-exact outside the mask, not merely within rounding
-    result[y0:y1, x0:x1] = pasted
-    return Pasted(result, (x0, y0, x1, y1), weight)
+        t = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+        np.divide(t, np.float32(ramp), out=t)
+        np.clip(t, 0.0, 1.0, out=t)
+        rise = 2.0 * t
+        np.subtract(3.0, rise, out=rise)
+        np.multiply(t, t, out=t)
+        np.multiply(t, rise, out=t)  # smoothstep t * t * (3 - 2 t): no visible step at either end
+        return t
+    return inside.astype(np.float32)
