@@ -36,8 +36,8 @@ TENSORS_BEFORE_METADATA_REWRITE = {  # and of every file bundled since
     # campaign leg 2 since 2026-12-02 (MODEL_CARD)
     "inpaint_g.safetensors": "0cf075ba90bfeac8057cd60ff6a9c79d78655e408c6f9653f20421a029f1c8ab",
     "reconstruct_r.safetensors": "37efc419567087d74b64d03df7fc2a29aa665ab65a7e030180e633ef2e06366c",
-    # the face parser since 2026-12-02 (MODEL_CARD)
-    "segment_s.safetensors": "8db4834c570857c7e75a1d7ca3db124138593a8c9b6a546e98539108a74462ac",
+    # the face parser, run parser2, since 2026-12-02 (MODEL_CARD)
+    "segment_s.safetensors": "727850f87de7e1dd85682367d66f602937decafffdb1a6b6fc98dcc0712d870c",
 }
 TINY_S = UNetConfig(
     stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8)
@@ -60,7 +60,7 @@ def test_bundled_tensors_are_bit_identical_to_before_the_metadata_rewrite(name: 
 
 
 @pytest.mark.parametrize(
-    ("network_file", "run"), [(S_FILE, "parser"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_leg2")]
+    ("network_file", "run"), [(S_FILE, "parser2"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_leg2")]
 )
 def test_bundled_networks_load_and_carry_the_one_provenance(network_file, run: str) -> None:
     net, info = network_file.load()
