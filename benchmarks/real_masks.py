@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deocclude.faces.align import working_frame
 from deocclude.imageio import read_image, write_image
 from deocclude.paths import REPO_DIR, data_root
 from deocclude.pipeline import Deoccluder, DeoccluderConfig
@@ -45,24 +46,25 @@ def sample(root: Path, count: int) -> list[Path]:
     return [root / "images" / name for name in files[::step][:count]]
 
 
-def face_cells(face) -> list[np.ndarray]:  # noqa: ANN001 - a pipeline FaceResult
-    """Crop, M_O over it, result; in the 1.5× working frame when the face has one, so that what the
-    pipeline removed past the crop's edge (a mask's band under the jaw) is seen too."""
+def face_cells(face, photo: np.ndarray) -> list[np.ndarray]:  # noqa: ANN001 - a pipeline FaceResult
+    """Crop, M_O over it, result, all in the 1.5× working frame around the crop, so that what the
+    pipeline removed past the crop's edge (a mask's band under the jaw) or left there is seen too."""
     crop = face.aligned.crop
     hole = face.occlusion_mask if face.occlusion_mask is not None else np.zeros(crop.shape[:2], np.float32)
     restored = face.restored if face.status == "ok" else crop
-    if face.frame is not None:
-        n, o = crop.shape[0], face.frame_offset
-        frame = face.frame.crop
-        if face.frame_mask is not None and face.status == "ok":
-            hole, restored = face.frame_mask, face.frame_restored
-        else:
-            placed = np.zeros(frame.shape[:2], np.float32)
-            placed[o:o + n, o:o + n] = hole
-            pasted = frame.copy()
-            pasted[o:o + n, o:o + n] = restored
-            hole, restored = placed, pasted
-        crop = frame
+    if face.frame is None:  # the pipeline only warps the frame where M_O reaches the crop's edge
+        face.frame, face.frame_offset = working_frame(photo, face.aligned)
+    n, o = crop.shape[0], face.frame_offset
+    frame = face.frame.crop
+    if face.frame_mask is not None and face.status == "ok":
+        hole, restored = face.frame_mask, face.frame_restored
+    else:
+        placed = np.zeros(frame.shape[:2], np.float32)
+        placed[o:o + n, o:o + n] = hole
+        pasted = frame.copy()
+        pasted[o:o + n, o:o + n] = restored
+        hole, restored = placed, pasted
+    crop = frame
     cells = [crop, overlay_mask(crop, hole, (255, 0, 0), 0.5), restored]
     return [cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_AREA) for c in cells]
 
@@ -80,13 +82,14 @@ def main() -> None:
     started = time.perf_counter()
     rows, cells = [], []
     for path in sample(root, args.photos):
-        result = deoccluder.run(read_image(path))
+        photo = read_image(path)
+        result = deoccluder.run(photo)
         faces = [{"status": f.status, "method": f.method, "occluded_fraction": round(f.occluded_fraction, 3)}
                  for f in result.faces]
         rows.append({"photo": path.name, "faces": len(faces), "processed": sum(f["status"] == "ok" for f in faces),
                      "face_records": faces})
         for face in result.faces:
-            cells.append(face_cells(face))
+            cells.append(face_cells(face, photo))
         print(f"{path.name}: {len(faces)} face(s), {rows[-1]['processed']} processed", flush=True)
     found = sum(r["faces"] > 0 for r in rows)
     faces = sum(r["faces"] for r in rows)

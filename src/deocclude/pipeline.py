@@ -35,7 +35,7 @@ from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
-from deocclude.masks.frame import fill_past_crop, grow_past_crop
+from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop
 from deocclude.masks.occlusion import DEFAULT_HOLE_CONFIDENCE, shape_occlusion
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH
 from deocclude.timing import timed
@@ -153,8 +153,11 @@ class FaceResult:
     person: np.ndarray | None = None
     """N×N float32 P(person) from the selfie segmentation (None when the gate is off)."""
     coefficients: np.ndarray | None = None
+    reaches_crop_edge: bool = False
+    """S's M_O touches the crop's bottom or side edge (``past_crop``): at paste-back, when the photo is at
+    hand, the working frame is warped and the occlusion continued into it."""
     frame: AlignedFace | None = None
-    """The working frame around the crop (``past_crop``; None for aligned crops), its crop at ``frame_offset``."""
+    """The working frame around the crop, its crop at ``frame_offset``; None unless M_O went on past the crop."""
     frame_offset: int = 0
     frame_restored: np.ndarray | None = None
     """The frame with the restored crop and the continuation past it filled; None when M_O stopped inside."""
@@ -291,9 +294,6 @@ class Deoccluder:
             if self.person is not None and self._segmenter is not None:  # the gate only guards a fill
                 with timed(face.timings, "person"):
                     face.person = self.person(photo, found.aligned.matrix, self.config.size)
-            if self.config.extend and self.config.past_crop and self._segmenter is not None:
-                with timed(face.timings, "align"):
-                    face.frame, face.frame_offset = working_frame(photo, found.aligned)
             faces.append(face)
         return faces
 
@@ -305,6 +305,9 @@ class Deoccluder:
         output, pastes = photo.copy(), []  # one copy, pasted into face by face: never two full-size copies
         for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
+                if face.reaches_crop_edge and face.frame_mask is None:
+                    with timed(face.timings, "fill"):
+                        self._continue_past_crop(photo, face)
                 with timed(face.timings, "paste"):
                     if face.frame is not None and face.frame_restored is not None and face.frame_mask is not None:
                         pasted = paste_back_weighted(output, face.frame, face.frame_restored, face.frame_mask,
@@ -391,7 +394,8 @@ class Deoccluder:
             raise DeoccludeError(f"{len(masks)} masks for {len(faces)} faces")
         self.find_occlusions(faces)
         for face, mask in zip(faces, masks):
-            face.frame = face.frame_restored = face.frame_mask = None
+            face.reaches_crop_edge, face.frame = False, None
+            face.frame_restored = face.frame_mask = None
             face.restored = face.aligned.crop
             face.occlusion_mask = ((np.asarray(mask) > 0.5) & (face.aligned.valid > 0.5)).astype(np.float32)
             if face.status.startswith("failed"):
@@ -452,6 +456,8 @@ class Deoccluder:
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face)
+            face.reaches_crop_edge = self.config.extend and self.config.past_crop and bool(crop_exits(
+                face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size)).any())
             face.status = self._gate(face)
             face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
         return face_batch(faces, self.device, crops=crops, renders=renders, coefficients=coefficients)
@@ -469,13 +475,12 @@ class Deoccluder:
         for k, i in enumerate(ok):
             faces[i].restored = restored[k]
             faces[i].method += f" + {name}"
-            if faces[i].frame is not None:
-                with timed(faces[i].timings, "fill"):
-                    self._continue_past_crop(faces[i])
 
-    def _continue_past_crop(self, face: FaceResult) -> None:
-        """M_O's continuation past the crop's edge, filled (masks/frame.py); nothing when M_O stops inside."""
-        assert face.frame is not None and face.occlusion_mask is not None and face.restored is not None
+    def _continue_past_crop(self, photo: np.ndarray, face: FaceResult) -> None:
+        """M_O's continuation past the crop's edge in the working frame, filled (masks/frame.py); nothing
+        when the colours do not carry it on."""
+        assert face.occlusion_mask is not None and face.restored is not None
+        face.frame, face.frame_offset = working_frame(photo, face.aligned)
         outer = grow_past_crop(face.frame.crop, face.frame.valid, face.occlusion_mask, face.frame_offset,
                                brow_line(face.aligned.landmarks, self.config.size), self.config.dilate)
         if outer.any():

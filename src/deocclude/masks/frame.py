@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from deocclude.masks.extend import _connected_to, _likelihood_ratio
+from deocclude.masks.occlusion import enclosed_holes
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,18 @@ class FrameConfig:
     """Histogram bins per Lab channel."""
 
 
+def crop_exits(inner_mask: np.ndarray, valid: np.ndarray, brow_row: float) -> np.ndarray:
+    """(N, N) bool: M_O pixels where the continuation may start (step 1 of the module docstring).
+
+    The pipeline asks this first, in the crop, so the working frame is only warped for the faces
+    whose occlusion reaches the crop's edge.
+    """
+    n = inner_mask.shape[0]
+    edge = ~np.pad(np.ones((n - 4, n - 4), bool), 2)  # the 2 px band along the crop's edges
+    edge[:int(np.ceil(brow_row))] = False  # not the top edge, nothing above the brows
+    return edge & (np.asarray(inner_mask) > 0.5) & (np.asarray(valid) > 0.5)
+
+
 def grow_past_crop(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray, offset: int, brow_row: float,
                    dilate: int, config: FrameConfig = FrameConfig()) -> np.ndarray:
     """(M, M) float32 occlusion past the crop (1 = occluded, 0 everywhere inside the crop).
@@ -67,9 +80,9 @@ def grow_past_crop(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray,
     placed = np.zeros((m, m), bool)
     placed[offset:offset + n, offset:offset + n] = np.asarray(inner_mask) > 0.5
     real = np.asarray(valid) > 0.5
-    edge = inside & ~np.pad(np.ones((n - 4, n - 4), bool), offset + 2)  # 2 px band along the crop's edges
-    edge[:offset + int(np.ceil(brow_row))] = False  # not the top edge, nothing above the brows
-    exits = placed & edge & real
+    exits = np.zeros((m, m), bool)
+    exits[offset:offset + n, offset:offset + n] = crop_exits(inner_mask, real[offset:offset + n, offset:offset + n],
+                                                             brow_row)
     added = np.zeros((m, m), np.float32)
     if not exits.any():
         return added
@@ -97,20 +110,11 @@ def grow_past_crop(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray,
     k = 2 * int(round(0.035 * n)) + 1
     closed = cv2.morphologyEx((grown | placed).astype(np.uint8), cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
-    grown = (grown | closed | _enclosed(closed)) & ~inside & real
+    grown = (grown | closed | enclosed_holes(closed)) & ~inside & real
     out = grown.astype(np.uint8)
     if dilate:
         out = cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1,) * 2))
     return (out.astype(bool) & ~inside & real).astype(np.float32)
-
-
-def _enclosed(mask: np.ndarray) -> np.ndarray:
-    """Pixels of 4-connected holes of ``mask`` that do not reach the frame's border."""
-    count, labels = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
-    outer = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    hole = np.ones(count, bool)
-    hole[outer] = False
-    return hole[labels] & ~mask
 
 
 def fill_past_crop(frame: np.ndarray, restored: np.ndarray, inner_mask: np.ndarray, outer_mask: np.ndarray,

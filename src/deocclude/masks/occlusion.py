@@ -19,6 +19,27 @@ DEFAULT_HOLE_CONFIDENCE = 0.9
 """Mean P(visible) a hole enclosed by M_O needs to stay visible (:func:`fill_unsure_holes`)."""
 
 
+def _holes(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(label count, labels, which labels are holes) of the 4-connected unoccluded patches of ``mask``.
+
+    A hole is a patch that the mask surrounds on every side: it does not reach the image border.
+    Label 0 (the mask itself) is never a hole.
+    """
+    occluded = (np.asarray(mask) > 0.5).astype(np.uint8)
+    count, labels = cv2.connectedComponents(1 - occluded, connectivity=4)
+    labels = np.asarray(labels, np.int32)
+    hole = np.ones(count, bool)
+    hole[0] = False
+    hole[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = False
+    return count, labels, hole
+
+
+def enclosed_holes(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels of every hole ``mask`` (1 = occluded) encloses (see :func:`_holes`)."""
+    _, labels, hole = _holes(mask)
+    return hole[labels]
+
+
 def fill_unsure_holes(mask: np.ndarray, visible: np.ndarray, min_confidence: float) -> np.ndarray:
     """``mask`` (H, W, 1 = occluded) with every hole it encloses filled unless S is sure the hole is face.
 
@@ -29,15 +50,12 @@ def fill_unsure_holes(mask: np.ndarray, visible: np.ndarray, min_confidence: flo
     clear glasses the eye is plain face (P near 1) and is kept. uint8 0/1 back.
     """
     occluded = (np.asarray(mask) > 0.5).astype(np.uint8)
-    count, labels = cv2.connectedComponents(1 - occluded, connectivity=4)
-    if count <= 2:
+    count, labels, hole = _holes(occluded)
+    if not hole.any():
         return occluded
-    outer = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     sums = np.bincount(labels.ravel(), weights=np.asarray(visible, np.float64).ravel(), minlength=count)
     sizes = np.bincount(labels.ravel(), minlength=count)
-    unsure = sums / np.maximum(sizes, 1) < min_confidence
-    unsure[0] = False  # label 0 is the mask itself
-    unsure[outer] = False
+    unsure = hole & (sums / np.maximum(sizes, 1) < min_confidence)
     return (occluded | unsure[labels]).astype(np.uint8)
 
 
