@@ -85,10 +85,17 @@ def fill_choices() -> tuple[str, ...]:
     return ("auto", *fill_names())
 
 
-def make_fill(name: str, **options: object) -> Fill:
+def make_fill(name: str, true_colour: bool = True, **options: object) -> Fill:
     """The fill registered as ``name``, built with ``options`` (each fill takes the ones it needs:
-    ``device`` for all, ``weights`` / ``label`` / ``half`` for G). Unknown names are a one-line error."""
+    ``device`` for all, ``weights`` / ``label`` / ``half`` for G). Unknown names are a one-line error.
+
+    ``true_colour``: wrap it in :class:`deocclude.fills.colour.ColourTrue` (its pixels follow the
+    photo's colours: a greyscale photo gets a greyscale fill); False gives the raw fill.
+    """
+    from deocclude.fills.colour import ColourTrue
+
     _discover()
     if name not in _FACTORIES:
         raise DeoccludeError(f"unknown fill {name!r} (available: {', '.join(fill_names())})")
-    return _FACTORIES[name](**options)
+    fill = _FACTORIES[name](**options)
+    return ColourTrue(fill) if true_colour else fill

@@ -1,0 +1,104 @@
+"""Colour-true fills (deocclude/fills/colour.py): a greyscale photo stays greyscale, a colour
+fill's cast is pulled to the photo's skin without an edge at M_O's rim, nothing outside M_O moves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deocclude.fills import make_fill
+from deocclude.fills.colour import ColourConfig, ColourTrue, from_ycc, monotone_chroma, to_ycc, true_colour
+from deocclude.imageio import read_image
+from deocclude.paths import REPO_DIR
+
+
+def _disc(n: int, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[:n, :n]
+    return ((yy - n / 2) ** 2 + (xx - n / 2) ** 2 < radius ** 2).astype(np.float32)
+
+
+def test_ycc_round_trip_and_grey_has_no_chroma() -> None:
+    rgb = np.random.default_rng(0).uniform(0, 255, (50, 3))
+    assert np.allclose(from_ycc(to_ycc(rgb)), rgb)
+    grey = np.repeat(np.arange(0, 256, 15.0)[:, None], 3, 1)
+    assert np.allclose(to_ycc(grey)[:, 1:], 0, atol=1e-9)
+
+
+def test_monotone_photos_are_told_from_colour_ones() -> None:
+    photo = read_image(REPO_DIR / "examples" / "astronaut.jpg")[:128, 128:256]
+    everywhere = np.ones(photo.shape[:2], bool)
+    assert monotone_chroma(photo, everywhere) is None  # a colour photo
+    grey = np.repeat(np.asarray(Image.fromarray(photo).convert("L"))[..., None], 3, 2)
+    assert np.allclose(monotone_chroma(grey, everywhere), 0)
+    sepia = np.clip(grey * np.array([1.0, 0.9, 0.75]), 0, 255).astype(np.uint8)  # a multiplicative tint
+    line = monotone_chroma(sepia, everywhere)
+    assert line is not None and line[1, 1] > 10 and line[0, 1] < -10  # warmer as it brightens: Cr up, Cb down
+    assert monotone_chroma(grey, np.zeros_like(everywhere)) is None  # nothing visible: no statistics
+
+
+def test_a_greyscale_face_gets_a_greyscale_fill_and_nothing_else_moves() -> None:
+    n = 64
+    rng = np.random.default_rng(1)
+    crop = np.repeat(rng.integers(60, 200, (n, n, 1), dtype=np.uint8), 3, 2)
+    hole = _disc(n, 12)
+    filled = crop / 255.0
+    filled[hole > 0.5] = [0.8, 0.5, 0.6]  # a pink fill, as G painted on grey photos
+    out = true_colour(filled, crop, hole, np.ones((n, n)), None)
+    inside = hole > 0.5
+    assert np.array_equal(out[~inside], filled[~inside])
+    assert np.abs(out[inside] - out[inside].mean(axis=1, keepdims=True)).max() < 1e-6  # R = G = B
+    luma = (0.299 * 0.8 + 0.587 * 0.5 + 0.114 * 0.6)
+    assert np.allclose(out[inside], luma, atol=1e-6)  # the fill's own luma is kept
+
+
+def test_a_colour_cast_is_pulled_to_the_render_prediction_fading_in_from_the_rim() -> None:
+    n = 128
+    rng = np.random.default_rng(2)
+    skin = np.array([200.0, 150.0, 120.0])
+    crop = np.clip(skin + rng.normal(0, 8, (n, n, 3)), 0, 255).astype(np.uint8)
+    render = np.clip(skin * 0.9 + rng.normal(0, 3, (n, n, 3)), 0, 255).astype(np.uint8)
+    hole = _disc(n, 30)
+    filled = crop / 255.0
+    cast = np.array([230.0, 120.0, 200.0]) / 255.0  # a pink-violet slab
+    filled[hole > 0.5] = cast
+    out = true_colour(filled, crop, hole, np.ones((n, n)), render)
+    inside = hole > 0.5
+    assert np.array_equal(out[~inside], filled[~inside])
+    centre, rim = (n // 2, n // 2), (n // 2, n // 2 + 29)
+    assert inside[rim] and not inside[n // 2, n // 2 + 31]
+    assert np.allclose(out[rim], cast, atol=1 / 255)  # the rim keeps the fill: no step at M_O's edge
+    chroma = to_ycc(np.array([out[centre] * 255, cast * 255, skin]))[:, 1:]
+    assert np.abs(chroma[0] - chroma[2]).max() < np.abs(chroma[1] - chroma[2]).max() / 2  # nearer the skin
+    capped = true_colour(filled, crop, hole, np.ones((n, n)), render, config=ColourConfig(max_shift=2.0))
+    moved = np.abs(to_ycc(capped[centre] * 255)[1:] - to_ycc(cast * 255)[1:])
+    assert moved.max() <= 2.0 + 1e-6
+
+
+def test_without_a_render_a_colour_fill_is_left_alone() -> None:
+    n = 64
+    crop = np.random.default_rng(3).integers(0, 256, (n, n, 3), dtype=np.uint8)  # colourful
+    filled = crop / 255.0
+    filled[_disc(n, 10) > 0.5] = 0.3
+    assert np.array_equal(true_colour(filled, crop, _disc(n, 10), np.ones((n, n)), None), filled)
+
+
+def test_make_fill_wraps_every_fill_and_the_wrapper_is_transparent() -> None:
+    fill = make_fill("telea")
+    raw = make_fill("telea", true_colour=False)
+    assert isinstance(fill, ColourTrue) and not isinstance(raw, ColourTrue)
+    assert (fill.name, fill.label, fill.needs_render) == (raw.name, raw.label, raw.needs_render)
+
+
+@pytest.mark.parametrize("fill", ["prior", "g"])
+def test_a_greyscale_photo_comes_out_greyscale(tmp_path, fill: str) -> None:
+    """The bundled sunglasses example in black and white, through the whole pipeline: the
+    blend used to give blue-grey eyes and G a pink patch."""
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+
+    photo = read_image(REPO_DIR / "examples" / "astronaut_sunglasses.jpg")
+    grey = np.repeat(np.asarray(Image.fromarray(photo).convert("L"))[..., None], 3, 2)
+    result = Deoccluder(DeoccluderConfig(fill=fill)).run(grey)
+    assert result.faces and result.faces[0].status == "ok"
+    assert result.changed_mask().sum() > 500  # the glasses were removed ...
+    assert np.array_equal(result.photo.max(axis=2), result.photo.min(axis=2))  # ... in grey
