@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deocclude.config_codec import config_with_overrides
+from deocclude.errors import DeoccludeError
 from deocclude.faces.align import working_frame
 from deocclude.imageio import read_image, write_image
 from deocclude.paths import REPO_DIR, data_root
@@ -69,16 +71,27 @@ def face_cells(face, photo: np.ndarray) -> list[np.ndarray]:  # noqa: ANN001 - a
     return [cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_AREA) for c in cells]
 
 
+BY_EYE = "## By eye"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=40, help="photos in the fixed sample (default 40)")
     parser.add_argument("--fill", default="auto", help="the pipeline's fill (default auto)")
     parser.add_argument("--grid", type=Path, default=Path("out") / "real_masks.png")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="where real_masks.json / .md go (default benchmarks/results)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="override a DeoccluderConfig field, e.g. --set dilate=2 (repeatable; the value is JSON)")
     args = parser.parse_args()
     root = data_root() / "real_occluded" / "rmfd"
     if not (root / "index.csv").is_file():
         sys.exit(f"real_masks: RMFD not found under {root} (set DEOCCLUDE_DATA)")
-    deoccluder = Deoccluder(DeoccluderConfig(fill=args.fill))
+    try:
+        config = config_with_overrides(DeoccluderConfig(fill=args.fill), args.set)
+    except (ValueError, DeoccludeError) as exc:
+        sys.exit(f"real_masks: {exc}")
+    deoccluder = Deoccluder(config)
     started = time.perf_counter()
     rows, cells = [], []
     for path in sample(root, args.photos):
@@ -102,15 +115,19 @@ def main() -> None:
                "mean_occluded_fraction": round(float(np.mean([f["occluded_fraction"] for r in rows
                                                                 for f in r["face_records"]] or [0])), 3),
                "seconds": round(time.perf_counter() - started, 1), "rows": rows}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "real_masks.json").write_text(json.dumps(summary, indent=1) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "real_masks.json").write_text(json.dumps(summary, indent=1) + "\n")
     lines = [f"```bash\n{command}\n```", "", f"Commit {commit}. RMFD fixed sample: {len(rows)} photos, "
              f"{found} with a face found, {faces} faces, {processed} processed, {faces - processed} left untouched; "
              f"mean share of the face surface replaced {summary['mean_occluded_fraction']:.3f}.", "",
              "| photo | faces | processed | statuses |", "|---|---|---|---|"]
     lines += [f"| {r['photo']} | {r['faces']} | {r['processed']} | "
               + "; ".join(sorted({f['status'] for f in r['face_records']})) + " |" for r in rows]
-    (RESULTS / "real_masks.md").write_text("\n".join(lines) + "\n")
+    report = args.out / "real_masks.md"
+    by_eye = report.read_text().partition(BY_EYE)[2] if report.is_file() else ""
+    if by_eye:  # the by-eye verdicts are a person's, dated with their commit: a rerun keeps them
+        lines += ["", BY_EYE + by_eye.rstrip("\n")]
+    report.write_text("\n".join(lines) + "\n")
     if cells:
         per_row = 4  # faces per grid row, three cells each
         blank = [np.zeros((CELL, CELL, 3), np.uint8)] * 3

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-
 if TYPE_CHECKING:
     import torch
 
@@ -131,8 +130,9 @@ class ColourTrue:
 
     def __init__(self, fill: Fill, config: ColourConfig = ColourConfig()) -> None:
         self.fill, self.config = fill, config
+        self.name, self.label, self.needs_render = fill.name, fill.label, fill.needs_render
 
-    def __getattr__(self, name: str) -> object:  # name, label, needs_render, uses_prior, inpainter, ...
+    def __getattr__(self, name: str) -> object:  # uses_prior, inpainter, ... of the wrapped fill
         return getattr(self.fill, name)
 
     def describe(self, batch: FaceBatch) -> str:
