@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deocclude.masks.occlusion import fill_unsure_holes
+from deocclude.masks.occlusion import fill_unsure_holes, grow_over_unsure
 from deocclude.masks.outline import drop_outline_rim, drop_shallow_rims
 
 
@@ -127,3 +127,19 @@ def test_the_crop_edge_counts_as_outline_where_the_crop_cuts_the_chin() -> None:
     band[118:, 40:88] = 1
     band &= region
     assert drop_shallow_rims(band, region, min_depth=12.8).sum() == 0
+
+
+def test_the_dilation_ring_takes_an_unsure_rim_and_leaves_sure_skin() -> None:
+    """A lens with a soft shadow on its left (S hesitates: P 0.6) and a sharp edge on its right
+    (clear skin: P 0.99): the ring grows over the shadow only; rim_confidence 1 is the plain disk."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[24:40, 24:40] = 1
+    visible = np.full((64, 64), 0.99, np.float32)
+    visible[24:40, 20:24] = 0.6  # the shadow left of the lens
+    plain = grow_over_unsure(mask, 3, visible, rim_confidence=1.0)
+    assert plain[30, 21] and plain[30, 42] and plain[21, 30]  # the disk: every side
+    grown = grow_over_unsure(mask, 3, visible, rim_confidence=0.9)
+    assert grown[24:40, 21:24].all()  # the shadow went with the lens
+    assert not grown[30, 40:].any() and not grown[:24].any()  # sure skin kept
+    assert (grown >= mask).all() and grown.dtype == np.uint8
+    assert np.array_equal(grow_over_unsure(mask, 3, None, rim_confidence=0.9), plain)  # no S map: plain disk

@@ -36,7 +36,7 @@ from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
 from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop
-from deocclude.masks.occlusion import DEFAULT_HOLE_CONFIDENCE, shape_occlusion
+from deocclude.masks.occlusion import DEFAULT_HOLE_CONFIDENCE, DEFAULT_RIM_CONFIDENCE, shape_occlusion
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH
 from deocclude.timing import timed
 
@@ -55,6 +55,9 @@ class DeoccluderConfig:
     """Visible-face probability below which a face-surface pixel counts as occluded."""
     dilate: int = DEFAULT_DILATE
     """Grow the occlusion mask by this many crop pixels so occluder edges are removed too."""
+    rim_confidence: float = DEFAULT_RIM_CONFIDENCE
+    """The ``dilate`` ring takes only pixels S is less than this sure are visible face (masks/occlusion.py:
+    an occluder's soft rim and shadow go, clear skin beside a sharp edge stays); 1 = plain dilation."""
     outline_band: int = DEFAULT_OUTLINE_BAND
     """Within this many crop pixels of the face outline, M_O is kept only where it continues
     occlusion found deeper inside (masks/outline.py): the outline is not repainted where
@@ -121,6 +124,8 @@ class DeoccluderConfig:
             raise DeoccludeError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.dilate < 0:
             raise DeoccludeError(f"--dilate must be >= 0, got {self.dilate}")
+        if not 0.0 <= self.rim_confidence <= 1.0:
+            raise DeoccludeError(f"--rim-confidence must lie in [0, 1], got {self.rim_confidence}")
         if not 0.0 <= self.hole_confidence <= 1.0:
             raise DeoccludeError(f"--hole-confidence must lie in [0, 1], got {self.hole_confidence}")
         if not 0.0 <= self.rim_depth < 0.5:
@@ -522,7 +527,7 @@ class Deoccluder:
             extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,
                                        threshold=self.config.mask_threshold)
         return shape_occlusion(occluded, region, aligned.valid, self.config.outline_band, self.config.dilate, extend,
-                               self.config.rim_depth, visible, self.config.hole_confidence)
+                               self.config.rim_depth, visible, self.config.hole_confidence, self.config.rim_confidence)
 
 
 def _extend_past_face(mask: np.ndarray, aligned: AlignedFace, region: np.ndarray, visible: np.ndarray,

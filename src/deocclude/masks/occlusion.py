@@ -15,6 +15,8 @@ import numpy as np
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH, drop_outline_rim, drop_shallow_rims
 
+DEFAULT_RIM_CONFIDENCE = 1.0
+"""M_O's dilation ring takes pixels S is less sure than this are visible face (1 = all: plain dilation)."""
 DEFAULT_HOLE_CONFIDENCE = 0.9
 """Mean P(visible) a hole enclosed by M_O needs to stay visible (:func:`fill_unsure_holes`)."""
 
@@ -59,19 +61,39 @@ def fill_unsure_holes(mask: np.ndarray, visible: np.ndarray, min_confidence: flo
     return (occluded | unsure[labels]).astype(np.uint8)
 
 
+def grow_over_unsure(mask: np.ndarray, radius: int, visible: np.ndarray | None,
+                     rim_confidence: float) -> np.ndarray:
+    """(H, W) uint8 ``mask`` grown by a ``radius`` px disk, but only over pixels where S's ``visible``
+    probability (H, W) is below ``rim_confidence`` (``visible`` None or ``rim_confidence`` ≥ 1: plain
+    dilation).
+
+    Why: the plain disk takes the occluder's soft rim, its shadow and the frame's anti-aliased
+    edge (where S hesitates) together with the clear skin beside a sharp edge (where S is sure).
+    Clear skin is the repainted face the user sees and the pixels that cost M_O its precision.
+    """
+    k = 2 * radius + 1
+    grown = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    if visible is None or rim_confidence >= 1.0:
+        return grown
+    return (mask.astype(bool) | (grown.astype(bool) & (np.asarray(visible) < rim_confidence))).astype(np.uint8)
+
+
 def shape_occlusion(occluded: np.ndarray, region: np.ndarray, valid: np.ndarray,
                     outline_band: int = DEFAULT_OUTLINE_BAND, dilate: int = DEFAULT_DILATE,
                     extend: Callable[[np.ndarray], np.ndarray] | None = None,
                     rim_depth: float = DEFAULT_RIM_DEPTH, visible: np.ndarray | None = None,
-                    hole_confidence: float = DEFAULT_HOLE_CONFIDENCE) -> np.ndarray:
+                    hole_confidence: float = DEFAULT_HOLE_CONFIDENCE,
+                    rim_confidence: float = DEFAULT_RIM_CONFIDENCE) -> np.ndarray:
     """(H, W) float32 M_O (1 = occluded) from a raw occlusion map (H, W, truthy = occluded).
 
     In order: a 3×3 opening (the one-pixel rim where S and the face surface disagree along
     the outline; val: M_O IoU 0.802 → 0.814), :func:`drop_shallow_rims` (components on the
     outline less than ``rim_depth`` · N deep), :func:`drop_outline_rim` in ``outline_band``
     px of M_R's outline (``region``), ``extend`` (the pipeline's growth past M_R, or None),
-    then a ``dilate`` px disk so occluder edges go too, :func:`fill_unsure_holes` when S's
-    ``visible`` probability (H, W) is given, and never outside the real photo (``valid``).
+    then a ``dilate`` px disk so occluder edges go too (with ``visible``: only over pixels S is
+    less than ``rim_confidence`` sure are visible face, see :func:`grow_over_unsure`),
+    :func:`fill_unsure_holes` when S's ``visible`` probability (H, W) is given, and never outside
+    the real photo (``valid``).
     """
     mask = cv2.morphologyEx((np.asarray(occluded) > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     mask = drop_shallow_rims(mask, region, rim_depth * mask.shape[0])
@@ -79,8 +101,7 @@ def shape_occlusion(occluded: np.ndarray, region: np.ndarray, valid: np.ndarray,
     if extend is not None and mask.any():
         mask = extend(mask).astype(np.uint8)
     if dilate and mask.any():
-        k = 2 * dilate + 1
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        mask = grow_over_unsure(mask, dilate, visible, rim_confidence)
     if visible is not None and mask.any():
         mask = fill_unsure_holes(mask, visible, hole_confidence)
     return mask.astype(np.float32) * (np.asarray(valid) > 0.5)
