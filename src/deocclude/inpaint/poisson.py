@@ -82,7 +82,7 @@ def harmonic_fill(values: np.ndarray, region: np.ndarray, tolerance: float = TOL
 
 def harmonic_fill_direct(values: np.ndarray, region: np.ndarray) -> np.ndarray:
     """:func:`harmonic_fill` by one sparse direct solve (SciPy's SuperLU) in float64: exact to
-    rounding but 4-6x slower (benchmarks/results/blend_speed.md). The reference the iterative
+    rounding but several times slower (benchmarks/results/blend_speed.md). The reference the iterative
     solve is tested against, and its fallback."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.linalg import splu
