@@ -40,16 +40,22 @@ def prior_blend(
 
     The render carries the face's structure (eyes, brows, mouth where R puts them), the
     blend takes its colours from the hole's boundary: what the paper uses as G's L_ssim
-    target I_P, and a fill in its own right that needs no generator. Where the hole leaves
-    the rendered face (``render_mask`` 0: glasses temples, hair), the render's empty
-    background is replaced by its own colours carried outwards
-    (:func:`deocclude.inpaint.guidance.render_guidance`), so the guidance has no edge at
-    the face outline and the photo's rim colours take over there.
+    target I_P, and a fill in its own right that needs no generator. The render is blended
+    as :func:`prior_guidance` makes it.
     """
-    from deocclude.inpaint.guidance import render_guidance
     from deocclude.inpaint.poisson import poisson_target
 
-    guidance = render
+    return poisson_target(image, prior_guidance(hole, render, render_mask), hole)
+
+
+def prior_guidance(hole: np.ndarray, render: np.ndarray, render_mask: np.ndarray | None = None) -> np.ndarray:
+    """What :func:`prior_blend` blends into ``hole`` (H×W, 1 = fill): ``render`` (H×W×3 uint8),
+    unless the hole leaves the rendered face (``render_mask`` M_R 0: glasses temples, hair),
+    where the render's empty background is replaced by its own colours carried outwards
+    (:func:`deocclude.inpaint.guidance.render_guidance`), so the guidance has no edge at the
+    face outline and the photo's rim colours take over there."""
+    from deocclude.inpaint.guidance import render_guidance
+
     if render_mask is not None and ((np.asarray(render_mask) <= 0.5) & (np.asarray(hole) > 0.5)).any():
-        guidance = render_guidance(render, render_mask)
-    return poisson_target(image, guidance, hole)
+        return render_guidance(render, render_mask)
+    return render
