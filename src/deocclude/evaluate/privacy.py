@@ -103,7 +103,7 @@ def identity_rows(cos: dict[str, np.ndarray], threshold: float) -> dict[str, dic
     Means can hide that a fill lifts some faces over the threshold and drops others under it;
     the rose / fell shares show both.
     """
-    rows = {m: summarize(c, threshold) for m, c in cos.items()}
+    rows: dict[str, dict] = {m: summarize(c, threshold) for m, c in cos.items()}
     before = cos[OCCLUDED]
     below = before < threshold
     for m, after in cos.items():
