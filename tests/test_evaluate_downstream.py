@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 
 from deocclude.cli import main
+from deocclude.errors import DeoccludeError
 from deocclude.evaluate.embeddings import cosine
 from deocclude.evaluate.figures import draw_histogram, histogram_counts, summarize
 from deocclude.evaluate.lfw import Pair, best_threshold, limit_pairs, read_pairs, verification_accuracy
-from deocclude.evaluate.occlude_photos import mask_scores
+from deocclude.evaluate.occlude_photos import OCCLUDED, mask_scores
+from deocclude.evaluate.privacy import OTHER_PERSON, lfw_threshold
+from deocclude.evaluate.privacy import markdown as privacy_markdown
+from deocclude.imageio import read_image
 
 
 def _unit(angle_deg: float) -> np.ndarray:
@@ -105,7 +109,34 @@ def test_missing_data_is_one_line_error(tmp_path: Path, monkeypatch, capsys):
     assert main(["eval", "--protocol", "privacy", "--output-dir", str(tmp_path)]) == 2
     assert "run `deocclude eval --protocol lfw` first" in capsys.readouterr().err
     assert main(["eval", "--protocol", "privacy", "--threshold", "0.9", "--output-dir", str(tmp_path)]) == 2
+    assert "or pass --arcface-threshold" in capsys.readouterr().err  # each network needs its threshold
+    assert main(["eval", "--protocol", "privacy", "--threshold", "0.9", "--arcface-threshold", "0.3",
+                 "--output-dir", str(tmp_path)]) == 2
     assert "UTKFace data not found" in capsys.readouterr().err
+
+
+def test_privacy_thresholds_per_network(tmp_path: Path):
+    clean = {"clean": {"thresholds": {"1": 0.90, "2": 0.92}}}
+    (tmp_path / "eval_lfw.json").write_text(json.dumps({"results": clean}))  # from before ArcFace
+    assert lfw_threshold(tmp_path) == pytest.approx(0.91)
+    with pytest.raises(DeoccludeError) as info:
+        lfw_threshold(tmp_path, "arcface")
+    message = str(info.value)
+    assert "no results_arcface" in message and "rerun `deocclude eval --protocol lfw`" in message
+    assert "--arcface-threshold" in message and "\n" not in message
+    arcface = {"clean": {"thresholds": {"1": 0.30, "2": 0.34}}}
+    (tmp_path / "eval_lfw.json").write_text(json.dumps({"results": clean, "results_arcface": arcface}))
+    assert lfw_threshold(tmp_path, "arcface") == pytest.approx(0.32)
+
+
+def test_privacy_markdown_reads_dlib_only_reports():
+    row = {"n": 2, "mean": 0.95, "p10": 0.94, "p50": 0.95, "p90": 0.96, "share_above_threshold": 1.0}
+    old = {"faces": 2, "crop_size": 128, "seed": 1, "types": ["mask"], "same_identity_threshold": 0.905,
+           "threshold_source": "--threshold", "device": "cpu", "seconds": 1.0, "histograms": [],
+           "results": {"mask": {OCCLUDED: row}, OTHER_PERSON: row}, "found_mask_vs_true_occlusion": {}}
+    text = privacy_markdown(old)
+    assert "## dlib-ResNet" in text and "ArcFace-class" not in text and "share ≥ 0.905" in text
+    assert "| — (floor) | other person (clean) |" in text
 
 
 def test_tiny_end_to_end(data_root: Path, tmp_path: Path, monkeypatch, one_torch_thread):
@@ -131,12 +162,26 @@ def test_tiny_end_to_end(data_root: Path, tmp_path: Path, monkeypatch, one_torch
     assert "## ArcFace-class" in markdown and "floor: eyes blacked" in markdown
     assert (tmp_path / "eval_lfw.md").read_text().startswith("```bash\ndeocclude eval --protocol lfw")
     assert (tmp_path / "lfw.png").is_file() and lfw["grid"] == str(tmp_path / "lfw.png")
-    # the privacy run picks up the LFW clean threshold from eval_lfw.json
-    assert main(["eval", "--protocol", "privacy", "--limit", "2", "--no-grid", *common]) == 0
+    # the privacy run picks up each network's LFW clean threshold from eval_lfw.json
+    assert main(["eval", "--protocol", "privacy", "--limit", "4", "--no-grid", *common]) == 0
     privacy = json.loads((tmp_path / "eval_privacy.json").read_text())
-    clean_thresholds = list(lfw["results"]["clean"]["thresholds"].values())
-    assert privacy["same_identity_threshold"] == pytest.approx(np.mean(clean_thresholds))
-    occluded = privacy["results"]["sunglasses"]["occluded"]
-    assert occluded["n"] == 2 and 0.5 < occluded["mean"] <= 1.0
-    assert (tmp_path / "eval_privacy_sunglasses.png").is_file()
+    gap = {}
+    for suffix in ("", "_arcface"):  # dlib under the keys it always had, ArcFace beside it
+        clean_thresholds = list(lfw["results" + suffix]["clean"]["thresholds"].values())
+        assert privacy["same_identity_threshold" + suffix] == pytest.approx(np.mean(clean_thresholds))
+        results = privacy["results" + suffix]
+        assert {OTHER_PERSON, "eyes blacked", "mouth blacked"} <= set(results)  # the floors
+        assert set(results["sunglasses"]) == set(privacy["methods"])
+        occluded = results["sunglasses"][OCCLUDED]
+        assert occluded["n"] == 4 and occluded["mean"] <= 1.0 and "share_above_threshold" in occluded
+        gap[suffix] = occluded["mean"] - results[OTHER_PERSON]["mean"]
+    # the occluded face is still its owner's, the other person is not: dlib puts the two ~0.1 apart, ArcFace far more
+    assert gap["_arcface"] > 3 * max(gap[""], 0.0) and gap["_arcface"] > 0.3
+    text = (tmp_path / "eval_privacy.md").read_text()
+    assert "## dlib-ResNet" in text and "## ArcFace-class" in text
+    for key in ("same_identity_threshold", "same_identity_threshold_arcface"):
+        assert f"share ≥ {privacy[key]:.3f}" in text
+    assert text.count("| — (floor) | other person (clean) |") == 2
+    picture = read_image(tmp_path / "eval_privacy_sunglasses.png")
+    assert picture.shape[0] == 2 * 400  # one histogram per network, stacked
     assert privacy.get("grid") is None and "--no-grid" in privacy["command"]

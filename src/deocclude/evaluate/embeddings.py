@@ -19,6 +19,18 @@ IDENTITY_NETWORKS = ("dlib", "arcface")
 """Every identity row is reported with both: dlib-ResNet (128-D; any two faces score ≈ 0.85) and
 the ArcFace-class MobileFaceNet (512-D, unrelated faces ≈ 0: deocclude/identity/arcface.py)."""
 
+NETWORK_TITLES = {"dlib": "dlib-ResNet (128-D)", "arcface": "ArcFace-class MobileFaceNet (512-D, faceplugin)"}
+"""The section heading of each network's table in the reports."""
+
+
+def network_key(key: str, network: str) -> str:
+    """The report key of ``key`` for ``network``: ``results`` → ``results`` (dlib), ``results_arcface``.
+
+    dlib keeps the un-suffixed keys because reports were dlib-only before ArcFace was added:
+    old JSON stays readable and readers of the old keys keep getting the same numbers.
+    """
+    return key if network == "dlib" else f"{key}_{network}"
+
 
 class Embedder:
     """Identity embeddings of uint8 canonical crops, in batches, on one device.

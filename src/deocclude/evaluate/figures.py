@@ -38,9 +38,11 @@ def draw_histogram(series: dict[str, np.ndarray], title: str, threshold: float |
     """An RGB uint8 plot of overlaid step histograms (one colour per series, legend with means).
 
     Drawn with OpenCV (matplotlib is not a dependency); a dashed vertical line marks ``threshold``.
+    The legend sits in two columns above the plot: inside it, it hid the peaks and the line crossed it.
     """
     width, height = size
-    left, right, top, bottom = 50, 20, 40, 50
+    legend_rows = -(-len(series) // 2)
+    left, right, top, bottom = 50, 20, 40 + 18 * legend_rows, 50
     img = np.full((height, width, 3), 255, np.uint8)
     values = dict(series)
     lo = min(float(np.min(v)) for v in values.values())
@@ -72,7 +74,7 @@ def draw_histogram(series: dict[str, np.ndarray], title: str, threshold: float |
         points.append((x_of(edges[-1]), y_of(0)))
         cv2.polylines(img, [np.array(points, np.int32)], False, colour, 2, cv2.LINE_AA)
         label = f"{name}: mean {np.mean(values[name]):.3f}"
-        cv2.putText(img, label, (left + 10, top + 18 + 18 * k), font, 0.45, colour, 1, cv2.LINE_AA)
+        cv2.putText(img, label, (left + (k % 2) * pw // 2, 50 + 18 * (k // 2)), font, 0.45, colour, 1, cv2.LINE_AA)
     if threshold is not None:
         x = x_of(threshold)
         for y in range(top, top + ph, 8):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from deocclude.errors import DeoccludeError
-from deocclude.evaluate.embeddings import IDENTITY_NETWORKS, Embedder, cosine
+from deocclude.evaluate.embeddings import IDENTITY_NETWORKS, NETWORK_TITLES, Embedder, cosine, network_key
 from deocclude.evaluate.figures import example_rows, image_grid, markdown_table, mask_table
 from deocclude.evaluate.metrics import FLOORS, black_out
 from deocclude.evaluate.occlude_photos import (
@@ -345,8 +345,9 @@ def run(args: argparse.Namespace) -> dict:
         "occluded_images": len(scorer.seconds), "mediapipe_missed_used_mean_landmarks": int(faces["missed"].sum()),
         "crop_size": 128, "seed": opts["seed"], "types": list(kinds), "methods": list(methods),
         "device": str(embedders["dlib"].device), "torch_threads": torch.get_num_threads(),
-        "seconds": round(time.perf_counter() - start, 1), "results": results["dlib"],
-        "results_arcface": results["arcface"], "found_mask_vs_true_occlusion": masks,
+        "seconds": round(time.perf_counter() - start, 1),
+        **{network_key("results", net): results[net] for net in IDENTITY_NETWORKS},
+        "found_mask_vs_true_occlusion": masks,
         "notes": [
             "the second photo of every pair is occluded (held-out synthetic occluders, seeded per photo); "
             "the first photo stays clean",
@@ -390,10 +391,11 @@ def markdown(s: dict) -> str:
     """The report as markdown (``deocclude eval`` puts the exact command above it)."""
     header = ["occlusion (2nd photo)", "method", "accuracy % (mean ± std)", "at clean threshold %",
               "same cos", "different cos"]
-    tables = ["## dlib-ResNet (128-D)", "", markdown_table(header, _rows(s["results"], s["types"]))]
-    if "results_arcface" in s:
-        tables += ["", "## ArcFace-class MobileFaceNet (512-D, faceplugin)", "",
-                   markdown_table(header, _rows(s["results_arcface"], s["types"]))]
+    tables: list[str] = []
+    for net in IDENTITY_NETWORKS:  # reports from before ArcFace have dlib's only
+        if network_key("results", net) in s:
+            tables += ["", f"## {NETWORK_TITLES[net]}", "", markdown_table(header, _rows(s[network_key("results", net)],
+                                                                                         s["types"]))]
     return "\n".join([
         "# LFW verification with one photo of each pair occluded",
         "",
@@ -404,7 +406,6 @@ def markdown(s: dict) -> str:
         f"held-out synthetic occluders (seed {s['seed']}); identity = the cosine of both photos' embeddings, "
         f"by two networks: the result is compared with *another photo of the same person*, which copying visible "
         f"pixels cannot win. Device {s['device']}, {s['seconds']} s.",
-        "",
         *tables,
         "",
         "Accuracy: per fold, the threshold that maximises accuracy on the other folds; mean ± std over the folds. "
