@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from deocclude.errors import DeoccludeError
 from deocclude.faces.detect import iou
 from deocclude.model_file import NetworkFile
 from deocclude.paths import WEIGHTS_DIR
@@ -143,10 +142,8 @@ class SecondOpinion:
 
     @property
     def net(self) -> RfbDetector:
+        """The network, loaded on first use (a missing file: :class:`~deocclude.errors.WeightsNotFoundError`)."""
         if self._net is None:
-            if not Path(self.path).is_file():
-                raise DeoccludeError(f"second face detector weights not found: {self.path} "
-                                     "(run tools/convert_faceplugin.py)")
             self._net = RFB_FILE.load(self.path)[0]
         return self._net
 
