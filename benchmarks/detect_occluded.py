@@ -1,7 +1,11 @@
 """Are occluded faces found? Detection rate of ``FaceDetector`` + ``FaceMesh`` (issue 15, item 6).
 
     PYTHONPATH=src DEOCCLUDE_DATA=../shared/data python benchmarks/detect_occluded.py \
-        [--variants before,after] [--rmfd N] [--utk N] [--lfw N] [--wild N] [--grids out/detect_grids]
+        [--variants before,rescue,after] [--rmfd N] [--utk N] [--utk-kinds mask,...] [--lfw N] [--wild N] \
+        [--grids out/detect_grids] [--merge]
+
+(``--merge`` keeps the sets a run skips from the results already written: the whole benchmark in
+shorter runs, e.g. ``--utk 0``, then ``--rmfd 0 --wild 0 --lfw 0 --merge``.)
 
 A face counts as *found* when the detector returns it AND the 468-point mesh on it is
 present (``FaceLandmarks.present``), exactly what ``deocclude run`` keeps
@@ -21,9 +25,13 @@ present (``FaceLandmarks.present``), exactly what ``deocclude run`` keeps
   other than the central one are *extra faces* (false faces, or real background faces:
   the grid shows them).
 
-``--variants`` names :data:`VARIANTS` (detector settings) measured side by side. Writes
+``--variants`` names :data:`VARIANTS` (detector settings) measured side by side. For the rmfd
+photos and UTKFace masks a variant misses, the furthest stage any rescue candidate reached
+(:data:`deocclude.faces.rescue.STAGES`, or "no box" when the detectors gave none of
+``rescue_min_face`` px) says where the face was lost. Writes
 ``benchmarks/results/detect_occluded.json`` / ``.md`` (command, commit) and, with ``--grids``,
-PNG grids of missed / extra faces (outside the repository: the data may not be shipped).
+PNG grids of missed / extra faces and of the rmfd faces each variant finds that the one before it
+did not, cropped with their mesh (outside the repository: the data may not be shipped).
 """
 
 from __future__ import annotations
@@ -41,12 +49,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deocclude.faces.detect import DetectorConfig, FaceDetector
+from deocclude.faces.detect import DetectorConfig, FaceDetector, iou
 from deocclude.faces.landmarks import FaceMesh
+from deocclude.faces.rescue import STAGES
 from deocclude.imageio import read_image
 from deocclude.paths import REPO_DIR, data_root
 
 RESULTS = REPO_DIR / "benchmarks" / "results"
+SETS = ("rmfd", "utk", "wild", "lfw")
 CANVAS = 520
 NOSE_TIP = 1  # MediaPipe mesh index
 LFW_CENTRE_TOL = 45.0  # px from (125, 125): farther found faces are "extra"
@@ -54,28 +64,44 @@ LFW_CENTRE_TOL = 45.0  # px from (125, 125): farther found faces are "extra"
 
 def _variants() -> dict[str, DetectorConfig]:
     fields = DetectorConfig.__dataclass_fields__
+    if "rescue_second_opinion" in fields:  # before: no rescue; rescue: the mesh alone vouches; after: + second detector
+        return {"before": DetectorConfig(rescue=False), "rescue": DetectorConfig(rescue_second_opinion=False),
+                "after": DetectorConfig()}
     if "rescue" in fields:
-        out = {"before": DetectorConfig(rescue=False), "after": DetectorConfig()}
-    else:  # the commit before the rescue existed: today's detector is "before"
-        out = {"before": DetectorConfig()}
-    return out
+        return {"before": DetectorConfig(rescue=False), "after": DetectorConfig()}
+    return {"before": DetectorConfig()}  # the commit before the rescue existed: today's detector is "before"
 
 
 VARIANTS = _variants()
 
 
+NO_BOX = "no box"
+UNTRACED = "not traced (no rescue)"
+
+
 class Probe:
-    """One detector variant + the mesh; ``(photo) -> (found faces, seconds)``."""
+    """One detector variant + the mesh; ``(photo) -> (found faces, seconds)``; ``trace`` holds the
+    rescue's (candidate, stage) pairs of the last photo."""
 
     def __init__(self, config: DetectorConfig) -> None:
         self.detector = FaceDetector(model="auto", min_score=0.5, config=config)
         self.mesh = FaceMesh()
 
     def __call__(self, photo: np.ndarray) -> tuple[list, float]:
+        self.detector.trace = []
         start = time.perf_counter()
         dets = self.detector(photo)
         faces = [m for m in self.mesh(photo, dets) if m.present]
         return faces, time.perf_counter() - start
+
+    def lost(self, point: np.ndarray | None = None) -> str:
+        """Where the last photo's face was lost: the furthest stage of a rescue candidate (whose box holds
+        ``point`` when given), or :data:`NO_BOX`; :data:`UNTRACED` for a detector without the rescue."""
+        if not self.detector.config.rescue:
+            return UNTRACED
+        stages = [stage for cand, stage in self.detector.trace or []
+                  if point is None or (cand.x0 <= point[0] <= cand.x1 and cand.y0 <= point[1] <= cand.y1)]
+        return max(stages, key=STAGES.index, default=NO_BOX)
 
 
 def pad_canvas(crop: np.ndarray, background: np.ndarray, size: int = CANVAS) -> tuple[np.ndarray, tuple[int, int]]:
@@ -116,33 +142,53 @@ def utk_cases(root: Path, limit: int, kinds: tuple[str, ...] = ("clean", "mask",
 def run_utk(probes: dict, root: Path, limit: int, misses: dict, extras: dict,
             kinds: tuple[str, ...] = ("clean", "mask", "sunglasses")) -> dict:
     stats = {v: {k: [0, 0] for k in kinds} for v in probes}
-    false = {v: 0 for v in probes}
-    times = {v: [] for v in probes}
+    lost: dict = {v: {} for v in probes}
+    false = {v: {k: 0 for k in kinds} for v in probes}
+    times: dict = {v: {k: [] for k in kinds} for v in probes}
     for name, kind, photo, nose in utk_cases(root, limit, kinds):
         for v, probe in probes.items():
             faces, dt = probe(photo)
-            times[v].append(dt)
+            times[v][kind].append(dt)
             ok = any(_contains(f, nose) for f in faces)
             n_false = sum(not _contains(f, nose) for f in faces)
-            false[v] += n_false
+            false[v][kind] += n_false
             if n_false:
                 extras[v].append((f"utk {kind} {name[:14]} +{n_false}", photo, faces))
             stats[v][kind][0] += ok
             stats[v][kind][1] += 1
             if not ok:
                 misses[v].append((f"utk {kind} {name[:18]}", photo, faces))
-    return {v: {"rates": {k: {"found": a, "n": n, "rate": round(a / max(n, 1), 4)} for k, (a, n) in s.items()},
-                "false_faces": int(false[v]), "ms_per_photo": round(1000 * float(np.mean(times[v])), 1)}
+                stage = lost[v].setdefault(kind, {})
+                where = probe.lost(nose)
+                stage[where] = stage.get(where, 0) + 1
+    return {v: {"rates": {k: {"found": a, "n": n, "rate": round(a / max(n, 1), 4), "false_faces": int(false[v][k]),
+                              "ms_per_photo": round(1000 * float(np.mean(times[v][k])), 1)} for k, (a, n) in s.items()},
+                "lost": lost[v]}
             for v, s in stats.items()}
 
 
-def run_rmfd(probes: dict, root: Path, limit: int | None, misses: dict) -> dict:
+def merge(old: dict, new: dict) -> dict:
+    """``new`` results with the sets (UTKFace: the kinds) it did not measure taken from ``old``, when both
+    measured the same variants with the same configs (``--merge``: one benchmark in several shorter runs)."""
+    if (old.get("variants"), old.get("configs")) != (new["variants"], new["configs"]):
+        raise SystemExit("--merge: the results file measured other variants or configs; run without --merge")
+    out = {**{k: v for k, v in old.items() if k in SETS}, **new}
+    if "utk" in old and "utk" in new:
+        out["utk"] = {v: {part: {**old["utk"][v][part], **new["utk"][v][part]} for part in ("rates", "lost")}
+                      for v in new["variants"]}
+    out["merged"] = sorted(set(old.get("merged", [old["date"]])) | {new["date"]})
+    out["commands"] = old.get("commands", []) + new["commands"]
+    return out
+
+
+def run_rmfd(probes: dict, root: Path, limit: int | None, misses: dict, gained: dict) -> dict:
     folder = root / "real_occluded" / "rmfd"
     with open(folder / "index.csv", newline="") as handle:
         files = [r["file"] for r in csv.DictReader(handle)][:limit]
-    out = {v: {"photos": 0, "with_face": 0, "faces": 0, "missed": [], "t": []} for v in probes}
+    out = {v: {"photos": 0, "with_face": 0, "faces": 0, "missed": [], "lost": {}, "t": []} for v in probes}
     for f in files:
         photo = read_image(folder / "images" / f)
+        previous: list | None = None
         for v, probe in probes.items():
             faces, dt = probe(photo)
             o = out[v]
@@ -150,8 +196,13 @@ def run_rmfd(probes: dict, root: Path, limit: int | None, misses: dict) -> dict:
             o["with_face"] += bool(faces)
             o["faces"] += len(faces)
             o["t"].append(dt)
+            if previous is not None:
+                gained[v] += [(f"{f} p{m.presence:.2f}", photo, m) for m in new_faces(faces, previous)]
+            previous = faces
             if not faces:
                 o["missed"].append(f)
+                where = probe.lost()
+                o["lost"][where] = o["lost"].get(where, 0) + 1
                 misses[v].append((f"rmfd {f}", photo, faces))
     for o in out.values():
         o["rate"] = round(o["with_face"] / max(o["photos"], 1), 4)
@@ -202,6 +253,38 @@ def run_lfw(probes: dict, root: Path, limit: int, extras: dict) -> dict:
     return out
 
 
+def new_faces(faces: list, previous: list, threshold: float = 0.3) -> list:
+    """The faces that overlap none of ``previous`` by IoU ``threshold`` or more."""
+    if not previous:
+        return list(faces)
+    boxes = np.stack([m.detection.box for m in previous]).astype(np.float64)
+    return [m for m in faces if iou(m.detection.box.astype(np.float64), boxes).max() < threshold]
+
+
+def crop_grid(items: list, path: Path, cell: int = 160, cols: int = 8) -> None:
+    """(label, photo, face) as crops of 1.8 × the face's box with all 468 mesh points (red) on them."""
+    if not items:
+        return
+    rows = (len(items) + cols - 1) // cols
+    sheet = np.full((rows * (cell + 14), cols * cell, 3), 255, np.uint8)
+    for k, (label, photo, face) in enumerate(items):
+        d = face.detection
+        side = 1.8 * max(d.width, d.height)
+        scale = cell / side
+        left, top = (d.x0 + d.x1 - side) / 2, (d.y0 + d.y1 - side) / 2
+        matrix = np.array([[scale, 0.0, -left * scale], [0.0, scale, -top * scale]])
+        crop = cv2.warpAffine(photo, matrix, (cell, cell), flags=cv2.INTER_LINEAR)
+        for p in face.points[:, :2]:
+            q = (p - (left, top)) * scale
+            cv2.circle(crop, (int(q[0]), int(q[1])), 1, (255, 0, 0), -1)
+        r, c = divmod(k, cols)
+        y, x = r * (cell + 14) + 14, c * cell
+        sheet[y:y + cell, x:x + cell] = crop
+        cv2.putText(sheet, label[:30], (x + 2, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
 def grid(items: list, path: Path, cell: int = 200, cols: int = 8, limit: int = 64) -> None:
     """Thumbnails with found faces' boxes (green) and mesh outlines; label on top."""
     items = items[:limit]
@@ -241,7 +324,8 @@ def commit() -> str:
 def markdown(res: dict, command: str) -> str:
     vs = res["variants"]
     lines = ["# Occluded faces found (issue 15, item 6)", "",
-             f"`{command}` at commit `{res['commit']}` ({res['date']}, {res['machine']}).", "",
+             f"`{command}` at commit `{res['commit']}` ({res['date']}, {res['machine']})"
+             + (f"; sets merged from runs at {', '.join(res['merged'])}" if "merged" in res else "") + ".", "",
              "Found = detected by `FaceDetector(model=\"auto\", min_score=0.5)` AND the 468-point mesh present "
              "(what `deocclude run` keeps). Variants: " + ", ".join(f"`{v}` = `{res['configs'][v]}`" for v in vs) + ".",
              "", "| set | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
@@ -257,7 +341,7 @@ def markdown(res: dict, command: str) -> str:
             lines.append(f"| UTKFace test, {kind} (n={n}, padded to {CANVAS}²) | "
                          + " | ".join(f"{u[v]['rates'][kind]['rate']:.1%}" for v in vs) + " |")
         lines.append("| UTKFace canvases: found faces without the true nose tip (false) | "
-                     + " | ".join(str(u[v]["false_faces"]) for v in vs) + " |")
+                     + " | ".join(str(sum(r["false_faces"] for r in u[v]["rates"].values())) for v in vs) + " |")
     if "wild" in res:
         w = res["wild"]
         lines.append(f"| wild: faces found in {len(w[vs[0]]['per_photo'])} photos | "
@@ -270,9 +354,27 @@ def markdown(res: dict, command: str) -> str:
                      + " | ".join(str(f[v]["extra_faces"]) for v in vs) + " |")
     lines += ["", "Latency (detector + mesh, ms per photo, this machine, 1 thread):", "",
               "| set | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
-    for key in ("rmfd", "utk", "wild", "lfw"):
-        if key in res:
+    for key in SETS:
+        if key == "utk" and key in res:
+            for kind in res[key][vs[0]]["rates"]:
+                ms = (str(res[key][v]["rates"][kind]["ms_per_photo"]) for v in vs)
+                lines.append(f"| utk {kind} | " + " | ".join(ms) + " |")
+        elif key in res:
             lines.append(f"| {key} | " + " | ".join(str(res[key][v]["ms_per_photo"]) for v in vs) + " |")
+    if "rmfd" in res or "utk" in res:
+        lines += ["", "Where the misses were lost (the furthest stage a rescue candidate reached; rmfd: every photo "
+                  "without a found face; UTKFace: candidates whose box holds the true nose tip):", "",
+                  "| set | stage | " + " | ".join(vs) + " |", "|---|---|" + "---|" * len(vs)]
+        tables = []
+        if "rmfd" in res:
+            tables.append(("rmfd photos", {v: res["rmfd"][v]["lost"] for v in vs}))
+        if "utk" in res:
+            for kind in [k for k in ("mask", "sunglasses", "clean") if k in res["utk"][vs[0]]["rates"]]:
+                tables.append((f"UTKFace {kind}", {v: res["utk"][v]["lost"].get(kind, {}) for v in vs}))
+        for name, lost in tables:
+            for stage in [UNTRACED, NO_BOX, *STAGES]:
+                if any(lost[v].get(stage) for v in vs):
+                    lines.append(f"| {name} | {stage} | " + " | ".join(str(lost[v].get(stage, 0)) for v in vs) + " |")
     if "wild" in res and len(vs) > 1:
         w = res["wild"]
         diff = [f for f in w[vs[0]]["per_photo"] if len({w[v]["per_photo"][f] for v in vs}) > 1]
@@ -299,6 +401,8 @@ def main() -> None:
                         help="an extra variant: DetectorConfig() with these fields changed")
     parser.add_argument("--grids", type=Path, default=None, help="folder for PNG grids (outside the repository)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the sets (UTKFace kinds) this run skips from the results file already there")
     args = parser.parse_args()
     import torch
 
@@ -316,10 +420,11 @@ def main() -> None:
                  "machine": f"{__import__('os').cpu_count()} CPU cores", "variants": names,
                  "configs": {v: repr(VARIANTS[v]) for v in names}}
     misses: dict = {v: [] for v in names}
+    gained: dict = {v: [] for v in names[1:]}
     shots: dict = {v: [] for v in names}
     extras: dict = {v: [] for v in names}
     if args.rmfd != 0:
-        res["rmfd"] = run_rmfd(probes, root, args.rmfd, misses)
+        res["rmfd"] = run_rmfd(probes, root, args.rmfd, misses, gained)
         print("rmfd", {v: (res["rmfd"][v]["rate"], res["rmfd"][v]["faces"]) for v in names}, flush=True)
     if args.utk:
         res["utk"] = run_utk(probes, root, args.utk, misses, extras, tuple(args.utk_kinds.split(",")))
@@ -330,7 +435,10 @@ def main() -> None:
     if args.lfw:
         res["lfw"] = run_lfw(probes, root, args.lfw, extras)
         print("lfw", {v: (res["lfw"][v]["central_found"], res["lfw"][v]["extra_faces"]) for v in names}, flush=True)
-    command = "python benchmarks/detect_occluded.py " + " ".join(sys.argv[1:])
+    res["commands"] = ["python benchmarks/detect_occluded.py " + " ".join(sys.argv[1:])]
+    if args.merge and (args.out / "detect_occluded.json").is_file():
+        res = merge(json.loads((args.out / "detect_occluded.json").read_text()), res)
+    command = "`; `".join(res["commands"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "detect_occluded.json").write_text(json.dumps(res, indent=1))
     (args.out / "detect_occluded.md").write_text(markdown(res, command))
@@ -341,6 +449,8 @@ def main() -> None:
                 grid([m for m in misses[v] if m[0].startswith(source)], args.grids / f"missed_{source}_{v}.png")
             grid(extras[v], args.grids / f"extra_{v}.png")
             grid(shots[v], args.grids / f"wild_{v}.png", cell=300, cols=6, limit=90)
+            if v in gained:
+                crop_grid(gained[v], args.grids / f"gained_rmfd_{v}.png")
 
 
 if __name__ == "__main__":

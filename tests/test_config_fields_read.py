@@ -1,4 +1,4 @@
-"""Every field of a training config dataclass is read somewhere in src.
+"""Every field of a training config dataclass (and of the face detector's) is read somewhere in src.
 
 A field that nothing reads is a flag that silently does nothing (``lr_d`` and
 ``SynthConfig.max_rotation`` were: the first set D's lr in no optimizer, the second rotated
@@ -15,6 +15,7 @@ import typing
 
 import pytest
 
+from deocclude.faces.detect import DetectorConfig
 from deocclude.inpaint.config import InpaintTrainConfig
 from deocclude.paths import REPO_DIR
 from deocclude.reconstruct.regressor_config import ReconstructTrainConfig
@@ -22,7 +23,7 @@ from deocclude.segment.config import SegmentTrainConfig
 from deocclude.synth.config import SynthConfig
 from deocclude.train.config import TrainConfig
 
-ROOTS = (TrainConfig, SegmentTrainConfig, ReconstructTrainConfig, InpaintTrainConfig, SynthConfig)
+ROOTS = (TrainConfig, SegmentTrainConfig, ReconstructTrainConfig, InpaintTrainConfig, SynthConfig, DetectorConfig)
 
 
 def _config_classes() -> list[type]:

@@ -2,7 +2,9 @@
 
 Bundled: the astronaut with a face mask drawn over her nose and mouth (from the clean photo's
 own mesh), and the clean astronaut (the rescue must add nothing: her suit once passed as a
-face). With the shared data: a real masked photo of RMFD that the detector missed before.
+face); every bundled example gets the same faces with and without the second detector. With the
+shared data: real masked photos of RMFD that the detector (and the rescue on the mesh alone)
+missed before.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import cv2
 import numpy as np
 import pytest
 
-from deocclude.faces.detect import DetectorConfig, FaceDetector, iou
+from deocclude.faces.detect import DetectorConfig, FaceDetection, FaceDetector, iou
 from deocclude.faces.landmarks import FaceMesh, roi_from_detection
-from deocclude.faces.rescue import detection_for_roi
+from deocclude.faces.rescue import STAGES, detection_for_roi
+from deocclude.faces.rfb import SecondOpinion
 from deocclude.faces.warp import RotatedSquare
 from deocclude.imageio import read_image
+from deocclude.paths import REPO_DIR
 
 FACE = np.array([180.0, 85.0, 270.0, 180.0])  # the astronaut's face, as in test_detect.py
 MISSED_BEFORE = "0001_005.jpg"  # RMFD: a frontal black mask; BlazeFace's box gives mesh presence 0.38
+EXAMPLES = sorted((REPO_DIR / "examples").glob("*.jpg"))
+MISSED_BY_MESH_ALONE = "0015_031.jpg"  # RMFD: a light-blue mask, mesh present (1.0) but not in the mirror (< 0.5)
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +97,47 @@ def test_real_masked_photo_missed_before_is_found(data_root: Path, detectors) ->
     # the face (forehead to chin) of this 203x256 portrait lies around x 70-135, y 55-150
     assert 60 < (d.x0 + d.x1) / 2 < 145 and 50 < (d.y0 + d.y1) / 2 < 150
     assert 40 < d.width < 140
+
+
+def test_second_opinion_scores_a_face_not_the_background(astronaut) -> None:
+    second = SecondOpinion()
+    assert second(astronaut, FACE) > 0.9
+    assert second(astronaut, np.array([380.0, 300.0, 470.0, 395.0])) < 0.1  # her suit and the flag
+    assert second.net.priors.shape == (4420, 4)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_examples_get_the_same_faces_with_the_second_detector(path: Path) -> None:
+    photo = read_image(path)
+    without = FaceDetector(min_score=0.5, config=DetectorConfig(rescue_second_opinion=False))(photo)
+    found = FaceDetector(min_score=0.5)(photo)
+    assert len(found) == len(without) >= 1
+    for a, b in zip(found, without):
+        np.testing.assert_array_equal(a.box, b.box)
+
+
+def test_trace_says_where_each_candidate_stopped(astronaut) -> None:
+    detector = FaceDetector(min_score=0.5)
+    detector.trace = []
+    detector(astronaut)
+    assert detector.trace  # the suit and the flag are looked at, and dropped
+    assert all(isinstance(c, FaceDetection) and stage in STAGES for c, stage in detector.trace)
+    assert not any(stage.startswith("kept") for _, stage in detector.trace)
+
+
+def test_real_masked_photo_missed_by_the_mesh_alone_is_found(data_root: Path) -> None:
+    path = data_root / "real_occluded" / "rmfd" / "images" / MISSED_BY_MESH_ALONE
+    if not path.is_file():
+        pytest.skip(f"RMFD photos not found at {path.parent}")
+    photo = read_image(path)
+    mesh = FaceMesh()
+    alone = FaceDetector(min_score=0.5, config=DetectorConfig(rescue_second_opinion=False))
+    assert not _found(alone, mesh, photo)
+    found = _found(FaceDetector(min_score=0.5), mesh, photo)
+    assert len(found) == 1
+    d = found[0].detection
+    # the boy's face in this 200x200 photo lies around x 50-150, y 45-160
+    assert 50 < (d.x0 + d.x1) / 2 < 150 and 45 < (d.y0 + d.y1) / 2 < 160
+    assert 50 < d.width < 150
+    eyes_y = found[0].points[[33, 263], 1].mean()
+    assert eyes_y < found[0].points[1, 1] < found[0].points[152, 1]  # eyes above the nose tip, above the chin

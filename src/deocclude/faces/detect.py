@@ -35,6 +35,7 @@ from deocclude.faces.warp import RotatedSquare, apply_affine, warp_to_tensor
 
 if TYPE_CHECKING:
     from deocclude.faces.landmarks import FaceMesh
+    from deocclude.faces.rfb import SecondOpinion
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear_tragion", "left_ear_tragion")
 """MediaPipe's order of the 6 detection keypoints (right/left from the person's view)."""
@@ -115,7 +116,11 @@ class DetectorConfig:
     blurred shoulder next to a face can be "present"), and the fit agrees with the candidate
     (:func:`deocclude.faces.rescue.agrees`, box IoU >= ``rescue_min_agreement``), and the mesh
     on the mirrored photo's ROI reaches ``rescue_mirror_presence`` (0 skips this check): on
-    clean LFW photos this drops most false faces the search finds on logos, signs and sleeves. ``rescue=False`` is the
+    clean LFW photos this drops most false faces the search finds on logos, signs and sleeves. With
+    ``rescue_second_opinion``, a candidate whose mesh is present (>= 0.5) but fails the presence or mirror
+    guard is kept when a second detector (:class:`deocclude.faces.rfb.SecondOpinion`, trained elsewhere)
+    scores its box ``rescue_second_score`` or more: on real masked photos the mesh often sits on the face
+    with presence 0.5-0.8 or flips in the mirror. ``rescue=False`` is the
     detector as it was before (MediaPipe's thresholds only).
     ``max_pixels``: a bigger photo is detected on one INTER_AREA-reduced copy of about this many pixels, and the
     detections are scaled back (see :func:`reduce_for_detection`); photos up to it are detected as they are.
@@ -143,6 +148,8 @@ class DetectorConfig:
     rescue_max_shared: float = 0.25
     rescue_min_agreement: float = 0.4
     rescue_mirror_presence: float = 0.5
+    rescue_second_opinion: bool = True
+    rescue_second_score: float = 0.9
     max_pixels: int = 16_000_000
 
 
@@ -356,8 +363,12 @@ class FaceDetector:
     model: Literal["auto", "short", "full"] = "auto"
     min_score: float | None = None
     config: DetectorConfig = field(default_factory=DetectorConfig)
+    trace: list[tuple[FaceDetection, str]] | None = field(default=None, repr=False)
+    """Set to a list to collect where the rescue's candidates stopped (:data:`deocclude.faces.rescue.STAGES`),
+    in the pixels of the photo the models saw (see ``max_pixels``): ``benchmarks/detect_occluded.py``."""
     _models: dict[str, BlazeFace] = field(default_factory=dict, init=False, repr=False)
     _mesh: FaceMesh | None = field(default=None, init=False, repr=False)
+    _second: SecondOpinion | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.model not in ("auto", "short", "full"):
@@ -386,7 +397,8 @@ class FaceDetector:
             m.memo = (image, {})
         try:
             faces = self._detect(image)
-            faces = faces + rescue(image, faces, self._get, self.mesh, self.config, names)
+            second = self.second if self.config.rescue_second_opinion else None
+            faces = faces + rescue(image, faces, self._get, self.mesh, self.config, names, second, self.trace)
         finally:
             for m in models:
                 m.memo = None
@@ -418,6 +430,15 @@ class FaceDetector:
 
             self._mesh = FaceMesh(MeshConfig(num_threads=self.config.num_threads))
         return self._mesh
+
+    @property
+    def second(self) -> SecondOpinion:  # built lazily: only candidates the mesh is unsure of need it
+        """The second detector the rescue asks about faces the mesh alone does not vouch for."""
+        if self._second is None:
+            from deocclude.faces.rfb import SecondOpinion
+
+            self._second = SecondOpinion(num_threads=self.config.num_threads)
+        return self._second
 
 
 def reduce_for_detection(image: np.ndarray, max_pixels: int) -> tuple[np.ndarray, float, float]:

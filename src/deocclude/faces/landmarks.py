@@ -29,6 +29,8 @@ from deocclude.faces.warp import RotatedSquare, apply_affine, warp_to_tensor
 NUM_LANDMARKS = 468
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # mesh points MediaPipe's tracking uses for the angle
 LANDMARK_MODEL = "face_landmark.tflite"
+PRESENT = 0.5
+"""Presence from which MediaPipe keeps a face (and so do we: :attr:`FaceLandmarks.present`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +40,7 @@ class FaceLandmarks:
     ``points`` (468, 3) float32: x, y as MediaPipe reports them (normalised × image size,
     the numbers in the shared ``landmarks.npz``), z = relative depth in the same pixel
     scale as x, smaller = closer to the camera. ``presence`` is the model's face-presence
-    probability; MediaPipe drops faces below 0.5 (:attr:`present`). ``roi`` is the region
+    probability; MediaPipe drops faces below :data:`PRESENT` (:attr:`present`). ``roi`` is the region
     the model saw.
     """
 
@@ -49,7 +51,7 @@ class FaceLandmarks:
 
     @property
     def present(self) -> bool:
-        return self.presence >= 0.5
+        return self.presence >= PRESENT
 
 
 @dataclass(frozen=True)

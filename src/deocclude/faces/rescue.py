@@ -15,6 +15,11 @@ tracking derives the next ROI from the landmarks). The returned detection is bui
 MediaPipe's ROI from it (:func:`deocclude.faces.landmarks.roi_from_detection`) is exactly the
 region whose mesh was checked: a caller running ``FaceMesh`` on it gets the same presence.
 
+Where the mesh is present (>= 0.5) but not sure enough for the rescue's own guards (its presence
+below ``rescue_presence``, or the face gone in the mirror), a second detector trained elsewhere
+(:class:`deocclude.faces.rfb.SecondOpinion`) may vouch for the box instead: on real masked photos
+these are mostly real faces whose mesh sits on the face (``benchmarks/detect_occluded.py``).
+
 Nothing found the ordinary way is changed; rescued faces are only added, never on top of a
 face whose mesh is already present.
 """
@@ -30,11 +35,15 @@ import cv2
 import numpy as np
 
 from deocclude.faces.detect import FaceDetection, iou
+from deocclude.faces.landmarks import PRESENT, roi_from_detection, roi_from_landmarks
 from deocclude.faces.warp import RotatedSquare
 
 if TYPE_CHECKING:
     from deocclude.faces.detect import BlazeFace, DetectorConfig, ModelName
     from deocclude.faces.landmarks import FaceMesh
+
+SecondDetector = Callable[[np.ndarray, np.ndarray], float]
+"""(photo, box xyxy) -> how sure a second detector is of a face there (:class:`deocclude.faces.rfb.SecondOpinion`)."""
 
 # mesh points for the 6 detector keypoints (right/left from the person's view, as BlazeFace)
 RIGHT_EYE = (33, 133, 159, 145)
@@ -115,8 +124,6 @@ def search_roi(image: np.ndarray, mesh: FaceMesh, seed: RotatedSquare, config: D
     ``rescue_roi_shift`` × its side in 8 directions, then the landmarks' own ROI. Stops as
     soon as a presence reaches 0.95.
     """
-    from deocclude.faces.landmarks import roi_from_landmarks
-
     best: list = [None, None, -1.0]
 
     def attempt(roi: RotatedSquare) -> bool:
@@ -162,39 +169,74 @@ def _shared(box: np.ndarray, boxes: list[np.ndarray]) -> float:
     return float((ix * iy / np.maximum(np.minimum(areas, area), 1e-9)).max())
 
 
-def rescue(image: np.ndarray, base: list[FaceDetection], get: Callable[[ModelName], BlazeFace], mesh: FaceMesh,
-           config: DetectorConfig, models: tuple[ModelName, ...] = ("short", "full")) -> list[FaceDetection]:
-    """Faces to add to ``base`` (the ordinary detections of ``image``), looked for with ``models``."""
-    from deocclude.faces.landmarks import roi_from_detection
+STAGES = ("not tried", "mesh not present", "mesh below the rescue's presence", "fit disagrees with the box",
+          "final ROI not present or on a found face", "gone in the mirror", "second detector unsure",
+          "kept", "kept on the second opinion")
+"""Where a rescue candidate stopped (``rescue(trace=...)``), in the order of the checks: "not tried" (beyond
+``rescue_max_tries``), then one per check, then the two ways to be kept."""
 
-    scale = mesh.config.scale
+
+def rescue(image: np.ndarray, base: list[FaceDetection], get: Callable[[ModelName], BlazeFace], mesh: FaceMesh,
+           config: DetectorConfig, models: tuple[ModelName, ...] = ("short", "full"),
+           second: SecondDetector | None = None, trace: list[tuple[FaceDetection, str]] | None = None
+           ) -> list[FaceDetection]:
+    """Faces to add to ``base`` (the ordinary detections of ``image``), looked for with ``models``.
+
+    A candidate is kept when its mesh is sure (presence ``rescue_presence``, or ``rescue_presence_unsure``
+    for a low detector score, on the searched and on the final ROI, and present in the mirror), or, with
+    ``second``, when the mesh is at least present (:data:`~deocclude.faces.landmarks.PRESENT`) and
+    ``second`` scores the face's box ``rescue_second_score`` or more. Either way the fit must agree
+    with the candidate and not sit on a face already found. ``trace`` gets (candidate, one of
+    :data:`STAGES`) for every candidate not on a face already found or tried (where misses are lost)."""
     taken = [f.box for f, m in zip(base, mesh(image, base)) if m.present]
     tried: list[np.ndarray] = []
     added: list[FaceDetection] = []
-    mirrored: np.ndarray | None = None
+    mirrored: list[np.ndarray] = []
     for cand in candidates(image, get, config, models):
-        if len(tried) >= config.rescue_max_tries:
-            break
         if _overlaps(cand.box, taken) or _overlaps(cand.box, tried, 0.6, centre=False):
             continue
+        stage = _check(image, cand, taken, mesh, config, second, mirrored) \
+            if len(tried) < config.rescue_max_tries else (STAGES[0], None)
         tried.append(cand.box)
-        roi, points, presence = search_roi(image, mesh, roi_from_detection(cand, scale), config)
-        needed = config.rescue_presence if cand.score >= config.rescue_sure_score else config.rescue_presence_unsure
-        if presence < needed:
-            continue
-        face = detection_for_roi(roi, points, cand.score, cand.model, scale)
-        if not agrees(cand, face, points, config.rescue_min_agreement):
-            continue
-        final = roi_from_detection(face, scale)
-        _, presence = mesh.run_roi(image, final)  # what a caller's mesh will see
-        if presence < needed or _overlaps(face.box, taken) or _shared(face.box, taken) > config.rescue_max_shared:
-            continue
-        if config.rescue_mirror_presence > 0:  # a face stays a face in a mirror; a logo or a sleeve seldom
-            if mirrored is None:
-                mirrored = np.ascontiguousarray(image[:, ::-1])
-            mirror = replace(final, cx=image.shape[1] - final.cx, rotation=-final.rotation)
-            if mesh.run_roi(mirrored, mirror)[1] < config.rescue_mirror_presence:
-                continue
-        added.append(face)
-        taken.append(face.box)
+        if trace is not None:
+            trace.append((cand, stage[0]))
+        if stage[1] is not None:
+            added.append(stage[1])
+            taken.append(stage[1].box)
     return added
+
+
+def _check(image: np.ndarray, cand: FaceDetection, taken: list[np.ndarray], mesh: FaceMesh, config: DetectorConfig,
+           second: SecondDetector | None, mirrored: list[np.ndarray]) -> tuple[str, FaceDetection | None]:
+    """One candidate through the rescue's checks: (the stage it stopped at, the face when kept)."""
+    scale = mesh.config.scale
+    roi, points, presence = search_roi(image, mesh, roi_from_detection(cand, scale), config)
+    needed = config.rescue_presence if cand.score >= config.rescue_sure_score else config.rescue_presence_unsure
+    if presence < (needed if second is None else min(needed, PRESENT)):
+        return STAGES[1] if presence < PRESENT else STAGES[2], None
+    face = detection_for_roi(roi, points, cand.score, cand.model, scale)
+    if not agrees(cand, face, points, config.rescue_min_agreement):
+        return STAGES[3], None
+    final = roi_from_detection(face, scale)
+    _, final_presence = mesh.run_roi(image, final)  # what a caller's mesh will see
+    if final_presence < PRESENT or _overlaps(face.box, taken) or _shared(face.box, taken) > config.rescue_max_shared:
+        return STAGES[4], None
+    if min(presence, final_presence) >= needed and _mirrored(image, mirrored, mesh, final, config):
+        return STAGES[7], face
+    if second is None:
+        return STAGES[5] if min(presence, final_presence) >= needed else STAGES[2], None
+    if second(image, face.box) < config.rescue_second_score:
+        return STAGES[6], None
+    return STAGES[8], face
+
+
+def _mirrored(image: np.ndarray, cache: list[np.ndarray], mesh: FaceMesh, roi: RotatedSquare,
+              config: DetectorConfig) -> bool:
+    """Whether the mesh on the mirrored photo's ``roi`` reaches ``rescue_mirror_presence`` (0 skips the
+    check): a face stays a face in a mirror; a logo or a sleeve seldom. ``cache`` keeps the mirrored photo."""
+    if config.rescue_mirror_presence <= 0:
+        return True
+    if not cache:
+        cache.append(np.ascontiguousarray(image[:, ::-1]))
+    mirror = replace(roi, cx=image.shape[1] - roi.cx, rotation=-roi.rotation)
+    return mesh.run_roi(cache[0], mirror)[1] >= config.rescue_mirror_presence
