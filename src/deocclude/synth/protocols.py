@@ -18,11 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from deocclude.synth.compose import Occlusion
-from deocclude.synth.config import CATEGORIES, EyewearConfig, SynthConfig
+from deocclude.synth.config import EyewearConfig, SynthConfig
 from deocclude.synth.synthesizer import OcclusionSynthesizer
 
 DEFAULT_SEED = 20261125
 PROTOCOLS = ("sunglasses", "mixed")
+# Written out, not derived from synth.config.CATEGORIES: new categories must not reshuffle a
+# published protocol (the mixed set is the same bytes as before the realistic kinds came).
+MIXED_CATEGORIES = ("mask", "eyewear", "hand", "cup", "microphone", "phone", "hat", "scarf_cloth",
+                    "food", "object", "hair", "blob")
 
 
 def protocol_config(name: str) -> SynthConfig:
@@ -32,7 +36,7 @@ def protocol_config(name: str) -> SynthConfig:
         return SynthConfig(categories=("eyewear",),
                            eyewear=EyewearConfig(p_bank=0.0, lens_weights=(0.0, 0.0, 1.0), dark_opacity=(0.75, 1.0)))
     if name == "mixed":
-        return SynthConfig(categories=CATEGORIES)
+        return SynthConfig(categories=MIXED_CATEGORIES)
     raise ValueError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
 
 
