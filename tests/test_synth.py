@@ -371,3 +371,19 @@ def test_old_protocols_and_default_draw_unchanged(utkface_root: Path):
                 h.update(s.occlusion.image.tobytes() + s.occlusion.alpha.tobytes()
                          + f"{s.occlusion.category}|{s.occlusion.source}".encode())
         assert h.hexdigest() == expected, name
+
+
+def test_facemask_protocol(utkface_root: Path):
+    from deocclude.data import UTKFaceFaces
+    from deocclude.synth.protocols import FACEMASK_CATEGORIES, iterate_protocol, protocol_categories
+
+    cats = protocol_categories("facemask", 1000, 20261125, FACEMASK_CATEGORIES)
+    assert sorted(set(cats)) == sorted(FACEMASK_CATEGORIES) and cats.count("kn95_mask") == 500
+    faces = UTKFaceFaces(root=utkface_root, split="test", size=N)
+    first = [(s.occlusion.source, s.occlusion.alpha.tobytes(), s.coverage())
+             for s in iterate_protocol("facemask", faces, limit=6)]
+    again = [(s.occlusion.source, s.occlusion.alpha.tobytes(), s.coverage())
+             for s in iterate_protocol("facemask", faces, limit=6)]
+    assert first == again
+    assert {src.rsplit("_", 1)[0] for src, _, _ in first} == set(FACEMASK_CATEGORIES)
+    assert all(0.25 < c < 0.9 for _, _, c in first)  # nose to chin of the face surface
