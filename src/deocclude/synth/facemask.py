@@ -215,7 +215,7 @@ def _finish(body_colour: np.ndarray, body: np.ndarray, loop_colour: np.ndarray, 
     """Light the mask like the photo, soften it like the photo's optics, stack shadow, loops and body."""
     light = _white_point(img, rng)
     h, w = body.shape
-    body_rgb = jitter_colour(np.clip(body_colour * light, 0, 1), rng, 0.35 * jitter)
+    body_rgb = jitter_colour(np.clip(body_colour * light, 0, 1), rng, 0.3 * jitter)
     sigma = rng.uniform(0.2, 0.8) * frame.iod / 50.0
     if sigma > 0.3:
         k = int(2 * np.ceil(3 * sigma) + 1)

@@ -53,11 +53,13 @@ def _frame_colour(rng: np.random.Generator, split: str, metal: bool) -> tuple[st
 
 
 def _reflections(x: np.ndarray, y: np.ndarray, centres: np.ndarray, rng: np.random.Generator,
-                 split: str) -> np.ndarray:
-    """Strength of the light reflected by the lenses per pixel (before clipping to the lenses), in [0, 0.6]."""
+                 split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Light reflected by the lenses per pixel (before clipping to the lenses): the tinted sheen of an
+    anti-reflection coating (<= 0.18) and white highlights (<= 0.6)."""
+    sheen = np.zeros_like(x)
+    if rng.random() < 0.6:
+        sheen += rng.uniform(0.03, 0.12) * (1 + 0.5 * np.tanh((y - centres[0, 1]) / 0.2) * rng.uniform(-1, 1))
     out = np.zeros_like(x)
-    if rng.random() < 0.6:  # anti-reflection sheen over the whole lens
-        out += rng.uniform(0.03, 0.12) * (1 + 0.5 * np.tanh((y - centres[0, 1]) / 0.2) * rng.uniform(-1, 1))
     kind = pick(rng, ("streaks", "window", "none"), (0.45, 0.4, 0.15))
     if kind == "streaks":  # parallel bright bands across both lenses (the same light source)
         a = np.radians(split_uniform(rng, 20.0, 70.0, split, (42.0, 48.0)) * (1 if rng.random() < 0.5 else -1))
@@ -74,7 +76,7 @@ def _reflections(x: np.ndarray, y: np.ndarray, centres: np.ndarray, rng: np.rand
             dx = np.abs(x - c[0] - off[0]) / half[0]
             dy = np.abs(y - c[1] - off[1]) / half[1]
             out += strength * np.exp(-((dx ** 4 + dy ** 4) ** 0.5 * 1.5) ** 2)
-    return np.clip(out, 0.0, 0.6)
+    return np.clip(sheen, 0.0, 0.18), np.clip(out, 0.0, 0.6)
 
 
 def draw_thin_glasses(h: int, w: int, landmarks: np.ndarray, frame: FaceFrame, rng: np.random.Generator,
@@ -119,9 +121,11 @@ def draw_thin_glasses(h: int, w: int, landmarks: np.ndarray, frame: FaceFrame, r
         layers.append((np.broadcast_to(tint, (h, w, 3)), inside * rng.uniform(0.06, 0.22)))
     f = frame.to_face(np.stack(np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5), -1))
     x, y = f[..., 0], f[..., 1]
-    glare = _reflections(x, y, centres, rng, split).astype(np.float32)
-    glare_col = random_colour(rng, (0.25, 0.75), (0.0, 0.25), (0.9, 1.0))
-    layers.append((np.broadcast_to(glare_col, (h, w, 3)), inside * glare))
+    sheen, glare = _reflections(x, y, centres, rng, split)
+    layers.append((np.broadcast_to(random_colour(rng, (0.25, 0.85), (0.2, 0.5), (0.7, 0.95)), (h, w, 3)),
+                   inside * sheen.astype(np.float32)))  # green / blue / purple coatings
+    layers.append((np.broadcast_to(random_colour(rng, (0.5, 0.7), (0.0, 0.1), (0.92, 1.0)), (h, w, 3)),
+                   inside * glare.astype(np.float32)))
     if rim == "rimless" or (metal and rng.random() < 0.7):  # nose pads
         pads = np.zeros((h, w), np.float32)
         for p, c, s in zip(inner, centres, (1, -1)):
