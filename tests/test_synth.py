@@ -1,7 +1,8 @@
-"""Occlusion synthesis: determinism, exact composition, labels, every category, bank loading."""
+"""Occlusion synthesis: determinism, exact composition, labels, every category, bank loading, protocols."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import pytest
 from deocclude.faces.align import canonical_template
 from deocclude.imageio import read_image
 from deocclude.synth import CATEGORIES, PROCEDURAL_CATEGORIES, OccluderBank, OcclusionSynthesizer, SynthConfig, compose
-from deocclude.synth.config import EyewearConfig
+from deocclude.synth.config import DEFAULT_CATEGORIES, REALISTIC_CATEGORIES, EyewearConfig, weighted_config
+from deocclude.synth.draw import fill_polygon
 from deocclude.synth.eyewear import draw_glasses, random_design
-from deocclude.synth.geometry import eye_centres
+from deocclude.synth.facemask import ear_loops, mask_shape
+from deocclude.synth.geometry import FACE_OVAL, LEFT_CONTOUR, RIGHT_CONTOUR, ear_point, eye_centres, face_frame
 from deocclude.synth.sprite import Sprite, similarity, warp_sprite
 from deocclude.synth.textures import PROCEDURAL_KINDS, procedural_texture
 
@@ -31,7 +34,7 @@ def face(example_photo: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def procedural() -> OcclusionSynthesizer:
-    return OcclusionSynthesizer(SynthConfig(use_shared_data=False), split="train")
+    return OcclusionSynthesizer(SynthConfig(categories=CATEGORIES, use_shared_data=False), split="train")
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,10 @@ def test_procedural_category_alone_without_data(procedural, face, category):
 
 def test_every_category_alone_with_bank(full, face):
     img, lm = face
-    assert set(full.categories) == set(CATEGORIES)
+    assert set(full.categories) == set(DEFAULT_CATEGORIES)  # the realistic kinds are opt-in
     for split in ("train", "test"):
-        synth = full if split == "train" else OcclusionSynthesizer(split="test")
+        synth = OcclusionSynthesizer(SynthConfig(categories=CATEGORIES), split=split)
+        assert set(synth.categories) == set(CATEGORIES)
         for category in CATEGORIES:
             _check(synth(img, lm, np.random.default_rng([5, CATEGORIES.index(category)]), category), img, category)
 
@@ -88,7 +92,7 @@ def test_unknown_or_unavailable_category(procedural, face):
 def test_alpha_zero_away_from_object(procedural, face):
     """The edge blur only softens the object's border: A = 0 beyond a few sigma of it."""
     img, lm = face
-    sharp_cfg = SynthConfig(use_shared_data=False, alpha_blur=(0.0, 0.0))
+    sharp_cfg = SynthConfig(categories=CATEGORIES, use_shared_data=False, alpha_blur=(0.0, 0.0))
     sharp = OcclusionSynthesizer(sharp_cfg)
     iod = float(np.linalg.norm(np.subtract(*eye_centres(lm))))
     reach = int(np.ceil(3 * 0.8 * iod / 40 + 2))  # 3 sigma of the largest blur + 2 px
@@ -218,3 +222,168 @@ def test_same_bytes_with_any_opencv_thread_count(procedural, face):
         assert out[0] == out[1]
     finally:
         cv2.setNumThreads(before)
+
+
+# ---------------------------------------------------------------- realistic masks and glasses (issue 17)
+
+
+@pytest.fixture(scope="module")
+def small_face() -> tuple[np.ndarray, np.ndarray]:
+    """The template face at 0.6 scale (chin, jaw and ears well inside the N x N canvas) on a plain
+    skin-coloured image with a gentle gradient (a shadow on it is measurable everywhere)."""
+    ramp = np.linspace(0.85, 1.0, N, dtype=np.float32)[:, None, None]
+    img = np.broadcast_to(np.array([0.8, 0.62, 0.52], np.float32) * ramp, (N, N, 3)).copy()
+    t = (canonical_template(N) - N / 2) * 0.6 + [N / 2, N / 2 - 4]
+    return img, np.concatenate([t, np.zeros((468, 1), np.float32)], axis=1)
+
+
+def _face_px(frame, x: float, y: float) -> tuple[int, int]:
+    col, row = np.floor(frame.to_image(np.array([x, y]))).astype(int)
+    return int(row), int(col)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_realistic_kinds_drawn_deterministic(procedural, small_face, split):
+    img, lm = small_face
+    synth = procedural if split == "train" else OcclusionSynthesizer(
+        SynthConfig(categories=CATEGORIES, use_shared_data=False), split="test")
+    for category in REALISTIC_CATEGORIES:
+        sources = set()
+        for k in range(6):
+            a = synth(img, lm, np.random.default_rng([21, k]), category)
+            b = synth(img, lm, np.random.default_rng([21, k]), category)
+            _check(a, img, category)
+            assert a.image.tobytes() == b.image.tobytes() and a.alpha.tobytes() == b.alpha.tobytes()
+            assert a.source == b.source and a.source.startswith(category)
+            sources.add(a.source)
+        other = synth(img, lm, np.random.default_rng([22, 0]), category)
+        assert other.alpha.tobytes() != a.alpha.tobytes()
+        if split == "test" and category != "thin_glasses":  # the facemask protocol's colours only
+            assert sources <= {"surgical_mask_blue", "surgical_mask_white", "kn95_mask_white"}, sources
+
+
+def test_realistic_kinds_are_opt_in_and_drawn_when_weighted(small_face):
+    assert SynthConfig().categories == DEFAULT_CATEGORIES == CATEGORIES[:12]
+    assert weighted_config() == SynthConfig()
+    assert weighted_config((1.0,) * 12).categories == DEFAULT_CATEGORIES  # runs configured before: same draws
+    assert weighted_config((1.0,) * 15).categories == CATEGORIES
+    with pytest.raises(ValueError, match="one weight per category"):
+        weighted_config((1.0,) * 13)
+    img, lm = small_face
+    only_new = OcclusionSynthesizer(weighted_config((0.0,) * 12 + (1.0, 1.0, 1.0)), split="train")
+    drawn = {only_new(img, lm, np.random.default_rng([23, k])).category for k in range(24)}
+    assert drawn == set(REALISTIC_CATEGORIES)
+
+
+@pytest.mark.parametrize("category", ["surgical_mask", "kn95_mask"])
+def test_mask_covers_under_the_jaw_and_reaches_the_ears(small_face, category):
+    """The band runs under the chin and the jaw line, the occluder reaches out to the ears, and the
+    shadow along the top edge is part of the occluder (alpha 1, colour = the face darkened)."""
+    img, lm = small_face
+    frame = face_frame(lm)
+    for split in ("train", "test"):
+        synth = OcclusionSynthesizer(SynthConfig(categories=CATEGORIES, use_shared_data=False,
+                                                 alpha_blur=(0.0, 0.0)), split=split)
+        for k in range(8):
+            occ = synth(img, lm, np.random.default_rng([24, k]), category)
+            chin = frame.to_face(lm[152, :2])
+            assert occ.alpha[_face_px(frame, chin[0], chin[1] + 0.08)] > 0.9  # under the chin
+            centre = frame.to_face(lm[4, :2]) + [0.0, 0.3]
+            for i in (148, 176, 150, 377, 400, 379):  # the lower jaw line, 0.06 IOD outside it
+                p = frame.to_face(lm[i, :2])
+                q = p + 0.06 * (p - centre) / np.linalg.norm(p - centre)
+                assert occ.alpha[_face_px(frame, *q)] > 0.5, (split, k, i)
+            covered = frame.to_face(np.argwhere(occ.alpha.T > 0.3) + 0.5)  # (x, y) px -> face frame
+            for contour, side in ((LEFT_CONTOUR, -1), (RIGHT_CONTOUR, 1)):  # out past the face outline by the ears
+                outline = frame.to_face(lm[list(contour), :2])
+                ear_side = np.abs(np.interp(np.linspace(-0.05, 0.75, 17), outline[:, 1], outline[:, 0])).max()
+                assert (side * covered[:, 0]).max() >= ear_side + 0.03, (split, k, side)
+            darkened = (occ.alpha > 0.99) & np.all(np.abs(occ.colour - img * (occ.colour[..., :1] / np.maximum(
+                img[..., :1], 1e-3))) < 2e-3, axis=-1) & (occ.colour.mean(-1) < 0.97 * img.mean(-1))
+            assert darkened.sum() >= 3, (split, k)  # the top-edge shadow
+
+
+def test_ear_loops_run_from_the_mask_to_the_ears(small_face):
+    img, lm = small_face
+    frame = face_frame(lm)
+    oval = fill_polygon(N, N, lm[list(FACE_OVAL), :2])
+    yy, xx = np.mgrid[0:N, 0:N] + 0.5
+    for k in range(8):
+        rng = np.random.default_rng([25, k])
+        shape = mask_shape(lm, frame, rng.uniform(0.15, 0.3), rng.uniform(0.0, 0.15), 0.05, 0.2, 1.0)
+        loops = ear_loops(N, N, lm, frame, shape, 1.1, rng, "train")
+        assert 0 < loops.max() <= 1.0
+        for side in (-1, 1):
+            corner = frame.to_image(shape.top[0 if side < 0 else -1])
+            ear = frame.to_image(ear_point(lm, frame, side, 0.3, 0.1))
+            for target, radius in ((corner, 0.1), (ear, 0.45)):
+                near = np.hypot(xx - target[0], yy - target[1]) < radius * frame.iod
+                assert loops[near].max() > 0.3, (k, side, target)
+            assert loops[(oval < 0.5) & (np.sign(xx - frame.origin[0]) == side)].max() > 0.3  # off the face
+
+
+def test_thin_glasses_thin_frames_clear_lenses_temples_to_the_ears(face, small_face):
+    for (img, lm), check_width in ((small_face, False), (face, True)):
+        frame = face_frame(lm)
+        yy, xx = np.mgrid[0:N, 0:N] + 0.5
+        synth = OcclusionSynthesizer(SynthConfig(categories=("thin_glasses",), use_shared_data=False,
+                                                 alpha_blur=(0.0, 0.0)), split="test")
+        for k in range(12):
+            occ = synth(img, lm, np.random.default_rng([26, k]), "thin_glasses")
+            for eye in eye_centres(lm):  # the eye behind a clear lens: at most a reflection or a light tint
+                assert occ.alpha[int(eye[1]), int(eye[0])] < 0.7
+            for side in (-1, 1):  # a temple out past the face outline, towards the ear
+                ear = frame.to_image(ear_point(lm, frame, side, 0.0, 0.12))
+                near = np.hypot(xx - ear[0], yy - ear[1]) < 0.3 * frame.iod
+                assert occ.alpha[near].max() > 0.3, (k, side)
+                if check_width:  # 1-3 px frames at N = 128 (IOD ~50): the temple's cross-section in px
+                    row0, col = _face_px(frame, side * 1.06, -0.5)
+                    row1, _ = _face_px(frame, side * 1.06, 0.5)
+                    width = float(occ.alpha[row0:row1, col].sum())
+                    assert 0.3 < width <= 0.05 * 1.5 * frame.iod + 1.0, (k, side, width)
+
+
+# Digests of the first samples of the published protocols and of the default training draw, as made by
+# the code before the realistic kinds came (commit 5e4343e): new kinds must not change a published set.
+_PROTOCOL_DIGESTS = {
+    ("sunglasses", 4): "7f1f1f556182a69ab9d17ddf221ef08bd3b2693df9fd3c5d6986b30f5e9c366c",
+    ("mixed", 12): "30ecc239379a378d3a1ef6888668c541cbb18ec2c25af8218ae00ee83f045a82",
+    ("default", 12): "18916c2ec3ea0522530e67e02a88776ccf5d9f8841dc2824e00c543899e56073",
+}
+
+
+def test_old_protocols_and_default_draw_unchanged(utkface_root: Path):
+    from deocclude.data import UTKFaceFaces
+    from deocclude.synth.protocols import iterate_protocol
+
+    faces = UTKFaceFaces(root=utkface_root, split="test", size=N)
+    for (name, n), expected in _PROTOCOL_DIGESTS.items():
+        h = hashlib.sha256()
+        if name == "default":
+            synth = OcclusionSynthesizer(split="train")
+            for i in range(n):
+                item = faces[i]
+                occ = synth(item["image"].permute(1, 2, 0).numpy(), item["landmarks"].numpy(),
+                            np.random.default_rng([7, i]))
+                h.update(occ.image.tobytes() + occ.alpha.tobytes() + f"{occ.category}|{occ.source}".encode())
+        else:
+            for s in iterate_protocol(name, faces, limit=n):
+                h.update(s.occlusion.image.tobytes() + s.occlusion.alpha.tobytes()
+                         + f"{s.occlusion.category}|{s.occlusion.source}".encode())
+        assert h.hexdigest() == expected, name
+
+
+def test_facemask_protocol(utkface_root: Path):
+    from deocclude.data import UTKFaceFaces
+    from deocclude.synth.protocols import FACEMASK_CATEGORIES, iterate_protocol, protocol_categories
+
+    cats = protocol_categories("facemask", 1000, 20261125, FACEMASK_CATEGORIES)
+    assert sorted(set(cats)) == sorted(FACEMASK_CATEGORIES) and cats.count("kn95_mask") == 500
+    faces = UTKFaceFaces(root=utkface_root, split="test", size=N)
+    first = [(s.occlusion.source, s.occlusion.alpha.tobytes(), s.coverage())
+             for s in iterate_protocol("facemask", faces, limit=6)]
+    again = [(s.occlusion.source, s.occlusion.alpha.tobytes(), s.coverage())
+             for s in iterate_protocol("facemask", faces, limit=6)]
+    assert first == again
+    assert {src.rsplit("_", 1)[0] for src, _, _ in first} == set(FACEMASK_CATEGORIES)
+    assert all(0.25 < c < 0.9 for _, _, c in first)  # nose to chin of the face surface

@@ -19,11 +19,13 @@ split (needs the shared data folder: $DEOCCLUDE_DATA, default ../shared/data).
 
 protocols:
   sunglasses   the paper's Table 1: one pair of sunglasses per face
-  mixed        every occluder category (masks, hands, objects, hair, scarves...), held out
+  mixed        the 12 classic occluder categories (masks, hands, objects, hair, scarves...), held out
+  facemask     real-world face masks: surgical (white / light blue) and KN95, with the band
+               under the jaw, ear loops and the shadow along the top edge
   lfw          LFW verification with one photo of each pair occluded
   privacy      identity recovered per occlusion type (the paper's Figure 9)
 
-sunglasses / mixed rows, each scored inside the true occlusion T (occluder opacity > 0.5
+sunglasses / mixed / facemask rows, each scored inside the true occlusion T (occluder opacity > 0.5
 on the face surface) against the clean face -- L1, SSIM, PSNR -- and by identity (cosine
 and distance of dlib-ResNet descriptors of result and clean face):
   occluded input        the "no de-occlusion" reference
@@ -59,7 +61,7 @@ def _protocols() -> dict[str, str]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval",
-        help="evaluation protocols: sunglasses, mixed (paper Table 1), lfw, privacy",
+        help="evaluation protocols: sunglasses, mixed, facemask (paper Table 1), lfw, privacy",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -68,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", required=True, choices=list(protocols), help="which evaluation to run")
     shared = p.add_argument_group("options of every protocol")
     shared.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="evaluate only the first N faces (default: the protocol's own; sunglasses/mixed 300)")
+                        help="evaluate only the first N faces (default: the protocol's own; "
+                             "sunglasses/mixed/facemask 300)")
     shared.add_argument("--seed", type=int, default=None, help="protocol seed (default: the published protocol's)")
     shared.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:1 ... (default auto)")
     shared.add_argument("--batch-size", type=int, default=16, help="faces per network call (default 16)")
@@ -76,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     shared.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, metavar="DIR",
                         help=f"where eval_<protocol>.json and .md go (default {DEFAULT_OUTPUT_DIR})")
     shared.add_argument("--quiet", action="store_true", help="no progress bar")
-    for path in dict.fromkeys(protocols.values()):  # one call per module (sunglasses and mixed share one)
+    for path in dict.fromkeys(protocols.values()):  # one call per module (sunglasses, mixed, facemask share one)
         if _installed(path):
             module = importlib.import_module(path)
             if hasattr(module, "add_arguments"):

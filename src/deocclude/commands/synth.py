@@ -12,18 +12,21 @@ examples:
   deocclude synth --preview grid.png --each          also grid_<category>.png per category
   deocclude synth --protocol sunglasses --write out/sunglasses
   deocclude synth --protocol mixed --write out/mixed --limit 100
+  deocclude synth --preview masks.png --categories surgical_mask,kn95_mask,thin_glasses --split test
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synth", help="synthetic occlusions: preview grids and seeded test protocols",
-        description="Draw synthetic occluders (masks, glasses, hands, objects, hair, scarves, blobs) on aligned "
+        description="Draw synthetic occluders (masks, glasses, hands, objects, hair, scarves, blobs; surgical and "
+                    "KN95 masks and thin glasses after real photos) on aligned "
                     "faces: preview a grid per category, or write a seeded evaluation protocol to a folder.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--preview", metavar="PNG", type=Path, help="write a grid of samples per category")
-    what.add_argument("--protocol", choices=("sunglasses", "mixed"), help="a seeded protocol set (needs --write)")
+    what.add_argument("--protocol", choices=("sunglasses", "mixed", "facemask"),
+                      help="a seeded protocol set (needs --write)")
     p.add_argument("--write", metavar="DIR", type=Path, help="folder for the protocol set")
     p.add_argument("--split", choices=("train", "test"), default="train", help="occluders to preview (default train)")
     p.add_argument("--categories", default=None, help="comma-separated categories to preview (default all available)")
@@ -69,13 +72,13 @@ def _preview(args: argparse.Namespace) -> int:
 
     from deocclude.errors import DeoccludeError
     from deocclude.imageio import write_image
-    from deocclude.synth import CATEGORIES, OcclusionSynthesizer
+    from deocclude.synth import CATEGORIES, OcclusionSynthesizer, SynthConfig
     from deocclude.synth.preview import preview_faces, render_grid
 
     out = Path(args.preview)
     if out.suffix.lower() != ".png":
         raise DeoccludeError(f"--preview must name a .png file, got {out}")
-    synth = OcclusionSynthesizer(split=args.split)
+    synth = OcclusionSynthesizer(SynthConfig(categories=CATEGORIES), split=args.split)  # the opt-in kinds too
     cats = synth.categories
     if args.categories:
         wanted = tuple(c.strip() for c in args.categories.split(",") if c.strip())

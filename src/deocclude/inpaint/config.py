@@ -99,6 +99,10 @@ class InpaintTrainConfig(TrainConfig):
     min_visible_ratio: float = 0.7  # train faces below are mostly hair-net label errors (data README)
     real_min_visible_ratio: float = 0.95  # D's real images: faces with little real occlusion (eq. 16)
     clean_fraction: float = 0.05  # share of training samples without a synthetic occluder
+    occluder_weights: tuple[float, ...] = ()
+    """Relative draw probability of each synthetic occluder category of the training samples, read as S's
+    (segment.config.SegmentTrainConfig.occluder_weights): empty = the default 12, equal; 15 weights add
+    surgical_mask kn95_mask thin_glasses. Validation always draws the default 12 (comparable runs)."""
     train_limit: int = 0  # first N train faces only (0 = all); smoke tests
     val_limit: int = 32  # validate on the first N val faces
     val_every_minutes: float = 15.0

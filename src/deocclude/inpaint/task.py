@@ -92,12 +92,15 @@ class InpaintTask(Task):
         from deocclude.inpaint.data import InpaintSamples, PoissonTargets
         from deocclude.inpaint.prior import make_prior
         from deocclude.synth import OcclusionSynthesizer, SynthConfig
+        from deocclude.synth.config import weighted_config
 
         c = self.config
         faces = self._faces(split)
         prior = make_prior(c.prior, c.size, faces=faces, device=c.device)
         poisson = PoissonTargets(faces, prior, c.poisson_cache)
-        synth = OcclusionSynthesizer(SynthConfig(), "train" if train else "test")
+        # validation keeps the default draw whatever the run trains on, so runs stay comparable
+        synth = OcclusionSynthesizer(weighted_config(c.occluder_weights) if train else SynthConfig(),
+                                     "train" if train else "test")
         return InpaintSamples(
             faces,
             synth,

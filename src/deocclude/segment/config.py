@@ -63,9 +63,10 @@ class SegmentTrainConfig(TrainConfig):
     clean_fraction: float = 0.15  # share of training samples shown without a synthetic occluder
     occluder_weights: tuple[float, ...] = ()
     """Relative draw probability of each synthetic occluder category, in deocclude.synth.config.CATEGORIES
-    order (mask eyewear hand cup microphone phone hat scarf_cloth food object hair blob); empty = equal.
+    order (mask eyewear hand cup microphone phone hat scarf_cloth food object hair blob, then optionally
+    surgical_mask kn95_mask thin_glasses: 12 weights = without them, 15 = with them); empty = the 12, equal.
     The parser called black frames hair (real glasses in UTKFace carry face / hair pseudo-labels), so its
-    fine-tune draws eyewear 4× as often."""
+    fine-tune draws eyewear 4× as often. Validation always draws the default 12 (comparable runs)."""
     photometric: float = 0.0
     """Strength of the whole-image light jitter (segment.data.photometric_jitter: colour cast, exposure,
     gamma, grey); 0 = off (the first parser), 1 = the parser2 fine-tune."""

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, Subset
 from deocclude.data import UTKFaceFaces
 from deocclude.segment.classes import parse_targets
 from deocclude.synth import OccludedFaces, OcclusionSynthesizer
-from deocclude.synth.config import CATEGORIES, SynthConfig
+from deocclude.synth.config import weighted_config
 
 
 class _SeededOccludedFaces(OccludedFaces):
@@ -40,15 +40,10 @@ class _SeededOccludedFaces(OccludedFaces):
 def synthesizer(split: str, weights: tuple[float, ...] = ()) -> OcclusionSynthesizer:
     """One synthesizer per split (and category weights) and process: reading the banks takes seconds.
 
-    ``weights``: relative draw probability of each :data:`deocclude.synth.config.CATEGORIES` entry
-    (empty = all equal).
+    ``weights``: relative draw probability of each category, as :func:`deocclude.synth.config.weighted_config`
+    reads them (empty = the default categories, all equal; 15 weights add the realistic masks and glasses).
     """
-    if not weights:
-        return OcclusionSynthesizer(split=split)
-    if len(weights) != len(CATEGORIES):
-        raise ValueError(f"occluder_weights needs one weight per category ({', '.join(CATEGORIES)}), "
-                         f"got {len(weights)}")
-    return OcclusionSynthesizer(SynthConfig(weights=tuple(weights)), split=split)
+    return OcclusionSynthesizer(weighted_config(tuple(weights)), split=split)
 
 
 def load_faces(root: Path, split: str, size: int, min_visible_ratio: float | None, limit: int) -> Dataset:

@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CATEGORIES = ("mask", "eyewear", "hand", "cup", "microphone", "phone", "hat", "scarf_cloth",
-              "food", "object", "hair", "blob")
+              "food", "object", "hair", "blob", "surgical_mask", "kn95_mask", "thin_glasses")
+# Realistic masks and glasses after real photos (synth.facemask, synth.glasses; issue 17): opt-in.
+REALISTIC_CATEGORIES = ("surgical_mask", "kn95_mask", "thin_glasses")
+# What a SynthConfig draws unless told: every category but the realistic ones, so the training and
+# validation draws of S and G and every set built on the default stay what they were.
+DEFAULT_CATEGORIES = tuple(c for c in CATEGORIES if c not in REALISTIC_CATEGORIES)
 # Categories that have a procedural source and therefore work without the occluder bank.
-PROCEDURAL_CATEGORIES = ("mask", "eyewear", "scarf_cloth", "hair", "blob")
+PROCEDURAL_CATEGORIES = ("mask", "eyewear", "scarf_cloth", "hair", "blob") + REALISTIC_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class SynthConfig:
     missing folder means "procedural only" (bank-only categories are then unavailable).
     """
 
-    categories: tuple[str, ...] = CATEGORIES
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
     weights: tuple[float, ...] | None = None
     occluder_root: Path | None = field(default=None)
     texture_root: Path | None = field(default=None)
@@ -55,3 +60,21 @@ class SynthConfig:
             raise ValueError(f"unknown occluder categories {unknown}; known: {', '.join(CATEGORIES)}")
         if self.weights is not None and len(self.weights) != len(self.categories):
             raise ValueError("weights must have one entry per category")
+
+
+def weighted_config(weights: tuple[float, ...] = ()) -> SynthConfig:
+    """The config a training run draws with, from its per-category ``occluder_weights`` (S and G).
+
+    ``()``: the default (:data:`DEFAULT_CATEGORIES`, equal weights). One weight per
+    :data:`DEFAULT_CATEGORIES` entry: those categories (runs configured before the realistic kinds
+    keep their draws). One weight per :data:`CATEGORIES` entry: all of them, in that order.
+    """
+    weights = tuple(float(w) for w in weights)
+    if not weights:
+        return SynthConfig()
+    for cats in (DEFAULT_CATEGORIES, CATEGORIES):
+        if len(weights) == len(cats):
+            return SynthConfig(categories=cats, weights=weights)
+    raise ValueError(f"occluder_weights needs one weight per category: {len(DEFAULT_CATEGORIES)} "
+                     f"({', '.join(DEFAULT_CATEGORIES)}) or {len(CATEGORIES)} (those, then "
+                     f"{', '.join(REALISTIC_CATEGORIES)}), got {len(weights)}")

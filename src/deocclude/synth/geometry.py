@@ -29,6 +29,8 @@ FOREHEAD_TOP = 10
 CHIN = 152
 NOSE_TIP = 4
 NOSE_BRIDGE = (197, 195)
+# Nose ridge from between the eyes down to the tip (masks rest on it).
+NOSE_RIDGE = (168, 6, 197, 195, 5, 4)
 LOWER_LIP = 17
 MOUTH_CENTRE = (13, 14)
 
@@ -118,3 +120,33 @@ def face_box(landmarks: np.ndarray, frame: FaceFrame) -> tuple[float, float, flo
     """Face-oval extent in face-frame units: (x_min, x_max, y_min, y_max)."""
     f = frame.to_face(np.asarray(landmarks, dtype=np.float64)[list(FACE_OVAL), :2])
     return float(f[:, 0].min()), float(f[:, 0].max()), float(f[:, 1].min()), float(f[:, 1].max())
+
+
+def side_contour(landmarks: np.ndarray, frame: FaceFrame, side: int) -> np.ndarray:
+    """One side of the face outline in face-frame units, temple to chin (13, 2); ``side`` -1 = image-left."""
+    idx = LEFT_CONTOUR if side < 0 else RIGHT_CONTOUR
+    return frame.to_face(np.asarray(landmarks, dtype=np.float64)[list(idx), :2])
+
+
+def ridge_point(landmarks: np.ndarray, frame: FaceFrame, height: float) -> np.ndarray:
+    """Point of the nose ridge at face-frame height ``height`` (face-frame units, (2,)).
+
+    Follows the ridge landmarks, so a turned face's nose moves the point with it; clamped
+    to the ridge's ends (between the eyes, the tip).
+    """
+    r = frame.to_face(np.asarray(landmarks, dtype=np.float64)[list(NOSE_RIDGE), :2])
+    y = np.maximum.accumulate(r[:, 1]) + 1e-9 * np.arange(len(r))  # monotone for interp
+    h = float(np.clip(height, y[0], y[-1]))
+    return np.array([float(np.interp(h, y, r[:, 0])), h])
+
+
+def ear_point(landmarks: np.ndarray, frame: FaceFrame, side: int, height: float, out: float) -> np.ndarray:
+    """Where an ear (loop or temple end) is: the face outline at face-frame ``height``, ``out``
+    IOD further out sideways; face-frame units (2,). ``side`` -1 = image-left ear.
+
+    The 468 landmarks have no ear points; the ears sit just outside the outline between
+    brow and nose-tip height (outline points 127/234/93 and 356/454/323).
+    """
+    idx = LEFT_CONTOUR if side < 0 else RIGHT_CONTOUR
+    p = frame.to_face(contour_at_height(landmarks, idx, frame, height))
+    return np.array([p[0] + np.sign(side) * out, p[1]])

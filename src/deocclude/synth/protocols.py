@@ -1,7 +1,10 @@
-"""Seeded evaluation protocols: ``sunglasses`` (paper §4.3) and ``mixed`` (all occluders).
+"""Seeded evaluation protocols: ``sunglasses`` (paper §4.3), ``mixed`` (all occluders) and ``facemask``.
 
-Both run over the 1,000 UTKFace ``test`` faces with the synthesizer's ``test`` split (held
-out bank items, textures, hair donors and procedural parameter ranges). Each face's
+``facemask`` (issue 17) is real-world face masks: half surgical (white / light blue, pleated),
+half KN95 (white, pointed), each with its band under the jaw, ear loops and the shadow along
+its top edge (:mod:`deocclude.synth.facemask`). All run over the 1,000 UTKFace ``test`` faces
+with the synthesizer's ``test`` split (held out bank items, textures, hair donors and
+procedural parameter ranges). Each face's
 occlusion is a pure function of (protocol seed, face index), drawn only from numpy
 Generators, so the same seed gives byte-identical sets on any machine with the same data
 folder. :func:`write_protocol` stores a set as PNGs + ``index.csv`` for other tools.
@@ -18,11 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from deocclude.synth.compose import Occlusion
-from deocclude.synth.config import CATEGORIES, EyewearConfig, SynthConfig
+from deocclude.synth.config import EyewearConfig, SynthConfig
 from deocclude.synth.synthesizer import OcclusionSynthesizer
 
 DEFAULT_SEED = 20261125
-PROTOCOLS = ("sunglasses", "mixed")
+PROTOCOLS = ("sunglasses", "mixed", "facemask")
+# Written out, not derived from synth.config.CATEGORIES: new categories must not reshuffle a
+# published protocol (the mixed set is the same bytes as before the realistic kinds came).
+MIXED_CATEGORIES = ("mask", "eyewear", "hand", "cup", "microphone", "phone", "hat", "scarf_cloth",
+                    "food", "object", "hair", "blob")
+FACEMASK_CATEGORIES = ("surgical_mask", "kn95_mask")
 
 
 def protocol_config(name: str) -> SynthConfig:
@@ -32,12 +40,14 @@ def protocol_config(name: str) -> SynthConfig:
         return SynthConfig(categories=("eyewear",),
                            eyewear=EyewearConfig(p_bank=0.0, lens_weights=(0.0, 0.0, 1.0), dark_opacity=(0.75, 1.0)))
     if name == "mixed":
-        return SynthConfig(categories=CATEGORIES)
+        return SynthConfig(categories=MIXED_CATEGORIES)
+    if name == "facemask":
+        return SynthConfig(categories=FACEMASK_CATEGORIES)
     raise ValueError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
 
 
 def protocol_categories(name: str, count: int, seed: int, available: tuple[str, ...]) -> list[str]:
-    """Category of each face: ``eyewear`` for sunglasses; balanced and shuffled for mixed."""
+    """Category of each face: ``eyewear`` for sunglasses; balanced and shuffled for mixed and facemask."""
     if name == "sunglasses":
         return ["eyewear"] * count
     cats = np.array(available)[np.arange(count) % len(available)]

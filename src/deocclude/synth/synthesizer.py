@@ -2,8 +2,10 @@
 
 ``OcclusionSynthesizer(config, split)(image, landmarks, rng, category)`` draws an
 occluder, places it by the category's rule (eyewear on the eye band, masks fitted to the
-jaw and nose with the MaskTheFace homography, hats on the forehead, hands / objects
-anywhere over the face with a bias to the lower half, hair from the top), varies it
+jaw and nose with the MaskTheFace homography, surgical / KN95 masks and thin glasses drawn
+from the landmarks with ear loops and temples (synth.facemask, synth.glasses), hats on the
+forehead, hands / objects anywhere over the face with a bias to the lower half, hair from
+the top), varies it
 (scale, rotation, shear, flip, colour jitter, re-texturing, alpha-edge blur) and
 composes it with eq. 2. All randomness comes from the caller's ``numpy`` Generator, in a
 fixed order, so the same seed gives the same bytes on any machine.
@@ -22,7 +24,9 @@ from deocclude.synth.bank import BankItem, OccluderBank
 from deocclude.synth.compose import Occlusion, compose
 from deocclude.synth.config import CATEGORIES, PROCEDURAL_CATEGORIES, SynthConfig
 from deocclude.synth.eyewear import draw_glasses, random_design
+from deocclude.synth.facemask import draw_kn95_mask, draw_surgical_mask
 from deocclude.synth.geometry import FaceFrame, eye_centres, face_box, face_frame, mask_anchor_points
+from deocclude.synth.glasses import draw_thin_glasses
 from deocclude.synth.hair import HairBank, draw_procedural_hair
 from deocclude.synth.params import pick
 from deocclude.synth.shapes import draw_blob, draw_cloth_mask, draw_scarf
@@ -287,6 +291,15 @@ class OcclusionSynthesizer:
             return float((a[1, 0] - a[0, 0]) / max(a[2, 0] - a[0, 0], 1e-6))
 
         return min(views, key=lambda it: (abs(ratio(it) - r_face), it.name))
+
+    def _draw_surgical_mask(self, h, w, lm, frame, rng, img) -> Layer:
+        return draw_surgical_mask(h, w, lm, frame, rng, self.split, img, self.config.colour_jitter)
+
+    def _draw_kn95_mask(self, h, w, lm, frame, rng, img) -> Layer:
+        return draw_kn95_mask(h, w, lm, frame, rng, self.split, img, self.config.colour_jitter)
+
+    def _draw_thin_glasses(self, h, w, lm, frame, rng, img) -> Layer:
+        return draw_thin_glasses(h, w, lm, frame, rng, self.split)
 
     def _draw_scarf_cloth(self, h, w, lm, frame, rng, img) -> Layer:
         cfg = self.config
