@@ -130,3 +130,25 @@ def test_image_batch_rejects_what_is_not_rgb() -> None:
         image_batch(np.zeros((8, 8)), "my input")
     with pytest.raises(DeoccludeError, match="expected a .3,H,W. or .B,3,H,W. tensor"):
         image_batch(torch.zeros(1, 4, 8, 8))
+
+
+def test_g_fills_a_256_crop_at_256() -> None:
+    """``--size 256`` runs G at 256 (fully convolutional), not at its 128 training size and back:
+    the fill then carries detail finer than a 128 px output upsampled (issue 17 item 4)."""
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig, face_batch
+
+    deoccluder = Deoccluder(DeoccluderConfig(fill="telea", size=256))
+    faces = deoccluder.find_occlusions(deoccluder.find_faces(read_image(REPO_DIR / "examples" / "astronaut_mask.jpg")))
+    batch = face_batch(faces)
+    assert batch.size == 256 and batch.occlusion is not None and batch.occlusion.sum() > 2000
+    g = make_fill("g", true_colour=False)
+    filled = g(batch)
+    resized = g.inpainter.fill(batch.image, batch.hole, batch.guidance_tensor, native=True, seed=batch.seed)
+    hole = batch.hole[:, :, 1:-1, 1:-1] > 0.5
+
+    def fine_detail(x: torch.Tensor) -> float:  # mean |Laplacian| inside the hole
+        lap = 4 * x[..., 1:-1, 1:-1] - x[..., :-2, 1:-1] - x[..., 2:, 1:-1] - x[..., 1:-1, :-2] - x[..., 1:-1, 2:]
+        return float(lap.abs().mean(1, keepdim=True)[hole].mean())
+
+    assert not torch.allclose(filled, resized)
+    assert fine_detail(filled) > 1.2 * fine_detail(resized)

@@ -30,6 +30,7 @@ class Table1Config:
     seed: int = DEFAULT_PROTOCOL_SEED
     """Protocol seed: every face's occluder is a pure function of (seed, face index)."""
     size: int = 128
+    """Side of the aligned crops (faces drawn, S, R and the fills at this size)."""
     batch_size: int = 16
     device: str = "cpu"
     g_weights: tuple[tuple[str, str], ...] = (BUNDLED_G,)
@@ -54,6 +55,8 @@ class Table1Config:
             raise DeoccludeError(f"--limit must be >= 1, got {self.limit}")
         if self.batch_size < 1:
             raise DeoccludeError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.size % 32 or self.size < 64:
+            raise DeoccludeError(f"--size must be a multiple of 32 and at least 64, got {self.size}")
         if not 0.0 <= self.true_alpha < 1.0:
             raise DeoccludeError(f"the true-occlusion threshold must lie in [0, 1), got {self.true_alpha}")
         labels = [label for label, _ in self.g_weights]

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--g-weights", action="append", metavar="LABEL=PATH",
                        help="a G to compare (repeat for several); default: the bundled G as 'G (bundled)'; "
                             "'none' for no G rows")
+    group.add_argument("--size", type=int, default=128, metavar="N",
+                       help="side of the aligned crops the faces are drawn, segmented, rendered and filled at "
+                            "(default 128; 256 as `deocclude run --size 256`)")
     group.add_argument("--mask-threshold", type=float, default=0.5,
                        help="automatic rows: S probability below which a face pixel is occluded (default 0.5, as run)")
     group.add_argument("--dilate", type=int, default=DEFAULT_DILATE,
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> dict:
     from deocclude.evaluate.config import Table1Config, parse_g_weights
 
     config = Table1Config(protocol=args.protocol, limit=300 if args.limit is None else args.limit,
-                          seed=Table1Config.seed if args.seed is None else args.seed, batch_size=args.batch_size,
+                          seed=Table1Config.seed if args.seed is None else args.seed, size=args.size,
+                          batch_size=args.batch_size,
                           device=_device(args.device), g_weights=parse_g_weights(args.g_weights),
                           mask_threshold=args.mask_threshold, dilate=args.dilate,
                           outline_band=args.outline_band, pipeline_overrides=tuple(args.pipeline_overrides))

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 class GFill:
     """One G network call per batch; it follows ``batch.guidance`` when it was trained with I_R.
 
+    G runs at the crop's own size (fully convolutional), not at the size it was trained at:
+    ``--size 256`` fills at 256. Measured with the 128-trained bundled G on the sunglasses protocol at
+    256 (48 faces, automatic mask; `deocclude eval --protocol sunglasses --size 256 --limit 48`), against
+    resizing to 128 and back: L1 0.0771 → 0.0760, PSNR 20.18 → 20.30, ArcFace cosine 0.673 → 0.694, SSIM
+    0.684 → 0.682 (oracle mask alike). A G trained at 256 is the campaign's next step (issue 17).
+
     ``weights``: a G file (default the bundled ``inpaint_g.safetensors``); ``label``: its
     evaluation row; ``half``: fp16 autocast on CUDA (ignored on the CPU, whose precision the
     inpainter's probe chooses: deocclude/precision.py).
@@ -51,4 +57,4 @@ class GFill:
         autocast = (torch.autocast("cuda", dtype=torch.float16) if self.half and self.device.startswith("cuda")
                     else contextlib.nullcontext())
         with torch.no_grad(), autocast:
-            return self.inpainter.fill(batch.image, batch.hole, prior, seed=batch.seed).float().cpu()
+            return self.inpainter.fill(batch.image, batch.hole, prior, native=False, seed=batch.seed).float().cpu()
