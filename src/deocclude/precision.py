@@ -1,12 +1,14 @@
-"""bf16 + channels_last on CPUs that have it, decided by a measured probe.
+"""bf16 + channels_last on CPUs that have it natively, fp32 channels_last elsewhere.
 
 A CPU with AVX-512 BF16 / AMX runs a 3x3 conv about 3x faster in bf16 channels_last than in
-fp32 NCHW (measured on the development machine, idle: 227 -> 691 GFLOP/s); a CPU without
-native bf16 runs it *slower* (emulated). So "has the instruction" is not enough: the probe
-times one small conv both ways and says yes only when bf16 wins by a margin. The answer is
-cached per process. Where bf16 is absent, fp32 channels_last can still win (2.1x on the AVX2
-EPYC this ran on later), so the probe picks the fastest of three modes. ``DEOCCLUDE_BF16=0``
-forces fp32 NCHW (the exact reference numbers). CUDA keeps its own AMP path.
+fp32 NCHW (measured on the development machine, idle: 227 -> 691 GFLOP/s; 7x on an AMX Xeon);
+a CPU without native bf16 runs it *slower* (emulated, 13x on an AVX2 EPYC), where fp32
+channels_last still wins (2.1x there, 1.4x on the AMX Xeon). The mode follows from oneDNN's
+native-bf16 check alone, not from timing: a timed choice flipped between processes on a loaded
+machine, and then two runs of the same photos (the Ray engine beside the local one, a resumed
+run beside an uninterrupted one) wrote different bytes. :func:`probe` still times the three
+modes, for ``bench`` and the training log. ``DEOCCLUDE_BF16=0`` forces fp32 NCHW (the exact
+reference numbers). CUDA keeps its own AMP path.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from torch import nn
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 ENV = "DEOCCLUDE_BF16"
-MARGIN = 1.2  # bf16 must be this much faster than fp32 NCHW to be chosen: noise on a loaded machine
+MARGIN = 1.2  # probe's "best": faster than fp32 NCHW by this much (noise on a loaded machine)
 
 
 def _cpu_has_bf16() -> bool:
@@ -64,8 +66,9 @@ def probe() -> dict[str, float | bool | str]:
     """Time a 64-channel 3x3 conv at 64x64, batch 4: fp32 NCHW, fp32 channels_last, bf16 channels_last.
 
     Returns the three times in seconds (bf16 only where oneDNN reports native bf16: emulated
-    bf16 measured 13x slower than fp32 on an AVX2 EPYC), ``native`` and the ``best`` mode: the
-    fastest one that beats fp32 NCHW by :data:`MARGIN`. About 0.1 s; cached per process.
+    bf16 measured 13x slower than fp32 on an AVX2 EPYC), ``native``, the ``best`` mode by these
+    times (the fastest one that beats fp32 NCHW by :data:`MARGIN`) and the ``chosen`` one
+    (:func:`native_mode`, what the networks run in). About 0.1 s; cached per process.
     """
     native = _cpu_has_bf16()
     x = torch.randn(4, 64, 64, 64)
@@ -88,32 +91,28 @@ def probe() -> dict[str, float | bool | str]:
         best = Mode(True, True)
     elif times["fp32_cl_s"] * MARGIN < times["fp32_s"]:
         best = Mode(True, False)
-    return {"native": native, **times, "best": str(best)}
+    return {"native": native, **times, "best": str(best), "chosen": str(native_mode())}
 
 
-def _mode_from_probe() -> Mode:
-    best = probe()["best"]
-    return (
-        Mode(True, True)
-        if best == "bf16 channels_last"
-        else Mode(True, False)
-        if best == "fp32 channels_last"
-        else FP32
-    )
+@functools.lru_cache(maxsize=1)
+def native_mode() -> Mode:
+    """bf16 channels_last where oneDNN has native bf16, else fp32 channels_last: the same answer in
+    every process on a machine (see the module docstring)."""
+    return Mode(True, _cpu_has_bf16())
 
 
 def cpu_mode(requested: bool | None = None) -> Mode:
     """The layout / dtype CPU networks run in.
 
-    ``requested``: False = fp32 NCHW (the exact reference numbers); True or None = the
-    probe's fastest mode (bf16 only where native and faster, else fp32 channels_last where
-    that is faster, else fp32 NCHW). None first reads ``$DEOCCLUDE_BF16``: ``0`` = fp32 NCHW.
+    ``requested``: False = fp32 NCHW (the exact reference numbers); True or None =
+    :func:`native_mode` (bf16 channels_last where native, else fp32 channels_last). None first
+    reads ``$DEOCCLUDE_BF16``: ``0`` = fp32 NCHW.
     """
     if requested is None and os.environ.get(ENV, "").strip().lower() in ("0", "false", "no", "off"):
         return FP32
     if requested is False:
         return FP32
-    return _mode_from_probe()
+    return native_mode()
 
 
 def mode_for(device: torch.device | str, requested: bool | None = None) -> Mode:
