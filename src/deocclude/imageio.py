@@ -75,14 +75,11 @@ def _imdecode(data: np.ndarray, flags: int, path: Path) -> np.ndarray | None:
             os.close(saved)
 
 
-def _check_claimed_size(path: Path) -> None:
-    """Refuse an image whose header claims more than :data:`MAX_PIXELS`, before anything is decoded.
+def claimed_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as the file's header claims them, read without decoding the pixels; None when
+    Pillow cannot parse the header (then OpenCV decides, and the check after decoding).
 
-    Why: ``cv2.imdecode`` allocates and decodes the whole image before its size can be seen, so
-    the check after decoding came too late: a 290 KB PNG claiming 10000x10000 took 14 s and
-    900 MB to be refused (found by benchmarks/fuzz_reader.py). Pillow's ``open`` reads the header
-    only; a file Pillow cannot parse is left to OpenCV and the check after decoding.
-    """
+    Raises :class:`ImageReadError` for a header Pillow itself calls a decompression bomb."""
     import warnings
 
     from PIL import Image
@@ -91,13 +88,24 @@ def _check_claimed_size(path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's own DecompressionBombWarning: we decide here
             with Image.open(path) as pil:
-                width, height = pil.size
+                return pil.size
     except Image.DecompressionBombError:
         raise ImageReadError(f"{path}: image too large (its header claims over {MAX_PIXELS} pixels)") from None
-    except Exception:  # noqa: BLE001 - not for Pillow to judge: OpenCV decides below
-        return
-    if width * height > MAX_PIXELS:
-        raise ImageReadError(f"{path}: image too large ({width}x{height} px)")
+    except Exception:  # noqa: BLE001 - not for Pillow to judge: OpenCV decides after decoding
+        return None
+
+
+def _check_claimed_size(path: Path) -> None:
+    """Refuse an image whose header claims more than :data:`MAX_PIXELS`, before anything is decoded.
+
+    Why: ``cv2.imdecode`` allocates and decodes the whole image before its size can be seen, so
+    the check after decoding came too late: a 290 KB PNG claiming 10000x10000 took 14 s and
+    900 MB to be refused (found by benchmarks/fuzz_reader.py). Pillow's ``open`` reads the header
+    only; a file Pillow cannot parse is left to OpenCV and the check after decoding.
+    """
+    size = claimed_size(path)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise ImageReadError(f"{path}: image too large ({size[0]}x{size[1]} px)")
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -9,6 +9,7 @@ import inspect
 import json
 import time
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from deocclude.fills import fill_choices
@@ -77,6 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default on; the manifest's \"changed\" tells them apart)")
     p.add_argument("--save-intermediates", action="store_true", help="also write every crop and mask per face")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders of input folders")
+    p.add_argument("--overlap", action=argparse.BooleanOptionalAction, default=True,
+                   help="local engine: a helper thread reads the next photos and finds their faces while S / R work "
+                        "on the current ones (same outputs; default on, measured in benchmarks/results/overlap.md)")
     ray = p.add_argument_group("scale out (docs/scale.md)")
     ray.add_argument("--engine", choices=("local", "ray"), default="local",
                      help="local: this process; ray: a pool of Ray Data actors, same outputs (pip install "
@@ -195,9 +199,9 @@ def run(args: argparse.Namespace) -> int:
         pending = batch(deoccluder, out_dir, args, progress.console)
         skipped: list[str] = []
 
-        def flush() -> None:
+        def written(entries: list[dict]) -> None:
             nonlocal failures
-            for entry in pending.finish():
+            for entry in entries:
                 if entry.pop("_skipped", False):
                     skipped.append(entry["input"])
                 else:
@@ -206,12 +210,9 @@ def run(args: argparse.Namespace) -> int:
                 failures += entry["status"] != "ok"
                 progress.advance(task, 0.5)  # written (the other half: read and faces found)
 
-        for path, name in zip(found.files, _unique_output_names(found.files)):
-            pending.add(path, name, manifest_log.complete(path))
-            progress.advance(task, 0.5)
-            if pending.full():
-                flush()
-        flush()
+        jobs = [(path, name, manifest_log.complete(path))
+                for path, name in zip(found.files, _unique_output_names(found.files))]
+        process(pending, jobs, written, read=lambda: progress.advance(task, 0.5), overlap=args.overlap)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest["skipped"] = skipped
     manifest["changed"] = sum(bool(e.get("changed")) for e in manifest["files"])
@@ -288,6 +289,151 @@ def _describe(exc: Exception, path: Path) -> str:
     return str(exc) if isinstance(exc, DeoccludeError) else f"{path}: {type(exc).__name__}: {exc}"
 
 
+Job = tuple[Path, str, dict | None]
+"""One input of a run: its path, its output name, its complete record from an earlier run (or None)."""
+
+
+def process(pending: _PhotoBatch, jobs: list[Job], written: Callable[[list[dict]], None],
+            read: Callable[[], None] = lambda: None, overlap: bool = False) -> None:
+    """Every job through ``pending`` (a :class:`_PhotoBatch` or :class:`_AlignedBatch`): read it and find
+    its faces, de-occlude a chunk at a time (:meth:`_PhotoBatch.full`), write. ``read`` is called once a
+    photo is read (from the helper thread with ``overlap``), ``written`` with each chunk's entries, in
+    input order, once its files are in place.
+
+    ``overlap``: a :class:`_ReadAhead` thread prepares the next chunk while this thread runs S, R, the
+    fill, paste back and the writes of the current one. Same chunks, same calls, same bytes: only when
+    the reading happens changes."""
+    if not overlap:
+        for path, name, done in jobs:
+            pending.add(path, name, done)
+            read()
+            if pending.full():
+                written(pending.finish())
+        written(pending.finish())
+        return
+    with _ReadAhead(pending, jobs, read) as ahead:
+        for chunk, pixels in ahead:
+            pending.items = chunk
+            try:
+                entries = pending.finish()
+            finally:
+                ahead.release(pixels)
+            written(entries)
+
+
+LOOKAHEAD_PIXELS = 48_000_000
+"""Decoded input pixels that may be in flight (read, not yet written) while the reader runs ahead: about
+144 MB as RGB, three chunks of 16 one-megapixel photos. Past it the reader waits until everything it
+handed on is written, as the serial path would: an 80 MP photo is never read beside another one, and
+peak memory stays the serial path's (benchmarks/peak_memory.py, <= 1 GB) plus at most this."""
+
+
+class _ReadAhead:
+    """A helper thread that runs :meth:`_PhotoBatch.prepare` (decode, detect, 468-point mesh, align,
+    the person gate; the no-face copies) on the next photos and hands over whole chunks, in input order.
+
+    Why a thread, not a process: the decoders, TFLite, OpenCV and NumPy release the GIL, photos and faces
+    pass without pickling, and the networks stay in the main thread (they are never called from here).
+    The rescue's second detector (faces/rfb.py) sets torch's thread count around its call, here on this
+    thread: OpenMP's count is per thread, and the main thread's was fixed when the models were built, so S
+    and R run as in the serial path (tests/test_run_overlap.py compares the bytes).
+    Why bounded: chunks pass through a queue of one, and :data:`LOOKAHEAD_PIXELS` bounds the pixels
+    held. Why joined: on Ctrl-C (or any error) the main thread sets :attr:`stop` and waits for the photo
+    being read, so no thread is left writing while the run reports it was interrupted; every file is
+    written under a temporary name and recorded in manifest.jsonl by the main thread only, as before.
+    """
+
+    _DONE = object()
+
+    def __init__(self, pending: _PhotoBatch, jobs: list[Job], read: Callable[[], None],
+                 budget: int = LOOKAHEAD_PIXELS) -> None:
+        import queue
+        import threading
+
+        self.pending, self.jobs, self.read, self.budget = pending, jobs, read, budget
+        self.handoff: queue.Queue = queue.Queue(maxsize=1)
+        self.stop = threading.Event()
+        self._held = 0  # pixels read and not yet released (written), the reader's own chunk included
+        self._room = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="deocclude-read-ahead")
+
+    def __enter__(self) -> _ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        with self._room:
+            self._room.notify_all()
+        self._thread.join()
+
+    def __iter__(self) -> typing.Iterator[tuple[list[dict], int]]:
+        """(chunk, its pixels) in input order; an exception of the thread (a bug) is raised here."""
+        while True:
+            got = self.handoff.get()
+            if got is self._DONE:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+
+    def release(self, pixels: int) -> None:
+        """A chunk's photos are written: their pixels no longer count."""
+        with self._room:
+            self._held -= pixels
+            self._room.notify_all()
+
+    def _reserve(self, pixels: int, own: int) -> bool:
+        """Wait until ``pixels`` more fit in :attr:`budget`, or nothing is in flight past the reader's own
+        chunk (``own`` pixels: the serial path holds that chunk too); False when stopped."""
+        with self._room:
+            while not self.stop.is_set() and self._held > own and self._held + pixels > self.budget:
+                self._room.wait()
+            self._held += pixels
+            return not self.stop.is_set()
+
+    def _put(self, value: object) -> bool:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.handoff.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        from deocclude.errors import DeoccludeError
+        from deocclude.imageio import claimed_size
+
+        chunk: list[dict] = []
+        own = 0
+        try:
+            for path, name, done in self.jobs:
+                pixels = 0
+                if not (self.pending.args.skip_existing and done is not None):
+                    try:
+                        width, height = claimed_size(path) or (0, 0)
+                        pixels = width * height
+                    except DeoccludeError:
+                        pass  # prepare() reports it as this photo's error
+                if not self._reserve(pixels, own):
+                    return
+                own += pixels
+                chunk.append(self.pending.prepare(path, name, done))
+                self.read()
+                if self.pending.full(chunk):
+                    if not self._put((chunk, own)):
+                        return
+                    chunk, own = [], 0
+            if chunk and not self._put((chunk, own)):
+                return
+            self._put(self._DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            self._put(exc)
+
+
 class _PhotoBatch:
     """Photos whose faces are found one photo at a time and de-occluded ``--batch-size`` faces at a time.
 
@@ -354,25 +500,34 @@ class _PhotoBatch:
         self.console.print(f"[red]error:[/red] {message}", highlight=False)
         item["entry"] |= {"status": f"error: {message}", "output": None}
 
-    def full(self) -> bool:
-        pending = [item for item in self.items if "faces" in item]
+    def full(self, items: list[dict] | None = None) -> bool:
+        """Whether ``items`` (default: the pending ones) make a chunk: ``--batch-size`` photos or faces."""
+        pending = [item for item in (self.items if items is None else items) if "faces" in item]
         return len(pending) >= self.args.batch_size or sum(len(i["faces"]) for i in pending) >= self.args.batch_size
 
     def add(self, path: Path, name: str, done: dict | None = None) -> None:
-        """Read one input and prepare it (skipped, failed, or pending until :meth:`finish`); ``done`` is
-        its complete record from an earlier run, which ``--skip-existing`` keeps as it is."""
+        """:meth:`prepare` one input and keep it until :meth:`finish`."""
+        self.items.append(self.prepare(path, name, done))
+
+    def prepare(self, path: Path, name: str, done: dict | None = None) -> dict:
+        """Read one input and find its faces: the item is skipped, failed, written already (no face), or
+        pending for :meth:`finish`. ``done`` is its complete record from an earlier run, which
+        ``--skip-existing`` keeps as it is.
+
+        Touches nothing of the batch's own state and no network (S, R, G run in :meth:`finish`), so
+        :class:`_ReadAhead` may run it on its thread while :meth:`finish` works on the previous chunk."""
         from deocclude.imageio import read_source
 
         item: dict[str, typing.Any] = {"entry": self._entry(path, name), "name": name, "started": time.perf_counter()}
-        self.items.append(item)
         if self.args.skip_existing and done is not None:
             item["entry"] = dict(done) | {"_skipped": True}
-            return
+            return item
         try:
             item["source"] = read_source(path)
             self._take(item, path, item["source"].rgb)
         except Exception as exc:  # a broken photo must not stop the batch
             self._error(item, exc)
+        return item
 
     def _take(self, item: dict, path: Path, photo) -> None:  # noqa: ANN001 - RGB uint8 image
         timings: dict[str, float] = {}
@@ -435,8 +590,8 @@ class _AlignedBatch(_PhotoBatch):
 
     aligned = True
 
-    def full(self) -> bool:
-        return sum("crop" in item for item in self.items) >= self.args.batch_size
+    def full(self, items: list[dict] | None = None) -> bool:
+        return sum("crop" in item for item in (self.items if items is None else items)) >= self.args.batch_size
 
     def _take(self, item: dict, path: Path, crop) -> None:  # noqa: ANN001 - RGB uint8 image
         if crop.shape[0] != crop.shape[1]:

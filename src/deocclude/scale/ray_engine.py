@@ -82,16 +82,14 @@ class PhotoActor:
     def __call__(self, batch: Any) -> Any:  # noqa: ANN401 - a pandas DataFrame: index, path, name
         import pandas as pd
 
-        from deocclude.commands.run import _AlignedBatch, _PhotoBatch
+        from deocclude.commands.run import _AlignedBatch, _PhotoBatch, process
 
         pending = (_AlignedBatch if self.args.aligned else _PhotoBatch)(
             self.deoccluder, Path(self.args.output), self.args, self.console)
         entries: list[dict] = []
-        for path, name in zip(batch["path"], batch["name"]):
-            pending.add(Path(path), str(name), None)
-            if pending.full():
-                entries += pending.finish()
-        entries += pending.finish()
+        # no read-ahead thread (--overlap is the local engine's): Ray already runs one actor per CPU
+        process(pending, [(Path(path), str(name), None) for path, name in zip(batch["path"], batch["name"])],
+                entries.extend)
         return pd.DataFrame({"index": list(batch["index"]),
                              "entry": [json.dumps(entry, default=str) for entry in entries],
                              "device": self.deoccluder.device, "fp16": self.deoccluder.uses_half})
