@@ -71,12 +71,27 @@ class ArcFaceMobile(nn.Module):
 
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
         """(B, 3, 112, 112) RGB in [0, 1] -> (B, 512) embeddings (the graph's own (p - 127) / 128 input scaling)."""
+        x = self.head_act(self.head(self.feature_maps(chips)[-1]))
+        return self.embed(self.gdc(x)).flatten(1)
+
+    def feature_maps(self, chips: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 3, 112, 112) chips -> the maps after the stem and after each stride-2 stage:
+        (B, 64, 56, 56), (B, 64, 28, 28), (B, 128, 14, 14), (B, 128, 7, 7).
+
+        Why: a face network's features are the only perceptual features we have offline (no
+        ImageNet VGG here); G's perceptual loss compares them (:mod:`deocclude.inpaint.losses`).
+        """
         if chips.shape[-3:] != (3, ARCFACE_SIZE, ARCFACE_SIZE):
             raise DeoccludeError(f"ArcFaceMobile: expected (B, 3, 112, 112) chips, got {tuple(chips.shape)}")
         x = (chips * 255.0 - 127.0) / 128.0
         x = self.stem_dw_act(self.stem_dw(self.stem_act(self.stem(x))))
-        x = self.head_act(self.head(self.blocks(x)))
-        return self.embed(self.gdc(x)).flatten(1)
+        maps = [x]
+        for block in self.blocks:
+            if not block.residual and x is not maps[-1]:  # a stage's first block: the previous stage ends here
+                maps.append(x)
+            x = block(x)
+        maps.append(x)
+        return maps
 
 
 # converted from ONNX, not trained: one fixed architecture (no config) and its source in the metadata

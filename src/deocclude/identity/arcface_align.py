@@ -84,15 +84,19 @@ def arcface_chips(crops: torch.Tensor, landmarks: torch.Tensor | np.ndarray | No
 _NETWORKS: dict[str, ArcFaceMobile] = {}
 
 
+def arcface_network(device: torch.device | str) -> ArcFaceMobile:
+    """The bundled network on ``device``, loaded once per process and device (metric and losses share it)."""
+    key = str(device)
+    if key not in _NETWORKS:
+        _NETWORKS[key] = load_arcface(device=device)
+    return _NETWORKS[key]
+
+
 def arcface_embedding(
     crops: torch.Tensor, landmarks: torch.Tensor | np.ndarray | None = None, network: ArcFaceMobile | None = None
 ) -> torch.Tensor:
     """(B, 3, N, N) canonical crops in [0, 1] (+ optional (B, 468, 2|3) landmarks) -> (B, 512) embeddings."""
-    if network is None:
-        key = str(crops.device)
-        if key not in _NETWORKS:
-            _NETWORKS[key] = load_arcface(device=crops.device)
-        network = _NETWORKS[key]
+    network = network if network is not None else arcface_network(crops.device)
     parameter = next(network.parameters())
     return network(arcface_chips(crops.to(parameter.dtype), landmarks))
 

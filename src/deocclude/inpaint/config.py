@@ -58,6 +58,9 @@ class DiscriminatorConfig:
     spectral_norm: bool = True  # stabilises the GAN at no cost (ours)
 
 
+ID_NETWORKS = ("arcface", "dlib")
+
+
 @dataclass(frozen=True)
 class InpaintLossConfig:
     """Weights of eq. 15 (paper's lost; ours: 10, 5, 10, 1, 0.1, 0.1), our hole term, and mask erosions."""
@@ -75,7 +78,15 @@ class InpaintLossConfig:
     ssim_ohem_min_kept: int = 64
     erode_occlusion: int = 3  # kernel (px at N=128) eroding the original occlusion for L_ssim
     erode_background: int = 5  # kernel eroding 1 - M_R for L_bg
-    id_every: int = 4  # compute L_id every k steps (ours: the identity net costs about as much as G on a CPU)
+    id_every: int = 4  # compute L_id (and L_feat) every k steps (ours: the identity net costs about as much as G
+    # on a CPU with dlib; ArcFace costs a tenth of that)
+    id_network: str = "arcface"  # φ of L_id: "arcface" (faceplugin, unrelated faces at cosine ≈ 0) or "dlib"
+    # (unrelated faces at 0.83-0.87: little signal; legs 0-2 of G used it)
+    feature: float = 0.0  # ours: L_feat, L1 between ArcFace feature maps of Î_out and the clean face
+
+    def __post_init__(self) -> None:
+        if self.id_network not in ID_NETWORKS:
+            raise DeoccludeError(f"loss.id_network must be one of {', '.join(ID_NETWORKS)}, got {self.id_network!r}")
 
 
 @dataclass(frozen=True)

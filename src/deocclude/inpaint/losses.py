@@ -63,6 +63,20 @@ def identity_loss(embed, pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return (1.0 - F.cosine_similarity(embed(pred), ref, dim=1)).mean()
 
 
+def feature_l1(features, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Perceptual loss (ours): mean over layers of ‖f_l(pred) − f_l(target)‖₁ / mean |f_l(target)|.
+
+    ``features`` maps (B, 3, H, W) in [0, 1] to a list of feature maps. Each layer is divided by
+    its target's mean magnitude so that the shallow, large maps and the deep, small ones weigh
+    alike. Why: the pixel terms reward the blurry average face; a face network's features reward
+    the edges of lids, irises and lips (issue 17's "mannequin" fills).
+    """
+    with torch.no_grad():
+        refs = features(target)
+    layers = [(p - r).abs().mean() / (r.abs().mean() + EPS) for p, r in zip(features(pred), refs)]
+    return torch.stack(layers).mean()
+
+
 def generator_adversarial(fake_logits: torch.Tensor) -> torch.Tensor:
     """Eq. 14, non-saturating: −log D(Î) = softplus(−logit)."""
     return F.softplus(-fake_logits).mean()
@@ -86,6 +100,7 @@ __all__ = [
     "ssim_ohem",
     "total_variation",
     "identity_loss",
+    "feature_l1",
     "generator_adversarial",
     "discriminator_loss",
 ]

@@ -26,6 +26,7 @@ from deocclude.inpaint.generator import Generator, composite, generator_input
 from deocclude.inpaint.losses import (
     discriminator_loss,
     erode,
+    feature_l1,
     generator_adversarial,
     identity_loss,
     masked_l1,
@@ -73,13 +74,25 @@ class InpaintTask(Task):
                                        betas=config.betas, weight_decay=config.weight_decay)
                 for name, m in models.items()}
 
-    def _embed(self, images: torch.Tensor) -> torch.Tensor:
+    def _embed(self, images: torch.Tensor, network: str | None = None) -> torch.Tensor:
+        """φ of L_id (``loss.id_network``, or ``network``): (B, 3, N, N) canonical crops -> (B, D)."""
+        if (network or self.config.loss.id_network) == "arcface":
+            from deocclude.identity.arcface_align import arcface_embedding
+
+            return arcface_embedding(images)
         from deocclude.identity.embed import face_embedding
         from deocclude.identity.weights import load_identity_network
 
         if self._embed_net is None or next(self._embed_net.parameters()).device != images.device:
             self._embed_net = load_identity_network(device=images.device)
         return face_embedding(images, self._embed_net)
+
+    @staticmethod
+    def _features(images: torch.Tensor) -> list[torch.Tensor]:
+        """L_feat's features: the ArcFace network's maps of the canonical chip (stem and three stages)."""
+        from deocclude.identity.arcface_align import arcface_chips, arcface_network
+
+        return arcface_network(images.device).feature_maps(arcface_chips(images))
 
     # -- data -----------------------------------------------------------------------
     def _faces(self, split: str):
@@ -147,8 +160,11 @@ class InpaintTask(Task):
             region = erode(batch["orig_occlusion"], lc.erode_occlusion)
             losses["ssim"] = ssim_ohem(raw, batch["poisson"], region, lc.ssim_window, lc.ssim_ohem_fraction,
                                        lc.ssim_ohem_min_kept, weight=batch["has_target"])
-        if lc.id > 0 and step % max(1, lc.id_every) == 0:
-            losses["id"] = identity_loss(self._embed, out, batch["image"])
+        if step % max(1, lc.id_every) == 0:
+            if lc.id > 0:
+                losses["id"] = identity_loss(self._embed, out, batch["image"])
+            if lc.feature > 0:
+                losses["feature"] = feature_l1(self._features, out, batch["image"])
         weights = {
             "face": lc.face,
             "hole": lc.hole,
@@ -157,6 +173,7 @@ class InpaintTask(Task):
             "adv": lc.adv,
             "ssim": lc.ssim,
             "id": lc.id,
+            "feature": lc.feature,
         }
         # a sum of tensors (``losses`` is never empty), not the int 0 sum() starts from
         losses["loss"] = cast(torch.Tensor, sum(weights[k] * v for k, v in losses.items()))
@@ -180,13 +197,15 @@ class InpaintTask(Task):
         region = (batch["synthetic"] > 0.5).float() * batch["hole"]
         has = region.flatten(1).sum(1) > 0
         stats = region_stats(out, batch["image"], region)
-        cos = F.cosine_similarity(self._embed(out), self._embed(batch["image"]), dim=1)
+        cosines = {name: F.cosine_similarity(self._embed(out, net), self._embed(batch["image"], net), dim=1)
+                   for name, net in (("id_cos", "dlib"), ("arc_cos", "arcface"))}
         return {"n": has.sum().float(), **{k: torch.where(has, v, 0).sum() for k, v in stats.items()},
-                "id_cos": torch.where(has, cos, 0).sum()}
+                **{k: torch.where(has, cos, 0).sum() for k, cos in cosines.items()}}
 
     def summarize(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Means per face with a synthetic hole; ``id_cos`` is dlib's cosine (as in legs 0-2), ``arc_cos`` ArcFace's."""
         n = max(float(sums["n"]), 1.0)
-        return {f"val_{k}": float(sums[k]) / n for k in ("l1", "psnr", "ssim", "id_cos")}
+        return {f"val_{k}": float(sums[k]) / n for k in ("l1", "psnr", "ssim", "id_cos", "arc_cos")}
 
     def grid(self, models: Models, batch: dict) -> np.ndarray:
         """Rows: occluded, M_O overlay, I_R, I_P, result Î_out, clean (up to 8 faces)."""

@@ -53,6 +53,11 @@ class LoopState:
     last_val: dict[str, float] = field(default_factory=dict)
 
 
+def _headline(losses: dict[str, float]) -> float:
+    """The loss the progress bar shows: ``loss``, or the first stage's ``<stage>.loss`` (G's generator)."""
+    return next((v for k, v in losses.items() if k == "loss" or k.endswith(".loss")), float("nan"))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -346,7 +351,7 @@ class Trainer:
                         window_t, window_n = now, 0
                         self._log_train(lr, losses, rate, samples)
                     progress.update(bar, completed=min(100.0, 100.0 * frac),
-                                    info=f"step {s.step} loss {losses.get('loss', float('nan')):.4f}")
+                                    info=f"step {s.step} loss {_headline(losses):.4f}")
                     if do_val and not stop:
                         self._validate_and_log(val_loader)
                         last_val = time.monotonic()
