@@ -235,7 +235,8 @@ def test_training_task_step_gives_every_loss_and_updates_both_networks(no_ssim: 
     with torch.no_grad():
         sums = task.val_step(models, batch)
     metrics = task.summarize(sums)
-    assert set(metrics) == {"val_l1", "val_psnr", "val_ssim", "val_id_cos"} and all(np.isfinite(list(metrics.values())))
+    assert set(metrics) == {"val_l1", "val_psnr", "val_ssim", "val_id_cos", "val_arc_cos"}
+    assert all(np.isfinite(list(metrics.values())))
     assert task.grid(models, batch).shape == (2 * 32 + 2, 6 * 32 + 10, 3)
 
 
@@ -379,3 +380,25 @@ def test_training_samples_get_the_holes_and_prior_the_pipeline_hands_g(utkface_r
         assert torch.allclose(b["prior"][:, inner], a["prior"][:, inner], atol=1 / 255)
         assert float(a["prior"][:, ~face].max()) == 0.0 and float(b["prior"][:, ~face].amax(0).min()) > 0.05
     assert grown > 100  # the 4 px growth of the pipeline's M_O
+
+
+def test_feature_loss_is_zero_on_the_clean_face_and_pulls_a_blurred_one_back() -> None:
+    """L_feat (ours): ArcFace feature maps of the canonical chip; gradients reach the input pixels."""
+    from deocclude.identity.arcface_align import arcface_chips, arcface_network
+    from deocclude.imageio import read_image
+    from deocclude.inpaint.losses import feature_l1
+    from deocclude.paths import REPO_DIR
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+
+    face = Deoccluder(DeoccluderConfig(fill="telea")).find_faces(read_image(REPO_DIR / "examples" / "astronaut.jpg"))[0]
+    clean = torch.from_numpy(face.aligned.crop).permute(2, 0, 1)[None].float() / 255
+
+    def features(x: torch.Tensor) -> list[torch.Tensor]:
+        return arcface_network("cpu").feature_maps(arcface_chips(x))
+
+    assert [tuple(m.shape[1:]) for m in features(clean)] == [(64, 56, 56), (64, 28, 28), (128, 14, 14), (128, 7, 7)]
+    assert float(feature_l1(features, clean, clean)) == 0.0
+    blurred = torch.nn.functional.avg_pool2d(clean, 5, 1, 2).requires_grad_(True)
+    loss = feature_l1(features, blurred, clean)
+    loss.backward()
+    assert float(loss) > 0.05 and blurred.grad is not None and float(blurred.grad.abs().sum()) > 0
