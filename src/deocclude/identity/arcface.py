@@ -71,8 +71,12 @@ class ArcFaceMobile(nn.Module):
 
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
         """(B, 3, 112, 112) RGB in [0, 1] -> (B, 512) embeddings (the graph's own (p - 127) / 128 input scaling)."""
-        x = self.head_act(self.head(self.feature_maps(chips)[-1]))
-        return self.embed(self.gdc(x)).flatten(1)
+        return self.embedding(self.feature_maps(chips)[-1])
+
+    def embedding(self, last_map: torch.Tensor) -> torch.Tensor:
+        """(B, 128, 7, 7) last map of :meth:`feature_maps` -> (B, 512): a loss that wants both the maps and
+        the embedding runs the network once."""
+        return self.embed(self.gdc(self.head_act(self.head(last_map)))).flatten(1)
 
     def feature_maps(self, chips: torch.Tensor) -> list[torch.Tensor]:
         """(B, 3, 112, 112) chips -> the maps after the stem and after each stride-2 stage:

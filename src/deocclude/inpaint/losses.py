@@ -60,7 +60,12 @@ def identity_loss(embed, pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
     """L_id = 1 − cos(φ(pred), φ(target)); ``embed`` maps (B, 3, H, W) in [0, 1] to (B, D)."""
     with torch.no_grad():
         ref = embed(target)
-    return (1.0 - F.cosine_similarity(embed(pred), ref, dim=1)).mean()
+    return cosine_loss(embed(pred), ref)
+
+
+def cosine_loss(pred: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """1 − cos between (B, D) embeddings, averaged: L_id from embeddings already computed."""
+    return (1.0 - F.cosine_similarity(pred, ref, dim=1)).mean()
 
 
 def feature_l1(features, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -73,7 +78,12 @@ def feature_l1(features, pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
     """
     with torch.no_grad():
         refs = features(target)
-    layers = [(p - r).abs().mean() / (r.abs().mean() + EPS) for p, r in zip(features(pred), refs)]
+    return feature_distance(features(pred), refs)
+
+
+def feature_distance(pred_maps: list[torch.Tensor], ref_maps: list[torch.Tensor]) -> torch.Tensor:
+    """:func:`feature_l1` from feature maps already computed (the reference ones without gradient)."""
+    layers = [(p - r).abs().mean() / (r.abs().mean() + EPS) for p, r in zip(pred_maps, ref_maps)]
     return torch.stack(layers).mean()
 
 
@@ -101,6 +111,8 @@ __all__ = [
     "total_variation",
     "identity_loss",
     "feature_l1",
+    "feature_distance",
+    "cosine_loss",
     "generator_adversarial",
     "discriminator_loss",
 ]

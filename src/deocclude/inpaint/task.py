@@ -24,9 +24,10 @@ from deocclude.inpaint.config import InpaintTrainConfig
 from deocclude.inpaint.discriminator import Discriminator
 from deocclude.inpaint.generator import Generator, composite, generator_input
 from deocclude.inpaint.losses import (
+    cosine_loss,
     discriminator_loss,
     erode,
-    feature_l1,
+    feature_distance,
     generator_adversarial,
     identity_loss,
     masked_l1,
@@ -87,12 +88,25 @@ class InpaintTask(Task):
             self._embed_net = load_identity_network(device=images.device)
         return face_embedding(images, self._embed_net)
 
-    @staticmethod
-    def _features(images: torch.Tensor) -> list[torch.Tensor]:
-        """L_feat's features: the ArcFace network's maps of the canonical chip (stem and three stages)."""
+    def _identity_terms(self, out: torch.Tensor, clean: torch.Tensor) -> dict[str, torch.Tensor]:
+        """L_id and L_feat of Î_out against the clean face. With ArcFace both come from one pass of the
+        network over each image's chip (the maps for L_feat, the embedding from the last map for L_id)."""
         from deocclude.identity.arcface_align import arcface_chips, arcface_network
 
-        return arcface_network(images.device).feature_maps(arcface_chips(images))
+        lc, terms = self.config.loss, {}
+        arcface_id = lc.id > 0 and lc.id_network == "arcface"
+        if lc.feature > 0 or arcface_id:
+            net = arcface_network(out.device)
+            pred = net.feature_maps(arcface_chips(out))
+            with torch.no_grad():
+                ref = net.feature_maps(arcface_chips(clean))
+            if lc.feature > 0:
+                terms["feature"] = feature_distance(pred, ref)
+            if arcface_id:
+                terms["id"] = cosine_loss(net.embedding(pred[-1]), net.embedding(ref[-1]))
+        if lc.id > 0 and not arcface_id:
+            terms["id"] = identity_loss(self._embed, out, clean)
+        return terms
 
     # -- data -----------------------------------------------------------------------
     def _faces(self, split: str):
@@ -161,10 +175,7 @@ class InpaintTask(Task):
             losses["ssim"] = ssim_ohem(raw, batch["poisson"], region, lc.ssim_window, lc.ssim_ohem_fraction,
                                        lc.ssim_ohem_min_kept, weight=batch["has_target"])
         if step % max(1, lc.id_every) == 0:
-            if lc.id > 0:
-                losses["id"] = identity_loss(self._embed, out, batch["image"])
-            if lc.feature > 0:
-                losses["feature"] = feature_l1(self._features, out, batch["image"])
+            losses.update(self._identity_terms(out, batch["image"]))
         weights = {
             "face": lc.face,
             "hole": lc.hole,
