@@ -8,8 +8,9 @@
 shorter runs, e.g. ``--utk 0``, then ``--rmfd 0 --wild 0 --lfw 0 --merge``.)
 
 A face counts as *found* when the detector returns it AND the 468-point mesh on it is
-present (``FaceLandmarks.present``), exactly what ``deocclude run`` keeps
-(``FaceDetector(model="auto", min_score=0.5)`` as in ``DeoccluderConfig``).
+present (``FaceLandmarks.present``), or, in the ``refit`` variant, when R's refit of a detection
+the mesh refused is kept (:mod:`deocclude.faces.refit`): exactly what ``deocclude run`` keeps
+(``FaceDetector(model="auto", min_score=0.5)`` as in ``DeoccluderConfig``, ``refit_masked``).
 
 - ``rmfd``: every photo of ``real_occluded/rmfd`` (real face masks, no ground truth): share of
   photos with at least one found face, and faces found in all.
@@ -45,11 +46,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from deocclude.faces.detect import DetectorConfig, FaceDetector, iou
+from deocclude.faces.detect import DetectorConfig, FaceDetection, FaceDetector, iou
+from deocclude.faces.find import refitted
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.rescue import STAGES
 from deocclude.imageio import read_image
@@ -62,11 +65,16 @@ NOSE_TIP = 1  # MediaPipe mesh index
 LFW_CENTRE_TOL = 45.0  # px from (125, 125): farther found faces are "extra"
 
 
+REFIT = ("refit",)
+"""Variants that add R's refit of mesh-refused masked faces (faces/refit.py) to the detector's config."""
+
+
 def _variants() -> dict[str, DetectorConfig]:
     fields = DetectorConfig.__dataclass_fields__
-    if "rescue_second_opinion" in fields:  # before: no rescue; rescue: the mesh alone vouches; after: + second detector
+    if "rescue_second_opinion" in fields:  # before: no rescue; rescue: the mesh alone vouches; after: + second
+        # detector; refit: + R's landmarks for masked faces the mesh refuses
         return {"before": DetectorConfig(rescue=False), "rescue": DetectorConfig(rescue_second_opinion=False),
-                "after": DetectorConfig()}
+                "after": DetectorConfig(), "refit": DetectorConfig()}
     if "rescue" in fields:
         return {"before": DetectorConfig(rescue=False), "after": DetectorConfig()}
     return {"before": DetectorConfig()}  # the commit before the rescue existed: today's detector is "before"
@@ -75,23 +83,45 @@ def _variants() -> dict[str, DetectorConfig]:
 VARIANTS = _variants()
 
 
+READING = "## Reading"
 NO_BOX = "no box"
 UNTRACED = "not traced (no rescue)"
 
 
-class Probe:
-    """One detector variant + the mesh; ``(photo) -> (found faces, seconds)``; ``trace`` holds the
-    rescue's (candidate, stage) pairs of the last photo."""
+class Refitted(NamedTuple):
+    """A face the mesh refused that R's refit kept (faces/refit.py), shaped like a mesh face for the grids."""
 
-    def __init__(self, config: DetectorConfig) -> None:
+    detection: FaceDetection
+    points: np.ndarray
+    presence: float
+
+
+class Probe:
+    """One detector variant + the mesh (+ R's refit of masked faces the mesh refuses, as ``deocclude run``
+    does by default); ``(photo) -> (found faces, seconds)``; ``trace`` holds the rescue's (candidate,
+    stage) pairs of the last photo."""
+
+    def __init__(self, config: DetectorConfig, refit: bool = False) -> None:
         self.detector = FaceDetector(model="auto", min_score=0.5, config=config)
         self.mesh = FaceMesh()
+        self.refit = None
+        if refit:
+            from deocclude.faces.refit import MaskedFaceRefit
+            from deocclude.reconstruct.inference import Reconstructor
+            from deocclude.segment.inference import Segmenter
+
+            self.refit = MaskedFaceRefit(Reconstructor(), Segmenter())
 
     def __call__(self, photo: np.ndarray) -> tuple[list, float]:
         self.detector.trace = []
         start = time.perf_counter()
         dets = self.detector(photo)
-        faces = [m for m in self.mesh(photo, dets) if m.present]
+        meshes = self.mesh(photo, dets)
+        faces: list = [m for m in meshes if m.present]
+        if self.refit is not None:
+            refused = [m.detection for m in meshes if not m.present]
+            faces += [Refitted(d, fit.points, float("nan"))
+                      for d, fit in refitted(photo, refused, [f.detection.box for f in faces], self.refit)]
         return faces, time.perf_counter() - start
 
     def lost(self, point: np.ndarray | None = None) -> str:
@@ -326,8 +356,10 @@ def markdown(res: dict, command: str) -> str:
     lines = ["# Occluded faces found (issue 15, item 6)", "",
              f"`{command}` at commit `{res['commit']}` ({res['date']}, {res['machine']})"
              + (f"; sets merged from runs at {', '.join(res['merged'])}" if "merged" in res else "") + ".", "",
-             "Found = detected by `FaceDetector(model=\"auto\", min_score=0.5)` AND the 468-point mesh present "
-             "(what `deocclude run` keeps). Variants: " + ", ".join(f"`{v}` = `{res['configs'][v]}`" for v in vs) + ".",
+             "Found = detected by `FaceDetector(model=\"auto\", min_score=0.5)` AND the 468-point mesh present, "
+             "or (variants " + ", ".join(f"`{v}`" for v in REFIT) + ") R's refit of a detection the mesh refused "
+             "kept (`deocclude/faces/refit.py`: S sees the eyes and a mask); what `deocclude run` keeps. Variants: "
+             + ", ".join(f"`{v}` = `{res['configs'][v]}`" + (" + refit" if v in REFIT else "") for v in vs) + ".",
              "", "| set | " + " | ".join(vs) + " |", "|---|" + "---|" * len(vs)]
     if "rmfd" in res:
         r = res["rmfd"]
@@ -415,7 +447,7 @@ def main() -> None:
         changes = {k: ast.literal_eval(v) for k, v in (f.split("=", 1) for f in fields.split(";") if f)}
         VARIANTS[name] = dataclasses.replace(DetectorConfig(), **changes)
         names.append(name)
-    probes = {v: Probe(VARIANTS[v]) for v in names}
+    probes = {v: Probe(VARIANTS[v], refit=v in REFIT) for v in names}
     res: dict = {"commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                  "machine": f"{__import__('os').cpu_count()} CPU cores", "variants": names,
                  "configs": {v: repr(VARIANTS[v]) for v in names}}
@@ -441,7 +473,11 @@ def main() -> None:
     command = "`; `".join(res["commands"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "detect_occluded.json").write_text(json.dumps(res, indent=1))
-    (args.out / "detect_occluded.md").write_text(markdown(res, command))
+    reading = ""  # the hand-written section on the grids stays (rewrite it when the numbers change)
+    if (args.out / "detect_occluded.md").is_file():
+        text = (args.out / "detect_occluded.md").read_text()
+        reading = text[text.index(READING):] if READING in text else ""
+    (args.out / "detect_occluded.md").write_text(markdown(res, command) + ("\n" + reading if reading else ""))
     print(markdown(res, command))
     if args.grids:
         for v in names:

@@ -31,6 +31,7 @@ from deocclude.train.config import save_config
 
 TENSORS_BEFORE_METADATA_REWRITE = {  # and of every file bundled since
     "face_detect_rfb_faceplugin.safetensors": "437b10a4024b9293ba21b3398f7893a17a85292670e6f7700d81471de21b7996",
+    "face_landmark68_faceplugin.safetensors": "9984808dbdf1247e203482ae335ed92412ea137578c7c14b8948d1bbd123e6cd",
     "face_model.safetensors": "86f8be06dea39fb7605348c4b8a828000f8517cd610e17bbc9860e91fac78d25",
     "identity_arcface_faceplugin.safetensors": "4051e68e0f0071be539488bb94087d9a1c739e0dd6b1c4a9f44d4287e0789dfa",
     "identity_dlib_resnet.safetensors": "d110bf8dfc6952e346b174c1553b97fc8e1ae50d8d18ea74906a2ba1c35de1bf",

@@ -1,7 +1,8 @@
 """Convert faceplugin's networks (MIT) to our fp16 safetensors: ``fr_feature.onnx`` (the ArcFace-class
-embedding) and ``fr_detect.onnx`` (the second face detector of the rescue).
+embedding), ``fr_detect.onnx`` (the second face detector of the rescue) and ``fr_landmark.onnx`` (68
+landmarks, the masked-face refit's alignment).
 
-    .venv/bin/python tools/convert_faceplugin.py [--model feature|detect] [--onnx PATH] [--out PATH]
+    .venv/bin/python tools/convert_faceplugin.py [--model feature|detect|landmark] [--onnx PATH] [--out PATH]
 
 Needs the ``onnx`` package (the ``reference`` extra) at conversion time only. Walks the graph's
 Conv (and PRelu) nodes in order and assigns their initializers to the conv / PReLU modules of
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deocclude.faces.landmarks68 import LANDMARK68_BUNDLED, LANDMARK68_FILE, Landmark68Net
 from deocclude.faces.rfb import CENTER_VARIANCE, RFB_BUNDLED, RFB_FILE, SIZE_VARIANCE, RfbDetector, priors
 from deocclude.identity.arcface import ARCFACE_BUNDLED, ARCFACE_FILE, ArcFaceMobile
 from deocclude.model_file import NetworkFile
@@ -30,6 +32,7 @@ from deocclude.paths import data_root
 
 SOURCE_SHA256 = "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"
 DETECT_SHA256 = "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"
+LANDMARK_SHA256 = "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258"
 
 
 def convert(onnx_path: Path) -> dict[str, torch.Tensor]:
@@ -115,6 +118,56 @@ def convert_detector(onnx_path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def convert_landmarks(onnx_path: Path) -> dict[str, torch.Tensor]:
+    """Float32 state dict of Landmark68Net from ``fr_landmark.onnx``: its convs in order, the Gemm as the
+    linear layer, the final BatchNormalization as the BatchNorm1d (eval statistics)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    model = Landmark68Net()
+    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    nodes = [n for n in graph.node if n.op_type == "Conv"]
+    if len(nodes) != len(convs):
+        raise ValueError(f"graph has {len(nodes)} convs, the module {len(convs)}")
+    state: dict[str, torch.Tensor] = {}
+    for node, (name, conv) in zip(nodes, convs):
+        state.update(_conv_weights(node, inits, name, conv))
+    gemm = next(n for n in graph.node if n.op_type == "Gemm")
+    state["fc.weight"], state["fc.bias"] = (torch.from_numpy(inits[i].copy()) for i in gemm.input[1:3])
+    norm = next(n for n in graph.node if n.op_type == "BatchNormalization")
+    for key, name in zip(("weight", "bias", "running_mean", "running_var"), norm.input[1:5]):
+        state[f"norm.{key}"] = torch.from_numpy(inits[name].copy())
+    state["norm.num_batches_tracked"] = torch.tensor(0)
+    model.load_state_dict(state)  # strict: every parameter assigned
+    return state
+
+
+def landmark_parity(onnx_path: Path, state: dict[str, torch.Tensor]) -> str:
+    """Largest difference (in 64-px crop pixels) between onnxruntime's and our fp16-rounded landmarks
+    on the bundled masked example's face."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return "parity not measured (onnxruntime not installed)"
+    import cv2
+
+    from deocclude.imageio import read_image
+    from deocclude.paths import REPO_DIR
+
+    photo = read_image(REPO_DIR / "examples" / "astronaut_mask.jpg")
+    grey = cv2.resize(cv2.cvtColor(photo[40:200, 150:310], cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA)
+    x = (grey.astype(np.float32) / 255.0)[None, None]
+    theirs = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0].reshape(68, 2)
+    net = Landmark68Net().eval()
+    net.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in state.items()})
+    with torch.inference_mode():
+        ours = net(torch.from_numpy(x))[0].numpy()
+    return f"parity with onnxruntime (fp16 weights): max |point| diff {64 * np.abs(ours - theirs).max():.3f} px of 64"
+
+
 def parity(onnx_path: Path, state: dict[str, torch.Tensor]) -> str:
     """Largest difference between onnxruntime's and our fp16-rounded detector on one real photo
     (or a reason it was not measured)."""
@@ -143,6 +196,7 @@ def parity(onnx_path: Path, state: dict[str, torch.Tensor]) -> str:
 MODELS: dict[str, tuple[str, str, Path, NetworkFile, Callable[[Path], dict[str, torch.Tensor]]]] = {
     "feature": ("fr_feature.onnx", SOURCE_SHA256, ARCFACE_BUNDLED, ARCFACE_FILE, convert),
     "detect": ("fr_detect.onnx", DETECT_SHA256, RFB_BUNDLED, RFB_FILE, convert_detector),
+    "landmark": ("fr_landmark.onnx", LANDMARK_SHA256, LANDMARK68_BUNDLED, LANDMARK68_FILE, convert_landmarks),
 }
 """--model: (source file, its documented sha256, bundled path, file kind, converter function)."""
 
@@ -170,6 +224,8 @@ def main() -> None:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {params:,} parameters, source sha256 {digest})")
     if args.model == "detect":
         print(parity(onnx_path, state))
+    if args.model == "landmark":
+        print(landmark_parity(onnx_path, state))
 
 
 if __name__ == "__main__":

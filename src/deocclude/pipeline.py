@@ -31,6 +31,7 @@ from deocclude.faces.find import FaceFinder
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back_weighted
 from deocclude.faces.person import PersonSegmenter
+from deocclude.faces.refit import MaskedFaceRefit
 from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
@@ -112,6 +113,9 @@ class DeoccluderConfig:
     """False (default): hair over the face is kept, M_O = M_R ⊙ P(other) from S's face parser
     (natural fringes and side hair are not repainted into skin). True: the paper's M_O =
     M_R ⊙ (1 − P(face)), hair removed too. With a binary (pre-parser) S both are the same."""
+    refit_masked: bool = True
+    """Give masked faces the mesh refuses R's landmarks (faces/refit.py): S must see the eyes and a mask.
+    On RMFD's real masked photos the mesh says "no face" on many obvious masked faces; off = mesh faces only."""
     max_background_share: float = 0.25
     """Do-no-harm gate: a face is left untouched (its manifest status says why) when more than
     this share of its M_O, or of its face surface M_R, lies on the background according to the
@@ -157,6 +161,9 @@ class FaceResult:
     landmarks: np.ndarray
     aligned: AlignedFace
     face_region: np.ndarray
+    landmarks_from: str = "mesh"
+    """Where the 468 landmarks came from: ``mesh`` (MediaPipe), ``R refit`` (a masked face the mesh refused,
+    :mod:`deocclude.faces.refit`) or ``canonical`` (an aligned crop given as such)."""
     face_mask: np.ndarray | None = None
     occlusion_mask: np.ndarray | None = None
     render: np.ndarray | None = None
@@ -237,10 +244,13 @@ class Deoccluder:
 
         self.config = config
         self.device = str(resolve_device(config.device))
-        self.finder = FaceFinder(config.size, config.detector, config.min_face_score, config.only_largest_face)
         self.person = PersonSegmenter() if config.max_background_share < 1.0 else None
         self._segmenter = _optional_stage("deocclude.segment.inference", "Segmenter", device=self.device)
         self._reconstructor = _optional_stage("deocclude.reconstruct.inference", "Reconstructor", device=self.device)
+        refit = None
+        if config.refit_masked and self._reconstructor is not None and hasattr(self._segmenter, "parse"):
+            refit = MaskedFaceRefit(self._reconstructor, self._segmenter, config.size)
+        self.finder = FaceFinder(config.size, config.detector, config.min_face_score, config.only_largest_face, refit)
         self.fill = self._choose_fill()
 
     def _choose_fill(self) -> Fill:
@@ -300,7 +310,8 @@ class Deoccluder:
         timings = {} if timings is None else timings
         faces: list[FaceResult] = []
         for index, found in enumerate(self.finder(photo, timings)):
-            face = self._new_face(index, found.aligned, found.detection, found.landmarks, {})
+            face = self._new_face(index, found.aligned, found.detection, found.landmarks, {},
+                                  landmarks_from=found.landmarks_from)
             if self.person is not None and self._segmenter is not None:  # the gate only guards a fill
                 with timed(face.timings, "person"):
                     face.person = self.person(photo, found.aligned.matrix, self.config.size)
@@ -369,15 +380,17 @@ class Deoccluder:
             # No person gate here: a canonical crop has no surroundings, and the selfie model
             # on its replicated border calls much of a tight face "background" (mixed protocol,
             # 64 faces: M_O recall 0.93 -> 0.57 with the gate). The caller vouches for the face.
-            faces.append(self._new_face(index, aligned, None, landmarks, timings, region.copy()))
+            faces.append(self._new_face(index, aligned, None, landmarks, timings, region.copy(), "canonical"))
         return faces
 
     def _new_face(self, index: int, aligned: AlignedFace, detection: FaceDetection | None, landmarks: np.ndarray,
-                  timings: dict[str, float], region: np.ndarray | None = None) -> FaceResult:
+                  timings: dict[str, float], region: np.ndarray | None = None, landmarks_from: str = "mesh"
+                  ) -> FaceResult:
         if region is None:
             with timed(timings, "align"):
                 region = mesh_mask(aligned.landmarks, self.config.size, self.config.size)
         return FaceResult(index=index, detection=detection, landmarks=landmarks, aligned=aligned, face_region=region,
+                          landmarks_from=landmarks_from,
                           restored=aligned.crop, timings=timings)
 
     def deocclude_faces(self, faces: list[FaceResult]) -> list[FaceResult]:

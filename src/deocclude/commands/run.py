@@ -682,4 +682,5 @@ def _face_entry(face) -> dict:  # noqa: ANN001 - a FaceResult
         "occluded_fraction": round(face.occluded_fraction, 4),
         "method": face.method,
         "status": face.status,
+        "landmarks": face.landmarks_from,
     }

@@ -3,13 +3,15 @@
 Every caller that turns a photo into canonical crops (the pipeline, ``deocclude segment``
 and ``deocclude reconstruct`` on photos, the dataset of users' photos, the benchmarks) goes
 through :class:`FaceFinder`, so the rules live here once: faces whose mesh MediaPipe calls
-absent are dropped, and "the largest face" means the largest detection box.
+absent are dropped (unless a ``refit`` vouches for them: masked faces, :mod:`deocclude.faces.refit`),
+and "the largest face" means the largest detection box.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -17,7 +19,15 @@ from deocclude.errors import NoFaceError
 from deocclude.faces.align import AlignedFace, align_face
 from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
+from deocclude.faces.refit import points_box
+from deocclude.faces.rescue import overlaps
 from deocclude.timing import timed
+
+if TYPE_CHECKING:
+    from deocclude.faces.refit import Refit
+
+LandmarkRefit = Callable[[np.ndarray, FaceDetection], "Refit | None"]
+"""(photo, detection the mesh refused) -> a :class:`~deocclude.faces.refit.Refit` or None (not tried)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,8 @@ class FoundFace:
     """The detection the mesh was run from (None only for a mesh given without one)."""
     landmarks: np.ndarray
     aligned: AlignedFace
+    landmarks_from: str = "mesh"
+    """``mesh`` (MediaPipe's 468 points) or ``R refit`` (the mesh refused a masked face: faces/refit.py)."""
 
 
 def largest(detections: list[FaceDetection]) -> list[FaceDetection]:
@@ -40,31 +52,43 @@ class FaceFinder:
 
     ``largest_only`` keeps the largest detection (datasets of portraits, ``--only-largest-face``);
     ``min_score`` None keeps MediaPipe's per-model thresholds (:class:`FaceDetector`).
+    ``refit``: asked about each detection whose mesh is absent (and that no found face covers); its
+    kept fits are faces too (``landmarks_from="R refit"``). The pipeline passes R and S's
+    :class:`~deocclude.faces.refit.MaskedFaceRefit`; None = mesh faces only.
     The detector and mesh are public so that callers that time them separately can reuse them.
     """
 
     def __init__(self, size: int = 128, detector: Literal["auto", "short", "full"] = "auto",
-                 min_score: float | None = None, largest_only: bool = False) -> None:
-        self.size, self.largest_only = size, largest_only
+                 min_score: float | None = None, largest_only: bool = False, refit: LandmarkRefit | None = None
+                 ) -> None:
+        self.size, self.largest_only, self.refit = size, largest_only, refit
         self.detector = FaceDetector(model=detector, min_score=min_score)
         self.mesh = FaceMesh()
 
     def __call__(self, photo: np.ndarray, timings: dict[str, float] | None = None) -> list[FoundFace]:
-        """Stage times go into ``timings`` as ``detect``, ``landmarks`` and ``align``."""
+        """Stage times go into ``timings`` as ``detect``, ``landmarks``, ``align`` and (with a refit) ``refit``."""
         with timed(timings, "detect"):
             detections = self.detector(photo)
         if self.largest_only:
             detections = largest(detections)
         with timed(timings, "landmarks"):
-            meshes = [m for m in self.mesh(photo, detections) if m.present]
+            all_meshes = self.mesh(photo, detections)
+        meshes = [m for m in all_meshes if m.present]
         found = []
         for mesh in meshes:
             with timed(timings, "align"):
                 found.append(FoundFace(mesh.detection, mesh.points, align_face(photo, mesh.points, self.size)))
+        if self.refit is not None:
+            with timed(timings, "refit"):
+                refused = [m.detection for m in all_meshes if not m.present and m.detection is not None]
+                taken = [f.detection.box for f in found if f.detection is not None]
+                found += [FoundFace(d, fit.points, fit.aligned, "R refit")
+                          for d, fit in refitted(photo, refused, taken, self.refit)]
         return found
 
     def largest_face(self, photo: np.ndarray) -> FoundFace:
-        """The largest face, or :class:`NoFaceError` saying whether detection or the mesh failed."""
+        """The largest face, or :class:`NoFaceError` saying whether detection or the mesh failed (no refit:
+        datasets of portraits want the mesh's landmarks)."""
         detections = largest(self.detector(photo))
         if not detections:
             raise NoFaceError("no face found")
@@ -72,3 +96,25 @@ class FaceFinder:
         if not meshes or not meshes[0].present:
             raise NoFaceError("no face mesh found")
         return FoundFace(meshes[0].detection, meshes[0].points, align_face(photo, meshes[0].points, self.size))
+
+
+def refitted(photo: np.ndarray, refused: list[FaceDetection], taken: list[np.ndarray], refit: LandmarkRefit
+             ) -> list[tuple[FaceDetection, Refit]]:
+    """The kept refits among detections the mesh refused (best score first), none on a face already
+    found (``taken`` boxes) or on an earlier refit."""
+    taken = list(taken)
+    kept: list[tuple[FaceDetection, Refit]] = []
+    for detection in refused:
+        if _covered(detection.box, taken):
+            continue
+        fit = refit(photo, detection)
+        if fit is not None and fit.kept and not _covered(points_box(fit.points), taken):
+            kept.append((detection, fit))
+            taken.append(points_box(fit.points))
+    return kept
+
+
+def _covered(box: np.ndarray, boxes: list[np.ndarray], threshold: float = 0.3) -> bool:
+    """Whether ``box`` overlaps one of ``boxes`` by IoU ``threshold`` or has its centre inside one."""
+
+    return overlaps(np.asarray(box, np.float64), boxes, threshold)

@@ -88,7 +88,7 @@ def candidates(image: np.ndarray, get: Callable[[ModelName], BlazeFace], config:
     return sorted(keep, key=lambda f: -f.score)
 
 
-def _overlaps(box: np.ndarray, boxes: list[np.ndarray], threshold: float = 0.3, centre: bool = True) -> bool:
+def overlaps(box: np.ndarray, boxes: list[np.ndarray], threshold: float = 0.3, centre: bool = True) -> bool:
     """IoU above ``threshold`` with any of ``boxes``, or (``centre``) the centre of ``box`` inside one."""
     if not boxes:
         return False
@@ -193,7 +193,7 @@ def rescue(image: np.ndarray, base: list[FaceDetection], get: Callable[[ModelNam
     added: list[FaceDetection] = []
     mirrored: list[np.ndarray] = []
     for cand in candidates(image, get, config, models):
-        if _overlaps(cand.box, taken) or _overlaps(cand.box, tried, 0.6, centre=False):
+        if overlaps(cand.box, taken) or overlaps(cand.box, tried, 0.6, centre=False):
             continue
         stage = _check(image, cand, taken, mesh, config, second, mirrored) \
             if len(tried) < config.rescue_max_tries else (STAGES[0], None)
@@ -219,7 +219,7 @@ def _check(image: np.ndarray, cand: FaceDetection, taken: list[np.ndarray], mesh
         return STAGES[3], None
     final = roi_from_detection(face, scale)
     _, final_presence = mesh.run_roi(image, final)  # what a caller's mesh will see
-    if final_presence < PRESENT or _overlaps(face.box, taken) or _shared(face.box, taken) > config.rescue_max_shared:
+    if final_presence < PRESENT or overlaps(face.box, taken) or _shared(face.box, taken) > config.rescue_max_shared:
         return STAGES[4], None
     if min(presence, final_presence) >= needed and _mirrored(image, mirrored, mesh, final, config):
         return STAGES[7], face
