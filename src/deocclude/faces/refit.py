@@ -68,14 +68,13 @@ def landmark68_template() -> np.ndarray:
 class RefitConfig:
     """When a mesh-refused detection gets R's landmarks (thresholds read off RMFD, LFW, wild: module docstring).
 
-    ``max_mirror``: :meth:`~deocclude.faces.landmarks68.Landmarks68.mirror_disagreement` in eye distances.
-    ``min_second``: the second detector's face probability on the detection's box.
-    ``min_face``: narrower
-    detector boxes (px) are left alone (a 128² crop of a 20 px face is mostly blur). ``min_agreement``:
-    box IoU of the fit with the detection (:func:`~deocclude.faces.rescue.agrees`). ``eye_band``: the band
-    across the eyes, from ``eye_band[0]`` × the eye distance above the eye centres to ``eye_band[1]`` ×
-    it below. ``min_eye_face``: share of M_R in that band that S calls visible face. ``min_lower_other``:
-    share of M_R below the nose tip that S calls neither face nor hair (the mask)."""
+    ``max_mirror``: :meth:`~deocclude.faces.landmarks68.Landmarks68.mirror_disagreement`, in eye distances.
+    ``min_second``: the second detector's face probability on the detection's box. ``min_face``: narrower
+    detector boxes (px) are left alone (a 128² crop of a 20 px face is mostly blur). ``min_agreement``: IoU of
+    the box of R's 468 points with the detection's box. ``eye_band``: the band across the eyes, from
+    ``eye_band[0]`` × the eye distance above the eye centres to ``eye_band[1]`` × it below. ``min_eye_face``:
+    share of M_R in that band that S calls visible face. ``min_lower_other``: share of M_R below the nose tip
+    that S calls neither face nor hair (the mask)."""
 
     max_mirror: float = 0.25
     min_second: float = 0.25
@@ -89,7 +88,8 @@ class RefitConfig:
 @dataclass(frozen=True)
 class Refit:
     """One refit: the 468 points in photo pixels ((468, 3), z in photo px as the mesh's), the crop they
-    align to, and what S saw. ``kept`` says whether the checks passed; ``reason`` why not."""
+    align to, and the checks' measurements (:class:`RefitConfig`). ``kept``: every check passed;
+    ``reason``: the first that failed ("" when kept)."""
 
     points: np.ndarray
     aligned: AlignedFace
