@@ -128,6 +128,8 @@ def test_pipeline_wires_the_refit_and_says_where_landmarks_came_from(tmp_path: P
     deoccluder = Deoccluder(DeoccluderConfig(fill="telea"))
     assert isinstance(deoccluder.finder.refit, MaskedFaceRefit)
     assert Deoccluder(DeoccluderConfig(fill="telea", refit_masked=False)).finder.refit is None
+    assert deoccluder.finder.detector.config.rescue  # the rescue is on by default, --no-rescue turns it off
+    assert not Deoccluder(DeoccluderConfig(fill="telea", rescue=False)).finder.detector.config.rescue
     faces = deoccluder.run(read_image(EXAMPLES / "astronaut_mask.jpg")).faces
     assert [f.landmarks_from for f in faces] == ["mesh"]
     assert deoccluder.run_aligned([faces[0].aligned.crop])[0].landmarks_from == "canonical"

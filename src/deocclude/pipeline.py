@@ -27,6 +27,7 @@ from deocclude.errors import DeoccludeError
 from deocclude.face_batch import FaceBatch, tensor_to_images
 from deocclude.faces.align import AlignedFace, canonical_template, working_frame
 from deocclude.faces.detect import FaceDetection
+from deocclude.faces.detect import DetectorConfig
 from deocclude.faces.find import FaceFinder
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back_weighted
@@ -51,6 +52,11 @@ class DeoccluderConfig:
     detector: Literal["auto", "short", "full"] = "auto"
     """BlazeFace model: short range (large faces), full range (small faces), or both as needed."""
     min_face_score: float = 0.5
+    rescue: bool = True
+    """Look again for faces the detector misses or whose mesh it cannot place (masked, cut-off, small: faces/rescue.py).
+    Off = MediaPipe's thresholds only (the refit of masked faces still runs): finding faces 5x cheaper (300 clean
+    LFW photos: 47.7 -> 9.7 ms per photo; every central face still found, 13 of 33 faces beside it lost), RMFD
+    photos with a masked face found 83.5 % -> 80.8 % (on a busy 2-core machine, session 8)."""
     only_largest_face: bool = False
     mask_threshold: float = 0.5
     """Visible-face probability below which a face-surface pixel counts as occluded."""
@@ -250,7 +256,8 @@ class Deoccluder:
         refit = None
         if config.refit_masked and self._reconstructor is not None and hasattr(self._segmenter, "parse"):
             refit = MaskedFaceRefit(self._reconstructor, self._segmenter, config.size)
-        self.finder = FaceFinder(config.size, config.detector, config.min_face_score, config.only_largest_face, refit)
+        self.finder = FaceFinder(config.size, config.detector, config.min_face_score, config.only_largest_face, refit,
+                                 DetectorConfig(rescue=config.rescue))
         self.fill = self._choose_fill()
 
     def _choose_fill(self) -> Fill:

@@ -17,7 +17,7 @@ import numpy as np
 
 from deocclude.errors import NoFaceError
 from deocclude.faces.align import AlignedFace, align_face
-from deocclude.faces.detect import FaceDetection, FaceDetector
+from deocclude.faces.detect import DetectorConfig, FaceDetection, FaceDetector
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.refit import points_box
 from deocclude.faces.rescue import overlaps
@@ -51,7 +51,8 @@ class FaceFinder:
     """``FaceFinder(size)(photo) -> [FoundFace]``: every face of an RGB uint8 photo, aligned to size × size.
 
     ``largest_only`` keeps the largest detection (datasets of portraits, ``--only-largest-face``);
-    ``min_score`` None keeps MediaPipe's per-model thresholds (:class:`FaceDetector`).
+    ``min_score`` None keeps MediaPipe's per-model thresholds (:class:`FaceDetector`); ``detector_config``
+    the detector's other settings (default :class:`DetectorConfig`, the rescue on).
     ``refit``: asked about each detection whose mesh is absent (and that no found face covers); its
     kept fits are faces too (``landmarks_from="R refit"``). The pipeline passes R and S's
     :class:`~deocclude.faces.refit.MaskedFaceRefit`; None = mesh faces only.
@@ -59,10 +60,10 @@ class FaceFinder:
     """
 
     def __init__(self, size: int = 128, detector: Literal["auto", "short", "full"] = "auto",
-                 min_score: float | None = None, largest_only: bool = False, refit: LandmarkRefit | None = None
-                 ) -> None:
+                 min_score: float | None = None, largest_only: bool = False, refit: LandmarkRefit | None = None,
+                 detector_config: DetectorConfig | None = None) -> None:
         self.size, self.largest_only, self.refit = size, largest_only, refit
-        self.detector = FaceDetector(model=detector, min_score=min_score)
+        self.detector = FaceDetector(model=detector, min_score=min_score, config=detector_config or DetectorConfig())
         self.mesh = FaceMesh()
 
     def __call__(self, photo: np.ndarray, timings: dict[str, float] | None = None) -> list[FoundFace]:
