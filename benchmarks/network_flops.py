@@ -108,7 +108,7 @@ def main() -> None:
             rows.append({"network": name, "size": n, "batch": b, "mode": str(net_mode), "gflop_per_face": work / 1e9,
                          "ms_per_face": 1000 * t, "gflops": work / t / 1e9, "of_peak": work / t / 1e9 / top})
         x_coef = r(torch.rand(b, 3, n, n)).x
-        render = seconds(lambda: r.face_model.render(x_coef, n), args.repeats) / b
+        render = seconds(lambda x_coef=x_coef, n=n: r.face_model.render(x_coef, n), args.repeats) / b
         rows.append({"network": "R render (no convs)", "size": n, "batch": b, "mode": "fp32", "gflop_per_face": None,
                      "ms_per_face": 1000 * render, "gflops": None, "of_peak": None})
         print(*(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for row in rows[-4:] for k, v in row.items()),

@@ -11,8 +11,15 @@ import torch
 
 from deocclude.faces.detect import FaceDetector
 from deocclude.faces.landmarks import FaceMesh
-from deocclude.faces.landmarks68 import LANDMARK68_BUNDLED, LANDMARK68_FILE, LEFT_EYE, MIRROR, RIGHT_EYE, \
-    Landmark68Net, Landmarks68
+from deocclude.faces.landmarks68 import (
+    LANDMARK68_BUNDLED,
+    LANDMARK68_FILE,
+    LEFT_EYE,
+    MIRROR,
+    RIGHT_EYE,
+    Landmark68Net,
+    Landmarks68,
+)
 from deocclude.faces.rescue import LEFT_EYE as MESH_LEFT_EYE
 from deocclude.faces.rescue import RIGHT_EYE as MESH_RIGHT_EYE
 from deocclude.imageio import read_image

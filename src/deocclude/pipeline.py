@@ -26,8 +26,7 @@ import numpy as np
 from deocclude.errors import DeoccludeError
 from deocclude.face_batch import FaceBatch, tensor_to_images
 from deocclude.faces.align import AlignedFace, canonical_template, working_frame
-from deocclude.faces.detect import FaceDetection
-from deocclude.faces.detect import DetectorConfig
+from deocclude.faces.detect import DetectorConfig, FaceDetection
 from deocclude.faces.find import FaceFinder
 from deocclude.faces.mesh import mesh_mask
 from deocclude.faces.paste_back import PasteConfig, paste_back_weighted
