@@ -125,7 +125,8 @@ def main() -> None:
              f"Commit `{commit}`, {result['date']}, {args.threads} torch thread(s), load average at start "
              f"{[round(v, 2) for v in load]} (above 0: other jobs shared the CPU and every number is lower). "
              f"Peak: a 64 → 64 3×3 conv at 64², batch 16, in {mode}: **{top:.0f} GFLOP/s**.", "",
-             "| network | N | batch | mode | GFLOP / face | ms / face | GFLOP/s | of peak |", "|---|---|---|---|---|---|---|---|"]
+             "| network | N | batch | mode | GFLOP / face | ms / face | GFLOP/s | of peak |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['network']} | {row['size']} | {row['batch']} | {row['mode']} | "
                      + (f"{row['gflop_per_face']:.2f}" if row["gflop_per_face"] is not None else "–")

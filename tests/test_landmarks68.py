@@ -1,4 +1,4 @@
-"""The 68-landmark network's port (faceplugin ``fr_landmark``): bundled file, parity with onnxruntime, the mirror test."""
+"""The 68-landmark network's port (faceplugin ``fr_landmark``): bundled file, onnxruntime parity, the mirror test."""
 
 from __future__ import annotations
 
