@@ -65,3 +65,23 @@ def test_bench_times_the_fill_it_is_given(tmp_path: Path) -> None:
     assert result["config"]["fill"] == "g" and "--fill g" in result["command"]
     markdown = (out / "bench.md").read_text()
     assert "S + R + G with I_R" in markdown and "I_R Poisson blend" not in markdown
+
+
+def test_bench_without_the_rescue_says_so_and_runs_the_detector_without_it(tmp_path: Path, monkeypatch) -> None:
+    """``--no-rescue`` times ``deocclude run --no-rescue``: every Deoccluder the bench builds has the rescue off."""
+    from deocclude import pipeline
+
+    seen: list[bool] = []
+    original = pipeline.Deoccluder.__init__
+
+    def spy(self, config=pipeline.DeoccluderConfig()) -> None:  # noqa: ANN001
+        seen.append(config.rescue)
+        original(self, config)
+
+    monkeypatch.setattr(pipeline.Deoccluder, "__init__", spy)
+    out = tmp_path / "fast"
+    assert main(["bench", "--repeats", "1", "--sizes", "128", "--batch-sizes", "1", "--faces", "2", "--no-rescue",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "bench.json").read_text())
+    assert seen and not any(seen) and result["config"]["rescue"] is False and "--no-rescue" in result["command"]
+    assert "without the rescue" in (out / "bench.md").read_text()

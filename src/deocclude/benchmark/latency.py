@@ -61,6 +61,8 @@ class BenchConfig:
     """Photos with one face each; empty = the bundled ``examples/*.jpg``."""
     fill: str = "auto"
     """The pipeline's fill (``DeoccluderConfig.fill``): ``g`` times the learned G instead of the blend."""
+    rescue: bool = True
+    """The detector's rescue (``DeoccluderConfig.rescue``): off times ``deocclude run --no-rescue``."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1 or self.warmup < 0 or self.threads < 1:
@@ -327,7 +329,7 @@ def run_benchmark(config: BenchConfig, log: Callable[[str], None] = print) -> di
         photo_set = [photos[i % len(photos)] for i in range(config.faces)]
         rows: list[_Row] = []
         for size in config.sizes:
-            probe = Deoccluder(DeoccluderConfig(size=size, device="cpu", only_largest_face=True))
+            probe = Deoccluder(DeoccluderConfig(size=size, device="cpu", only_largest_face=True, rescue=config.rescue))
             crops = [face.aligned.crop for photo in photos for face in probe.run(photo).faces]
             if len(crops) != len(photos):
                 raise DeoccludeError("every benchmark photo must show exactly one detectable face")
@@ -337,7 +339,8 @@ def run_benchmark(config: BenchConfig, log: Callable[[str], None] = print) -> di
             for device in devices:
                 for batch in config.batch_sizes:
                     deoccluder = Deoccluder(DeoccluderConfig(size=size, device=device, batch_size=batch,
-                                                             only_largest_face=True, fill=config.fill))
+                                                             only_largest_face=True, fill=config.fill,
+                                                             rescue=config.rescue))
                     meta = {"size": size, "device": device, "batch_size": batch, "fp16": deoccluder.uses_half}
                     rows.append(_Row({"mode": "photos", **meta}, _photos_pass(deoccluder, photo_set, batch)))
                     rows.append(_Row({"mode": "aligned", **meta}, _aligned_pass(deoccluder, crop_set, batch)))
@@ -382,7 +385,8 @@ def to_markdown(result: dict, command: str) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), torch {m['torch']} with "
         f"{m['torch_threads']} thread(s), OpenCV {m['opencv']}, Python {m['python']}{gpu}; load average at start "
-        f"{m['load_average_at_start']}{_cpu_share(result['rows'])}.",
+        f"{m['load_average_at_start']}{_cpu_share(result['rows'])}."
+        + ("" if c.get("rescue", True) else " Detection without the rescue (`--no-rescue`)."),
         "",
         f"Per face, median / p90 over {c['repeats']} repeats of {result['rows'][0]['faces_per_repeat']} faces "
         f"({c['warmup']} warm-up repeat(s) excluded; configurations timed in turn, round after round); a batched "

@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="the pipeline's fill, as in `deocclude run` (default auto: the I_R blend); g times the learned G",
     )
+    p.add_argument("--no-rescue", dest="rescue", action="store_false",
+                   help="time `deocclude run --no-rescue`: MediaPipe's detector thresholds only (faster, finds fewer "
+                        "masked faces)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for bench.json and bench.md")
     p.set_defaults(func=run)
 
@@ -63,6 +66,8 @@ def command_line(args: argparse.Namespace) -> str:
              "--device", *args.device, "--threads", str(args.threads), "--fill", args.fill]
     if args.photos:
         parts += ["--photos", *args.photos]
+    if not args.rescue:
+        parts.append("--no-rescue")
     return shlex.join(parts + ["--out", str(args.out)])
 
 
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = BenchConfig(sizes=tuple(args.sizes), batch_sizes=tuple(args.batch_sizes), repeats=args.repeats,
                          warmup=args.warmup, faces=args.faces, devices=tuple(args.device), threads=args.threads,
-                         photos=tuple(args.photos), fill=args.fill)
+                         photos=tuple(args.photos), fill=args.fill, rescue=args.rescue)
     check_output_folder(args.out, [])
     command = command_line(args)
     print(f"deocclude bench: {command}", file=sys.stderr)
