@@ -74,7 +74,8 @@ def test_bench_without_the_rescue_says_so_and_runs_the_detector_without_it(tmp_p
     seen: list[bool] = []
     original = pipeline.Deoccluder.__init__
 
-    def spy(self, config=pipeline.DeoccluderConfig()) -> None:  # noqa: ANN001
+    def spy(self, config=None) -> None:  # noqa: ANN001
+        config = config or pipeline.DeoccluderConfig()
         seen.append(config.rescue)
         original(self, config)
 

@@ -19,6 +19,7 @@ import argparse
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,16 +91,14 @@ def _conv_weights(node, inits: dict[str, np.ndarray], name: str, conv: nn.Conv2d
     return {f"{name}.weight": torch.from_numpy(weight.copy()), f"{name}.bias": torch.from_numpy(bias.copy())}
 
 
-def convert_detector(onnx_path: Path) -> dict[str, torch.Tensor]:
-    """Float32 state dict of RfbDetector from ``fr_detect.onnx``; its prior boxes and variances are
-    checked against the graph's decoding constants."""
+def _graph_convs(onnx_path: Path, model: nn.Module) -> tuple[Any, dict[str, np.ndarray], dict[str, torch.Tensor]]:
+    """(graph, its initializers, the state dict of ``model``'s convs): the graph's Conv nodes assigned in order to
+    the module's Conv2d layers in registration order, each checked (:func:`_conv_weights`)."""
     import onnx
     from onnx import numpy_helper
 
     graph = onnx.load(str(onnx_path)).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
-    model = RfbDetector()
     convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     nodes = [n for n in graph.node if n.op_type == "Conv"]
     if len(nodes) != len(convs):
@@ -107,6 +106,17 @@ def convert_detector(onnx_path: Path) -> dict[str, torch.Tensor]:
     state: dict[str, torch.Tensor] = {}
     for node, (name, conv) in zip(nodes, convs):
         state.update(_conv_weights(node, inits, name, conv))
+    return graph, inits, state
+
+
+def convert_detector(onnx_path: Path) -> dict[str, torch.Tensor]:
+    """Float32 state dict of RfbDetector from ``fr_detect.onnx``; its prior boxes and variances are
+    checked against the graph's decoding constants."""
+    from onnx import numpy_helper
+
+    model = RfbDetector()
+    graph, inits, state = _graph_convs(onnx_path, model)
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
     tables = [v.reshape(-1, 2) for v in consts.values() if v.size == 2 * len(priors())]
     scalars = sorted(float(v) for v in consts.values() if v.size == 1 and float(v) not in (0.0, 1.0))
     ours = priors()
@@ -121,19 +131,8 @@ def convert_detector(onnx_path: Path) -> dict[str, torch.Tensor]:
 def convert_landmarks(onnx_path: Path) -> dict[str, torch.Tensor]:
     """Float32 state dict of Landmark68Net from ``fr_landmark.onnx``: its convs in order, the Gemm as the
     linear layer, the final BatchNormalization as the BatchNorm1d (eval statistics)."""
-    import onnx
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(onnx_path)).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     model = Landmark68Net()
-    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    nodes = [n for n in graph.node if n.op_type == "Conv"]
-    if len(nodes) != len(convs):
-        raise ValueError(f"graph has {len(nodes)} convs, the module {len(convs)}")
-    state: dict[str, torch.Tensor] = {}
-    for node, (name, conv) in zip(nodes, convs):
-        state.update(_conv_weights(node, inits, name, conv))
+    graph, inits, state = _graph_convs(onnx_path, model)
     gemm = next(n for n in graph.node if n.op_type == "Gemm")
     state["fc.weight"], state["fc.bias"] = (torch.from_numpy(inits[i].copy()) for i in gemm.input[1:3])
     norm = next(n for n in graph.node if n.op_type == "BatchNormalization")
