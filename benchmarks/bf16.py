@@ -2,7 +2,8 @@
 and inference, batch 16, 128 px, 1 and 2 threads), and the bundled S / G val metrics both ways.
 
 Usage: DEOCCLUDE_DATA=/work/shared/data .venv/bin/python benchmarks/bf16.py [--repeats 3] [--val-limit 32]
-Writes benchmarks/results/bf16.json and bf16.md (with the command, commit and the load average,
+Writes benchmarks/results/bf16.json and bf16.md (bf16_<size>.* for --size other than 128; with the command, commit
+and the load average,
 since the development machine is shared). The train step is the net's forward + an L1 loss +
 backward + Adam (S: UNet, R: regressor, G: generator and, for G, the discriminator as well), the
 inner part of every recipe's step; data loading and the recipes' extra losses are not timed.
@@ -143,7 +144,8 @@ def main() -> None:
               "probe": probe, "batch": args.batch, "size": args.size, "speed": speed, "val": val,
               "val_limit": args.val_limit}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bf16.json").write_text(json.dumps(result, indent=2) + "\n")
+    stem = "bf16" if args.size == 128 else f"bf16_{args.size}"  # one results file per crop size
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"# bf16 + channels_last vs fp32 NCHW on CPU (batch {args.batch}, {args.size} px)", "",
              f"`{result['command']}` at `{commit[:10]}`, torch {torch.__version__}; load average "
              f"{load_before[0]:.2f} before, {result['loadavg_after'][0]:.2f} after "
@@ -171,7 +173,7 @@ def main() -> None:
                     + " | ".join(f"{o:.4f}" for o in others)
                     + f" | {max(abs(o - v) for o in others):.5f} |"
                 )
-    (RESULTS / "bf16.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
