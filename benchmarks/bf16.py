@@ -2,9 +2,8 @@
 and inference, batch 16, 128 px, 1 and 2 threads), and the bundled S / G val metrics both ways.
 
 Usage: DEOCCLUDE_DATA=/work/shared/data .venv/bin/python benchmarks/bf16.py [--repeats 3] [--val-limit 32]
-Writes benchmarks/results/bf16.json and bf16.md (bf16_<size>.* for --size other than 128; with the command, commit
-and the load average,
-since the development machine is shared). The train step is the net's forward + an L1 loss +
+Writes benchmarks/results/bf16.json and bf16.md (bf16_<size>.* for another --size) with the command, commit and
+the load average, since the development machine is shared. The train step is the net's forward + an L1 loss +
 backward + Adam (S: UNet, R: regressor, G: generator and, for G, the discriminator as well), the
 inner part of every recipe's step; data loading and the recipes' extra losses are not timed.
 """
