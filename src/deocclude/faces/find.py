@@ -102,20 +102,14 @@ class FaceFinder:
 def refitted(photo: np.ndarray, refused: list[FaceDetection], taken: list[np.ndarray], refit: LandmarkRefit
              ) -> list[tuple[FaceDetection, Refit]]:
     """The kept refits among detections the mesh refused (best score first), none on a face already
-    found (``taken`` boxes) or on an earlier refit."""
+    found (``taken`` boxes) or on an earlier refit (overlap as the rescue's: IoU > 0.3 or the centre inside)."""
     taken = list(taken)
     kept: list[tuple[FaceDetection, Refit]] = []
     for detection in refused:
-        if _covered(detection.box, taken):
+        if overlaps(detection.box.astype(np.float64), taken):
             continue
         fit = refit(photo, detection)
-        if fit is not None and fit.kept and not _covered(points_box(fit.points), taken):
+        if fit is not None and fit.kept and not overlaps(points_box(fit.points), taken):
             kept.append((detection, fit))
             taken.append(points_box(fit.points))
     return kept
-
-
-def _covered(box: np.ndarray, boxes: list[np.ndarray], threshold: float = 0.3) -> bool:
-    """Whether ``box`` overlaps one of ``boxes`` by IoU ``threshold`` or has its centre inside one."""
-
-    return overlaps(np.asarray(box, np.float64), boxes, threshold)
