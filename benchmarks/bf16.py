@@ -149,7 +149,8 @@ def main() -> None:
              f"`{result['command']}` at `{commit[:10]}`, torch {torch.__version__}; load average "
              f"{load_before[0]:.2f} before, {result['loadavg_after'][0]:.2f} after "
              "(2-core machine shared with other jobs: noisy).",
-             f"Probe: {probe} (the mode the pipeline and `--fast-cpu` use: {probe['best']}).", "",
+             f"Probe: {probe} (the mode the pipeline and `--fast-cpu` use: {probe['chosen']}; "
+             "`best` is this run's timing, noisy on a shared machine).", "",
              "| net | threads | mode | infer img/s | x | train step img/s | x |", "|---|---|---|---|---|---|---|"]
     for threads in args.threads:
         for name in nets:
