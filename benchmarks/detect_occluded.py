@@ -41,6 +41,7 @@ import argparse
 import ast
 import csv
 import dataclasses
+from dataclasses import replace
 import json
 import subprocess
 import sys
@@ -65,16 +66,20 @@ NOSE_TIP = 1  # MediaPipe mesh index
 LFW_CENTRE_TOL = 45.0  # px from (125, 125): farther found faces are "extra"
 
 
-REFIT = ("refit",)
+REFIT = ("refit", "gated")
 """Variants that add R's refit of mesh-refused masked faces (faces/refit.py) to the detector's config."""
 
 
 def _variants() -> dict[str, DetectorConfig]:
     fields = DetectorConfig.__dataclass_fields__
-    if "rescue_second_opinion" in fields:  # before: no rescue; rescue: the mesh alone vouches; after: + second
-        # detector; refit: + R's landmarks for masked faces the mesh refuses
+    if "rescue_below" in fields:  # before: no rescue; rescue: the mesh alone vouches; after: + second detector;
+        # refit: + R's landmarks for masked faces the mesh refuses; gated: + no rescue around a portrait's face
+        every = DetectorConfig(rescue_below=1.0)  # the rescue in every photo, as before session 8
+        return {"before": DetectorConfig(rescue=False), "rescue": replace(every, rescue_second_opinion=False),
+                "after": every, "refit": every, "gated": DetectorConfig()}
+    if "rescue_second_opinion" in fields:
         return {"before": DetectorConfig(rescue=False), "rescue": DetectorConfig(rescue_second_opinion=False),
-                "after": DetectorConfig(), "refit": DetectorConfig()}
+                "after": DetectorConfig()}
     if "rescue" in fields:
         return {"before": DetectorConfig(rescue=False), "after": DetectorConfig()}
     return {"before": DetectorConfig()}  # the commit before the rescue existed: today's detector is "before"

@@ -141,3 +141,27 @@ def test_real_masked_photo_missed_by_the_mesh_alone_is_found(data_root: Path) ->
     assert 50 < d.width < 150
     eyes_y = found[0].points[[33, 263], 1].mean()
     assert eyes_y < found[0].points[1, 1] < found[0].points[152, 1]  # eyes above the nose tip, above the chin
+
+
+def test_the_rescue_does_not_look_around_a_portrait_whose_face_is_found() -> None:
+    """``rescue_below``: a found face at least a quarter of the long side wide means a portrait: the rescue
+    runs no model and no mesh search (in a portrait it found only background or false faces); with
+    ``rescue_below=1`` it looks as before. A photo with no face found is always looked at."""
+    from deocclude.faces.rescue import rescue
+
+    portrait = np.ascontiguousarray(read_image(REPO_DIR / "examples" / "astronaut.jpg")[0:360, 60:420])
+    detector = FaceDetector()
+    base = detector._detect(portrait)
+    assert base and base[0].width >= 0.25 * 360
+    asked: list[str] = []
+
+    def get(name):  # noqa: ANN001, ANN202 - the detector's model getter, spied on
+        asked.append(name)
+        return detector._get(name)
+
+    assert rescue(portrait, base, get, detector.mesh, DetectorConfig()) == [] and asked == []
+    rescue(portrait, base, get, detector.mesh, DetectorConfig(rescue_below=1.0))
+    assert asked  # the models looked again
+    asked.clear()
+    rescue(portrait, [], get, detector.mesh, DetectorConfig())
+    assert asked  # nothing found: always looked at

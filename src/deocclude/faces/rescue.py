@@ -186,9 +186,13 @@ def rescue(image: np.ndarray, base: list[FaceDetection], get: Callable[[ModelNam
     for a low detector score, on the searched and on the final ROI, and present in the mirror), or, with
     ``second``, when the mesh is at least present (:data:`~deocclude.faces.landmarks.PRESENT`) and
     ``second`` scores the face's box ``rescue_second_score`` or more. Either way the fit must agree
-    with the candidate and not sit on a face already found. ``trace`` gets (candidate, one of
+    with the candidate and not sit on a face already found. Nothing is looked for when a face already found
+    is at least ``rescue_below`` × the long side wide. ``trace`` gets (candidate, one of
     :data:`STAGES`) for every candidate not on a face already found or tried (where misses are lost)."""
-    taken = [f.box for f, m in zip(base, mesh(image, base)) if m.present]
+    present = [f for f, m in zip(base, mesh(image, base)) if m.present]
+    if present and max(f.width for f in present) >= config.rescue_below * max(image.shape[:2]):
+        return []  # a portrait: its face is found and no small faces are likely around (rescue_below)
+    taken = [f.box for f in present]
     tried: list[np.ndarray] = []
     added: list[FaceDetection] = []
     mirrored: list[np.ndarray] = []
