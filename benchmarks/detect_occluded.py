@@ -41,11 +41,11 @@ import argparse
 import ast
 import csv
 import dataclasses
-from dataclasses import replace
 import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
