@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from deocclude.faces.detect import FaceDetector
+from deocclude.faces.landmarks import LEFT_EYE as MESH_LEFT_EYE
+from deocclude.faces.landmarks import RIGHT_EYE as MESH_RIGHT_EYE
 from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.landmarks68 import (
     LANDMARK68_BUNDLED,
@@ -20,8 +22,6 @@ from deocclude.faces.landmarks68 import (
     Landmark68Net,
     Landmarks68,
 )
-from deocclude.faces.rescue import LEFT_EYE as MESH_LEFT_EYE
-from deocclude.faces.rescue import RIGHT_EYE as MESH_RIGHT_EYE
 from deocclude.imageio import read_image
 from deocclude.paths import REPO_DIR
 

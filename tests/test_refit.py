@@ -10,9 +10,8 @@ import pytest
 
 from deocclude.faces.detect import FaceDetection, FaceDetector
 from deocclude.faces.find import FaceFinder, refitted
-from deocclude.faces.landmarks import FaceMesh
+from deocclude.faces.landmarks import LEFT_EYE, RIGHT_EYE, FaceMesh
 from deocclude.faces.refit import MaskedFaceRefit, Refit, RefitConfig
-from deocclude.faces.rescue import LEFT_EYE, RIGHT_EYE
 from deocclude.imageio import read_image
 from deocclude.paths import REPO_DIR
 

@@ -28,6 +28,12 @@ from deocclude.faces.warp import RotatedSquare, apply_affine, warp_to_tensor
 
 NUM_LANDMARKS = 468
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # mesh points MediaPipe's tracking uses for the angle
+# mesh points of the 6 detector keypoints (right/left from the person's view, as BlazeFace's)
+RIGHT_EYE = (33, 133, 159, 145)
+LEFT_EYE = (263, 362, 386, 374)
+NOSE_TIP = 1
+MOUTH = (13, 14)
+RIGHT_TRAGION, LEFT_TRAGION = 234, 454
 LANDMARK_MODEL = "face_landmark.tflite"
 PRESENT = 0.5
 """Presence from which MediaPipe keeps a face (and so do we: :attr:`FaceLandmarks.present`)."""

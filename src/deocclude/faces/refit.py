@@ -48,8 +48,8 @@ import numpy as np
 
 from deocclude.faces.align import AlignedFace, estimate_similarity, invert_affine, warp_face, warp_points
 from deocclude.faces.detect import FaceDetection, iou
+from deocclude.faces.landmarks import LEFT_EYE, NOSE_TIP, RIGHT_EYE
 from deocclude.faces.landmarks68 import Landmarks68
-from deocclude.faces.rescue import LEFT_EYE, NOSE_TIP, RIGHT_EYE
 from deocclude.faces.rfb import SecondOpinion
 from deocclude.paths import ASSETS_DIR
 

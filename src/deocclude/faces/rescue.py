@@ -35,7 +35,17 @@ import cv2
 import numpy as np
 
 from deocclude.faces.detect import FaceDetection, iou
-from deocclude.faces.landmarks import PRESENT, roi_from_detection, roi_from_landmarks
+from deocclude.faces.landmarks import (
+    LEFT_EYE,
+    LEFT_TRAGION,
+    MOUTH,
+    NOSE_TIP,
+    PRESENT,
+    RIGHT_EYE,
+    RIGHT_TRAGION,
+    roi_from_detection,
+    roi_from_landmarks,
+)
 from deocclude.faces.warp import RotatedSquare
 
 if TYPE_CHECKING:
@@ -44,13 +54,6 @@ if TYPE_CHECKING:
 
 SecondDetector = Callable[[np.ndarray, np.ndarray], float]
 """(photo, box xyxy) -> how sure a second detector is of a face there (:class:`deocclude.faces.rfb.SecondOpinion`)."""
-
-# mesh points for the 6 detector keypoints (right/left from the person's view, as BlazeFace)
-RIGHT_EYE = (33, 133, 159, 145)
-LEFT_EYE = (263, 362, 386, 374)
-NOSE_TIP = 1
-MOUTH = (13, 14)
-RIGHT_TRAGION, LEFT_TRAGION = 234, 454
 
 
 def detection_from_landmarks(points: np.ndarray, score: float, model: str) -> FaceDetection:
