@@ -48,6 +48,9 @@ class ColourConfig:
     """Share of the crop side over which rule 2's shift fades in from M_O's rim (6.4 px at N = 128)."""
     max_shift: float = 24.0
     """Cap on rule 2's chroma shift: a correction, not a repaint."""
+    max_luma_shift: float = 0.0
+    """Cap on rule 2's luma shift (0 = chroma only): the fill's mean luma moved, like its chroma, to what the
+    render predicts (a white mask's rim glows through the blend's boundary values; G fills go grey)."""
     min_visible: int = 64
     """Fewer visible pixels than this: no statistics to follow, the fill is left as it is."""
 
@@ -110,12 +113,13 @@ def true_colour(filled: np.ndarray, crop: np.ndarray, hole: np.ndarray, region: 
         if render is None or face_seen.sum() < config.min_visible or not face_hole.any():
             return filled
         photo_ycc, render_ycc = to_ycc(crop.astype(np.float64)), to_ycc(render.astype(np.float64))
-        expected = (photo_ycc[face_seen, 1:].mean(0)
-                    + render_ycc[face_hole, 1:].mean(0) - render_ycc[face_seen, 1:].mean(0))
-        current = to_ycc(filled[face_hole].astype(np.float64) * 255.0)[:, 1:].mean(0)
-        shift = np.clip(expected - current, -config.max_shift, config.max_shift)
+        expected = (photo_ycc[face_seen].mean(0)
+                    + render_ycc[face_hole].mean(0) - render_ycc[face_seen].mean(0))
+        current = to_ycc(filled[face_hole].astype(np.float64) * 255.0).mean(0)
+        caps = np.array([config.max_luma_shift, config.max_shift, config.max_shift])
+        shift = np.clip(expected - current, -caps, caps)
         weight = _rim_ramp(inside, config.ramp * hole.shape[0])[inside]
-        ycc[:, 1:] += weight[:, None] * shift
+        ycc += weight[:, None] * shift
     out = filled.copy()
     out[inside] = np.clip(from_ycc(ycc) / 255.0, 0.0, 1.0).astype(filled.dtype)
     return out
