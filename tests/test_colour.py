@@ -102,3 +102,25 @@ def test_a_greyscale_photo_comes_out_greyscale(tmp_path, fill: str) -> None:
     assert result.faces and result.faces[0].status == "ok"
     assert result.changed_mask().sum() > 500  # the glasses were removed ...
     assert np.array_equal(result.photo.max(axis=2), result.photo.min(axis=2))  # ... in grey
+
+
+def test_a_white_rims_glow_is_pulled_down_to_the_render_prediction_within_its_cap() -> None:
+    """A blend over a white mask takes the rim's white as boundary: its mean luma is moved to the skin the render
+    predicts (at most ``max_luma_shift``), fading in from the rim; ``max_luma_shift=0`` leaves the luma alone."""
+    n = 128
+    rng = np.random.default_rng(5)
+    skin = np.array([190.0, 140.0, 115.0])
+    crop = np.clip(skin + rng.normal(0, 6, (n, n, 3)), 0, 255).astype(np.uint8)
+    render = np.clip(skin + rng.normal(0, 3, (n, n, 3)), 0, 255).astype(np.uint8)
+    hole = _disc(n, 30)
+    inside = hole > 0.5
+    filled = crop / 255.0
+    glow = np.clip(skin + 40.0, 0, 255) / 255.0  # the same tint, 40 levels too bright
+    filled[inside] = glow
+    centre = (n // 2, n // 2)
+    luma = lambda rgb: float(to_ycc(np.asarray(rgb) * 255.0)[0])  # noqa: E731
+    out = true_colour(filled, crop, hole, np.ones((n, n)), render)
+    assert np.array_equal(out[~inside], filled[~inside])
+    assert luma(glow) - luma(out[centre]) == pytest.approx(ColourConfig().max_luma_shift, abs=0.5)  # capped
+    off = true_colour(filled, crop, hole, np.ones((n, n)), render, config=ColourConfig(max_luma_shift=0.0))
+    assert luma(off[centre]) == pytest.approx(luma(glow), abs=0.5)
