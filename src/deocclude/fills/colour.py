@@ -11,10 +11,10 @@ from outside. Two rules, in YCbCr (BT.601, full range):
    visible pixels barely varies): the fill keeps its luma and takes the photo's one chroma.
    A greyscale photo stays exactly greyscale (R = G = B).
 2. **Colour photos, fills that follow I_R**: the fill's mean chroma (and luma, within
-   ``ColourConfig.max_luma_shift``) inside M_O is moved to what the render predicts there (the visible face's mean chroma plus the render's own hole-minus-
-   visible difference, so eyes and lips keep their offset from skin). The shift fades in from
-   M_O's rim over ``ColourConfig.ramp`` of the crop, so no edge appears where the fill meets
-   the photo; it is capped at ``ColourConfig.max_shift``.
+   ``ColourConfig.max_luma_shift``) inside M_O is moved to what the render predicts there (the
+   visible face's mean plus the render's own hole-minus-visible difference, so eyes and lips keep
+   their offset from skin). The shift fades in from M_O's rim over ``ColourConfig.ramp`` of the
+   crop, so no edge appears where the fill meets the photo; it is capped at ``ColourConfig.max_shift``.
 
 Pixels outside M_O are never touched (the fill contract).
 """
