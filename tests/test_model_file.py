@@ -35,8 +35,8 @@ TENSORS_BEFORE_METADATA_REWRITE = {  # and of every file bundled since
     "face_model.safetensors": "86f8be06dea39fb7605348c4b8a828000f8517cd610e17bbc9860e91fac78d25",
     "identity_arcface_faceplugin.safetensors": "4051e68e0f0071be539488bb94087d9a1c739e0dd6b1c4a9f44d4287e0789dfa",
     "identity_dlib_resnet.safetensors": "d110bf8dfc6952e346b174c1553b97fc8e1ae50d8d18ea74906a2ba1c35de1bf",
-    # campaign leg 3 since 2026-12-05 (MODEL_CARD)
-    "inpaint_g.safetensors": "fa18660a9654244eded5cca661690efef7004d80abbc375e0e74fa963de9e979",
+    # campaign leg 4 since 2026-12-05, session 8 (MODEL_CARD)
+    "inpaint_g.safetensors": "3715bdbff3698a04c83640a6449b2f7aefa3a0ba225c4299620af1d3709586c7",
     "reconstruct_r.safetensors": "37efc419567087d74b64d03df7fc2a29aa665ab65a7e030180e633ef2e06366c",
     # the face parser, run parser2, since 2026-12-02 (MODEL_CARD)
     "segment_s.safetensors": "727850f87de7e1dd85682367d66f602937decafffdb1a6b6fc98dcc0712d870c",
@@ -62,7 +62,7 @@ def test_bundled_tensors_are_bit_identical_to_before_the_metadata_rewrite(name: 
 
 
 @pytest.mark.parametrize(
-    ("network_file", "run"), [(S_FILE, "parser2"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_leg3")]
+    ("network_file", "run"), [(S_FILE, "parser2"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_leg4")]
 )
 def test_bundled_networks_load_and_carry_the_one_provenance(network_file, run: str) -> None:
     net, info = network_file.load()
