@@ -41,7 +41,7 @@ business: the mesh finds them (UTKFace sunglasses 100 %).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -125,10 +125,12 @@ class MaskedFaceRefit:
         mirror = self.landmarks.mirror_disagreement(photo, detection.box, marks)
         second = self.second(photo, detection.box)
         matrix = estimate_similarity(marks, self.template)
-        crop = warp_face(photo, matrix, n, np.zeros((468, 3))).crop
-        points = warp_points(invert_affine(matrix), self._crop_landmarks(crop))
-        aligned = warp_face(photo, matrix, n, points)
-        eye_face, lower_other, region = self._looks(aligned)
+        framed = warp_face(photo, matrix, n, np.zeros((468, 3)))
+        reconstruction = self.reconstructor(framed.crop[None])  # one R pass: the landmarks and M_R
+        crop_points = self._crop_landmarks(reconstruction.x)
+        points = warp_points(invert_affine(matrix), crop_points)
+        aligned = replace(framed, landmarks=crop_points.astype(np.float32))
+        eye_face, lower_other, region = self._looks(aligned, reconstruction.mask[0, 0].cpu().numpy() > 0.5)
         overlap = float(iou(detection.box.astype(np.float64), points_box(points)[None])[0])
         if mirror > self.config.max_mirror:
             reason = f"the landmarks move {mirror:.2f} eye distances in a mirror (not a clear face)"
@@ -146,20 +148,19 @@ class MaskedFaceRefit:
             reason = ""
         return Refit(points.astype(np.float32), aligned, mirror, second, eye_face, lower_other, not reason, reason)
 
-    def _crop_landmarks(self, crop: np.ndarray) -> np.ndarray:
-        """R's 468 vertices in crop pixels (468, 3); z = depth relative to the mean, in crop pixels (towards
-        the camera negative, as MediaPipe's)."""
-        x = self.reconstructor(crop[None]).x
+    def _crop_landmarks(self, x: Any) -> np.ndarray:
+        """R's 468 vertices for coefficients ``x`` (1, 257) in crop pixels (468, 3); z = depth relative to the
+        mean, in crop pixels (towards the camera negative, as MediaPipe's)."""
         projected = self.reconstructor.face_model.landmarks(x.float(), self.size)[0].cpu().numpy().astype(np.float64)
         depth = projected[:, 2]
         focal = float(self.reconstructor.face_model.camera.focal) * self.size
         projected[:, 2] = (depth - depth.mean()) * focal / max(float(depth.mean()), 1e-6)
         return projected
 
-    def _looks(self, aligned: AlignedFace) -> tuple[float, float, bool]:
-        """(share of M_R across the eyes S calls face, share of M_R below the nose tip S calls other, M_R seen)."""
+    def _looks(self, aligned: AlignedFace, region: np.ndarray) -> tuple[float, float, bool]:
+        """(share of M_R (``region``, (N, N) bool) across the eyes S calls face, share of M_R below the nose tip S
+        calls other, M_R seen in both)."""
         n = self.size
-        region = self.reconstructor(aligned.crop[None]).mask[0, 0].cpu().numpy() > 0.5
         classes = np.asarray(self.segmenter.parse(aligned.crop[None]))[0]
         marks = aligned.landmarks
         eyes = np.stack([marks[list(RIGHT_EYE), :2].mean(0), marks[list(LEFT_EYE), :2].mean(0)])
