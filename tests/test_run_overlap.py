@@ -109,6 +109,17 @@ def _photos(folder: Path, sides: list[int]) -> list[tuple[Path, str, None]]:
     return jobs
 
 
+def test_refit_faces_byte_identical_with_and_without_overlap(data_root: Path, tmp_path: Path) -> None:
+    """Masked faces the mesh refuses are refitted with R, S and the 68-point network on the read-ahead thread:
+    the same bytes as the serial path (RMFD photos whose faces come from the refit)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("0012_017.jpg", "0012_014.jpg"):
+        (folder / name).write_bytes((data_root / "real_occluded" / "rmfd" / "images" / name).read_bytes())
+    _same_with_and_without_overlap(folder, tmp_path, "--batch-size", "2")
+    assert '"R refit"' in (tmp_path / "overlap" / "manifest.json").read_text()
+
+
 def test_read_ahead_holds_at_most_its_pixel_budget_and_a_large_photo_alone(tmp_path: Path) -> None:
     """Budget: two 100 x 100 photos. The 150 x 150 one is over it: read only when nothing else is in flight, and
     nothing is read while it is."""

@@ -333,10 +333,12 @@ class _ReadAhead:
     the person gate; the no-face copies) on the next photos and hands over whole chunks, in input order.
 
     Why a thread, not a process: the decoders, TFLite, OpenCV and NumPy release the GIL, photos and faces
-    pass without pickling, and the networks stay in the main thread (they are never called from here).
-    The rescue's second detector (faces/rfb.py) sets torch's thread count around its call, here on this
-    thread: OpenMP's count is per thread, and the main thread's was fixed when the models were built, so S
-    and R run as in the serial path (tests/test_run_overlap.py compares the bytes).
+    pass without pickling, and the batched S / R / fill calls stay in the main thread. Two things run torch
+    here: the rescue's second detector (faces/rfb.py), which sets torch's thread count around its call
+    (OpenMP's count is per thread), and the refit of masked faces the mesh refuses (faces/refit.py: the
+    68-point network, R and S on one crop per refused detection; eval-mode forwards, no shared state), so
+    the outputs are the serial path's byte for byte (tests/test_run_overlap.py compares them, refitted RMFD
+    faces included).
     Why bounded: chunks pass through a queue of one, and :data:`LOOKAHEAD_PIXELS` bounds the pixels
     held. Why joined: on Ctrl-C (or any error) the main thread sets :attr:`stop` and waits for the photo
     being read, so no thread is left writing while the run reports it was interrupted; every file is
