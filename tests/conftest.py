@@ -8,6 +8,7 @@ folder is absent (a user's fresh clone has no ``../shared``).
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -60,3 +61,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+def load_tool(name: str) -> ModuleType:
+    """A script of ``tools/`` (not a package) imported as a module, e.g. ``load_tool("convert_faceplugin")``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO_DIR / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

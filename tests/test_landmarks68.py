@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import load_tool
 from deocclude.faces.detect import FaceDetector
 from deocclude.faces.landmarks import LEFT_EYE as MESH_LEFT_EYE
 from deocclude.faces.landmarks import RIGHT_EYE as MESH_RIGHT_EYE
@@ -69,11 +69,7 @@ def test_converter_reproduces_the_bundled_file_and_onnxruntime(data_root: Path) 
     path = data_root.parent / "models" / "faceplugin" / "fr_landmark.onnx"
     if not path.is_file():
         pytest.skip(f"faceplugin fr_landmark.onnx not found at {path}")
-    spec = importlib.util.spec_from_file_location("convert_faceplugin", REPO_DIR / "tools" / "convert_faceplugin.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    state = tool.convert_landmarks(path)
+    state = load_tool("convert_faceplugin").convert_landmarks(path)
     _, bundled = LANDMARK68_FILE.read()
     assert set(state) == set(bundled)
     for name, value in state.items():

@@ -7,16 +7,15 @@ new bundled file, must change this table on purpose.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
 
+from conftest import load_tool as _tool
 from deocclude.errors import DeoccludeError
 from deocclude.inpaint.api import G_FILE
 from deocclude.inpaint.config import GeneratorConfig, InpaintTrainConfig
@@ -46,14 +45,6 @@ TINY_S = UNetConfig(
 )
 TINY_R = RegressorConfig(stem_width=8, stage_widths=(8, 16, 16, 32))
 TINY_G = GeneratorConfig(widths=(8, 8, 16), bottleneck_blocks=2, bottleneck_dilations=(1, 2), attention_after=1)
-
-
-def _tool(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO_DIR / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("name", sorted(TENSORS_BEFORE_METADATA_REWRITE))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import load_tool
 from deocclude.faces.rfb import RFB_BUNDLED, RFB_FILE, RfbDetector, priors
 from deocclude.imageio import read_image
 from deocclude.paths import REPO_DIR
@@ -56,11 +56,7 @@ def test_finds_the_astronaut_in_the_whole_photo() -> None:
 def test_converter_reproduces_the_bundled_file_and_onnxruntime(data_root: Path) -> None:
     pytest.importorskip("onnx", reason="onnx is a reference-extra dependency (conversion only)")
     path = _onnx_path(data_root)
-    spec = importlib.util.spec_from_file_location("convert_faceplugin", REPO_DIR / "tools" / "convert_faceplugin.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    state = tool.convert_detector(path)
+    state = load_tool("convert_faceplugin").convert_detector(path)
     _, bundled = RFB_FILE.read()
     assert set(state) == set(bundled)
     for name, value in state.items():
