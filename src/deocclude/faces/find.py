@@ -18,7 +18,6 @@ import numpy as np
 from deocclude.errors import NoFaceError
 from deocclude.faces.align import AlignedFace, align_face
 from deocclude.faces.detect import DetectorConfig, FaceDetection, FaceDetector
-from deocclude.faces.landmarks import FaceMesh
 from deocclude.faces.refit import points_box
 from deocclude.faces.rescue import overlaps
 from deocclude.timing import timed
@@ -64,7 +63,7 @@ class FaceFinder:
                  detector_config: DetectorConfig | None = None) -> None:
         self.size, self.largest_only, self.refit = size, largest_only, refit
         self.detector = FaceDetector(model=detector, min_score=min_score, config=detector_config or DetectorConfig())
-        self.mesh = FaceMesh()
+        self.mesh = self.detector.mesh  # one mesh: the rescue's look at the found faces is not repeated
 
     def __call__(self, photo: np.ndarray, timings: dict[str, float] | None = None) -> list[FoundFace]:
         """Stage times go into ``timings`` as ``detect``, ``landmarks``, ``align`` and (with a refit) ``refit``."""

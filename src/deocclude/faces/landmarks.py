@@ -17,6 +17,7 @@ helps against MediaPipe's own static-image output.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import cv2
@@ -99,11 +100,15 @@ def roi_from_landmarks(points: np.ndarray, scale: float = 1.5) -> RotatedSquare:
 class FaceMesh:
     """468 landmarks for each detection: ``FaceMesh()(image, detections) -> list[FaceLandmarks]``.
 
-    The result has one entry per detection, in the same order; check ``.present``.
+    The result has one entry per detection, in the same order; check ``.present``. The landmarks of the
+    last image's detections are remembered (the image by weak reference, the detections by identity): the
+    detector's rescue meshes the faces it found to decide whether to look further, and
+    :class:`~deocclude.faces.find.FaceFinder` then asks this same mesh about the same detections.
     """
 
     config: MeshConfig = field(default_factory=MeshConfig)
     _model: TfliteModel | None = field(default=None, init=False, repr=False)
+    _last: tuple[weakref.ref, dict[int, FaceLandmarks]] | None = field(default=None, init=False, repr=False)
 
     @property
     def model(self) -> TfliteModel:
@@ -126,12 +131,19 @@ class FaceMesh:
 
     def __call__(self, image: np.ndarray, detections: list[FaceDetection]) -> list[FaceLandmarks]:
         check_image(image)
+        if self._last is None or self._last[0]() is not image:
+            self._last = (weakref.ref(image), {})
+        known = self._last[1]
         results = []
         for det in detections:
+            if id(det) in known and known[id(det)].detection is det:
+                results.append(known[id(det)])
+                continue
             roi = roi_from_detection(det, self.config.scale)
             points, presence = self.run_roi(image, roi)
             for _ in range(self.config.refine_passes):
                 roi = roi_from_landmarks(points, self.config.scale)
                 points, presence = self.run_roi(image, roi)
-            results.append(FaceLandmarks(points, presence, roi, det))
+            known[id(det)] = FaceLandmarks(points, presence, roi, det)
+            results.append(known[id(det)])
         return results
