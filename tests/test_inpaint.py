@@ -357,6 +357,7 @@ def test_training_samples_get_the_holes_and_prior_the_pipeline_hands_g(utkface_r
     from deocclude.data import UTKFaceFaces
     from deocclude.inpaint.data import InpaintSamples, PoissonTargets
     from deocclude.inpaint.prior import RegressorRenders
+    from deocclude.masks import G_HOLE_DILATE
     from deocclude.masks.occlusion import shape_occlusion
     from deocclude.synth import OcclusionSynthesizer
 
@@ -372,14 +373,15 @@ def test_training_samples_get_the_holes_and_prior_the_pipeline_hands_g(utkface_r
     for i in range(len(faces)):
         a, b = paper[i], shaped[i]
         assert torch.equal(a["occluded"], b["occluded"])
-        expected = shape_occlusion(a["hole"][0].numpy(), a["render_mask"][0].numpy(), a["valid"][0].numpy())
+        expected = shape_occlusion(a["hole"][0].numpy(), a["render_mask"][0].numpy(), a["valid"][0].numpy(),
+                                   dilate=G_HOLE_DILATE)
         assert np.array_equal(b["hole"][0].numpy(), expected)
         grown += float((b["hole"] * (1 - a["hole"])).sum())
         face = a["render_mask"][0] > 0.5
         inner = torch.from_numpy(cv2.erode(face.numpy().astype(np.uint8), np.ones((3, 3), np.uint8))) > 0
         assert torch.allclose(b["prior"][:, inner], a["prior"][:, inner], atol=1 / 255)
         assert float(a["prior"][:, ~face].max()) == 0.0 and float(b["prior"][:, ~face].amax(0).min()) > 0.05
-    assert grown > 100  # the 4 px growth of the pipeline's M_O
+    assert grown > 100  # the 4 px growth G's holes keep
 
 
 def test_feature_loss_is_zero_on_the_clean_face_and_pulls_a_blurred_one_back() -> None:

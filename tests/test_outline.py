@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deocclude.masks.occlusion import fill_unsure_holes, grow_over_unsure
+from deocclude.masks.occlusion import fill_unsure_holes, grow_over_edges, grow_over_unsure, unlike_skin
 from deocclude.masks.outline import drop_outline_rim, drop_shallow_rims
 
 
@@ -143,3 +143,29 @@ def test_the_dilation_ring_takes_an_unsure_rim_and_leaves_sure_skin() -> None:
     assert not grown[30, 40:].any() and not grown[:24].any()  # sure skin kept
     assert (grown >= mask).all() and grown.dtype == np.uint8
     assert np.array_equal(grow_over_unsure(mask, 3, None, rim_confidence=0.9), plain)  # no S map: plain disk
+
+
+def test_edge_growth_takes_a_shadow_beside_the_occluder_and_leaves_clear_skin() -> None:
+    # skin with a gentle left-to-right shading; a dark occluder block; a 3 px shadow under it only
+    x = np.linspace(0, 1, 64, dtype=np.float32)
+    image = np.empty((64, 64, 3), np.float32)
+    image[...] = (np.array([200, 150, 120], np.float32) * (0.85 + 0.15 * x)[None, :, None])
+    image[20:30, 16:48] = 20
+    image[30:33, 16:48] *= 0.6  # the occluder's shadow on the skin
+    image = image.astype(np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[20:30, 16:48] = 1
+    visible = np.where(mask > 0, 0.0, 0.97).astype(np.float32)  # S is sure of the shadow too
+    grown = grow_over_edges(mask, 4, image, visible, min_contrast=10.0)
+    assert grown[30:33, 18:46].all()  # the shadow goes with the occluder
+    assert not grown[16:20, 18:46].any()  # clear skin above the sharp edge stays
+    assert not grown[33:, :].any()  # and so does the skin past the shadow
+    assert np.array_equal(grow_over_edges(mask, 0, image, visible), mask)  # no steps: unchanged
+
+
+def test_unlike_skin_follows_shading_and_is_zero_without_sure_skin() -> None:
+    image = np.repeat(np.linspace(60, 220, 64, dtype=np.float32)[None, :, None], 64, 0).repeat(3, 2).astype(np.uint8)
+    visible = np.ones((64, 64), np.float32)
+    keep_out = np.zeros((64, 64), bool)
+    assert unlike_skin(image, keep_out, visible).max() < 6  # a smooth gradient is all "like the skin beside it"
+    assert not unlike_skin(image, keep_out, np.zeros((64, 64), np.float32)).any()

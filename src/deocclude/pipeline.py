@@ -37,7 +37,14 @@ from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
 from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop
-from deocclude.masks.occlusion import DEFAULT_HOLE_CONFIDENCE, DEFAULT_RIM_CONFIDENCE, shape_occlusion
+from deocclude.masks.glasses import find_glasses
+from deocclude.masks.occlusion import (
+    DEFAULT_EDGE_CONTRAST,
+    DEFAULT_EDGE_GROW,
+    DEFAULT_HOLE_CONFIDENCE,
+    DEFAULT_RIM_CONFIDENCE,
+    shape_occlusion,
+)
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH
 from deocclude.timing import timed
 
@@ -69,6 +76,12 @@ class DeoccluderConfig:
     0.0878 → 0.0906; clean real faces unchanged (do_no_harm 3.8 % / 1.9 %); but on the real masked photos
     (benchmarks/real_masks.py) S is sure of the mask's top edge, so at 0.97 and 0.9 a line of it stays
     across the nose and cheeks that the plain disk removes."""
+    edge_grow: int = DEFAULT_EDGE_GROW
+    """After ``dilate``, grow the occlusion mask up to this many more crop pixels, but only over pixels whose
+    colour is unlike the skin beside them (``edge_contrast``, masks/occlusion.py): the occluder's soft edge,
+    its shadow, a face mask's top edge; clear skin along a sharp edge stays."""
+    edge_contrast: float = DEFAULT_EDGE_CONTRAST
+    """CIE Lab distance (ΔE76) from the nearby skin S is sure of at which ``edge_grow`` takes a pixel."""
     outline_band: int = DEFAULT_OUTLINE_BAND
     """Within this many crop pixels of the face outline, M_O is kept only where it continues
     occlusion found deeper inside (masks/outline.py): the outline is not repainted where
@@ -118,6 +131,13 @@ class DeoccluderConfig:
     """False (default): hair over the face is kept, M_O = M_R ⊙ P(other) from S's face parser
     (natural fringes and side hair are not repainted into skin). True: the paper's M_O =
     M_R ⊙ (1 − P(face)), hair removed too. With a binary (pre-parser) S both are the same."""
+    glasses: bool = True
+    """Treat a pair of glasses as one object (masks/glasses.py): found by its shape around both eyes and
+    added to the occlusion mask whole, frame, bridge and temples (S sees real frames as 1-3 px lines the
+    mask's opening erases, so they used to stay while their thicker parts went); off = pixel by pixel."""
+    keep_glasses: bool = False
+    """Keep glasses whole instead: frame, lenses (dark ones too) and their rim are taken out of the
+    occlusion mask, the rest of the face is restored around them. Needs ``glasses``."""
     refit_masked: bool = True
     """Give masked faces the mesh refuses R's landmarks (faces/refit.py): S must see the eyes and a mask.
     On RMFD's real masked photos the mesh says "no face" on many obvious masked faces; off = mesh faces only."""
@@ -144,6 +164,8 @@ class DeoccluderConfig:
             raise DeoccludeError(f"--hole-confidence must lie in [0, 1], got {self.hole_confidence}")
         if not 0.0 <= self.rim_depth < 0.5:
             raise DeoccludeError(f"--rim-depth must lie in [0, 0.5), got {self.rim_depth}")
+        if self.edge_grow < 0:
+            raise DeoccludeError(f"--edge-grow must be >= 0, got {self.edge_grow}")
         if self.outline_band < 0:
             raise DeoccludeError(f"--outline-band must be >= 0, got {self.outline_band}")
         if not 0.0 <= self.max_skin_blob < 1.0:
@@ -175,6 +197,9 @@ class FaceResult:
     person: np.ndarray | None = None
     """N×N float32 P(person) from the selfie segmentation (None when the gate is off)."""
     coefficients: np.ndarray | None = None
+    glasses: bool | None = None
+    """A pair of glasses was found (masks/glasses.py) and removed or, with ``keep_glasses``, kept whole;
+    None when not looked for."""
     reaches_crop_edge: bool = False
     """S's M_O touches the crop's bottom or side edge (``past_crop``): at paste-back, when the photo is at
     hand, the working frame is warped and the occlusion continued into it."""
@@ -546,12 +571,28 @@ class Deoccluder:
         assert visible is not None
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
         occluded = drop_skin_blobs(occluded, region, visible, self.config.mask_threshold, self.config.max_skin_blob)
+        glasses = find_glasses(1.0 - visible, region, aligned.landmarks) if self.config.glasses else None
+        face.glasses = glasses is not None
+        thin = None
+        if glasses is not None and self.config.keep_glasses:
+            occluded &= ~glasses.whole
+        elif glasses is not None:
+            thin = glasses.frame
         extend = None
         if self.config.extend:
             extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,
                                        threshold=self.config.mask_threshold)
-        return shape_occlusion(occluded, region, aligned.valid, self.config.outline_band, self.config.dilate, extend,
-                               self.config.rim_depth, visible, self.config.hole_confidence, self.config.rim_confidence)
+        mask = shape_occlusion(occluded, region, aligned.valid, self.config.outline_band, self.config.dilate, extend,
+                               self.config.rim_depth, visible, self.config.hole_confidence, self.config.rim_confidence,
+                               aligned.crop, self.config.edge_grow, self.config.edge_contrast, thin)
+        if glasses is not None:
+            reach = 2 * (self.config.dilate + self.config.edge_grow) + 1
+            grown = functools.partial(cv2.dilate, kernel=np.ones((reach + 2, reach + 2), np.uint8))
+            if self.config.keep_glasses:  # the dilation must not take their rim either
+                mask = mask * ~(grown(glasses.whole.astype(np.uint8)) > 0)
+            elif glasses.clear:  # the eyes behind clear lenses stay; the frame's own rim may reach in
+                mask = mask * ~(glasses.lenses & ~(grown(glasses.frame.astype(np.uint8)) > 0))
+        return mask
 
 
 def _extend_past_face(mask: np.ndarray, aligned: AlignedFace, region: np.ndarray, visible: np.ndarray,

@@ -685,4 +685,5 @@ def _face_entry(face) -> dict:  # noqa: ANN001 - a FaceResult
         "method": face.method,
         "status": face.status,
         "landmarks": face.landmarks_from,
+        "glasses": face.glasses,
     }

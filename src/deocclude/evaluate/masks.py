@@ -34,12 +34,16 @@ def own_occlusion(face_mask: np.ndarray, surface: np.ndarray) -> np.ndarray:
     return (np.asarray(surface) > 0.5) & (np.asarray(face_mask) < 0.5)
 
 
-def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None = None,
+                   occluder: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-image IoU, precision and recall of ``found`` against ``true`` ((B, H, W), > 0.5 = on).
 
     With ``own`` (the clean face's own occlusions, e.g. hair) also ``precision_with_own``: a
     found pixel counts as right when it is under the synthetic occluder *or* under the face's
-    own hair, which the pipeline rightly removes too but T does not contain.
+    own hair, which the pipeline rightly removes too but T does not contain. With ``occluder``
+    (the whole occluder, on the face surface or not) also ``precision_whole_occluder``: a found
+    pixel counts as right anywhere under the occluder, since M_O is grown past the face surface
+    on purpose (glasses temples, a mask's band under the jaw) where T, on the surface only, ends.
     Undefined ratios are NaN, never a made-up 0 or 1, so that means over faces skip them:
     precision when nothing was found, recall when nothing is truly occluded, IoU when both
     are empty.
@@ -54,4 +58,7 @@ def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None =
         if own is not None:
             o = np.asarray(own).reshape(len(own), -1) > 0.5
             out["precision_with_own"] = (p & (t | o)).sum(1) / found_px
+        if occluder is not None:
+            w = np.asarray(occluder).reshape(len(occluder), -1) > 0.5
+            out["precision_whole_occluder"] = (p & (t | w)).sum(1) / found_px
     return out

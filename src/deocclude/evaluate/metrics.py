@@ -49,6 +49,25 @@ def black_out(crops: np.ndarray, landmarks: np.ndarray, parts: tuple[tuple[int, 
     return out
 
 
+RING_WIDTH = 6
+"""Crop pixels (at N = 128; scaled with N) of the ring around T that ``ring_l1`` scores."""
+
+
+def ring_around(true: np.ndarray, width: int = RING_WIDTH) -> np.ndarray:
+    """(B, N, N) bool: the pixels within ``width`` px (at N = 128) of the true occlusion ``true`` (B, N, N), not in it.
+
+    Why: every pixel metric inside T is blind to what a fill does beside the occluder. There a
+    mask that stops short leaves the occluder's soft edge and shadow (opacity under T's 0.5),
+    and a generous mask repaints clear skin; both are the halo a user sees. L1 over this ring
+    (``ring_l1``) counts both, so the dilation of M_O is chosen on it, not on T alone.
+    """
+    true = np.asarray(true) > 0.5
+    r = max(1, round(width * true.shape[-1] / 128))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    grown = np.stack([cv2.dilate(t.astype(np.uint8), disk) > 0 for t in true]) if len(true) else true
+    return grown & ~true
+
+
 def pixel_scores(pred: torch.Tensor, clean: torch.Tensor, region: torch.Tensor) -> dict[str, np.ndarray]:
     """Per-face L1, SSIM, PSNR of (B, 3, N, N) ``pred`` vs ``clean`` inside (B, 1, N, N) ``region``.
 

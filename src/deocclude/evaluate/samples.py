@@ -36,6 +36,8 @@ class EvalBatch:
     """(B, N, N) float32: the oracle fill mask given to the mask-based rows."""
     own: np.ndarray
     """(B, N, N) bool: the clean face's own occlusions (labelled hair) on its surface."""
+    occluder: np.ndarray
+    """(B, N, N) bool: the whole occluder (opacity > the protocol's T threshold), on the face surface or not."""
     landmarks: np.ndarray
     """(B, 468, 2 or 3) float32: the clean faces' mesh points in crop pixels (the identity floors black out parts)."""
     dropped: int = 0
@@ -100,6 +102,7 @@ def _batch(samples: list, config: Table1Config) -> EvalBatch:
         if kept else np.zeros((0, n, n), np.float32),
         own=np.stack([own_occlusion(s.item["face_mask"][0].numpy(), s.item["mesh_mask"][0].numpy()) for s in kept])
         if kept else np.zeros((0, n, n), bool),
+        occluder=np.stack([s.occlusion.alpha > config.true_alpha for s in kept]) if kept else np.zeros((0, n, n), bool),
         landmarks=np.stack([s.item["landmarks"].numpy().astype(np.float32) for s in kept])
         if kept else np.zeros((0, 468, 3), np.float32),
         dropped=len(samples) - len(kept),

@@ -107,7 +107,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     from deocclude.evaluate.fills import AutomaticPipeline, load_gs, to_tensor, usable
     from deocclude.evaluate.grid import GridCollector
     from deocclude.evaluate.masks import mask_agreement
-    from deocclude.evaluate.metrics import FLOORS, IdentityScorer, MeanTable, black_out, pixel_scores
+    from deocclude.evaluate.metrics import FLOORS, IdentityScorer, MeanTable, black_out, pixel_scores, ring_around
     from deocclude.evaluate.report import build_report
     from deocclude.evaluate.samples import open_protocol
     from deocclude.face_batch import tensor_to_images
@@ -127,8 +127,10 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
     failed, dropped = 0, 0
     methods: set[str] = set()
 
-    def score(mask: str, method: str, restored: torch.Tensor, clean: torch.Tensor, region: torch.Tensor) -> None:
-        table.add(f"{mask}|{method}", pixel_scores(restored, clean, region) | identity.score(restored))
+    def score(mask: str, method: str, restored: torch.Tensor, clean: torch.Tensor, region: torch.Tensor,
+              ring: torch.Tensor) -> None:
+        ring_l1 = {"ring_l1": pixel_scores(restored, clean, ring)["l1"]}
+        table.add(f"{mask}|{method}", pixel_scores(restored, clean, region) | ring_l1 | identity.score(restored))
 
     with _progress(progress) as bar:
         task = bar.add_task(f"evaluating {config.protocol}", total=total)
@@ -136,8 +138,9 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
             if len(batch):
                 clean, occluded = batch.clean, batch.occluded
                 region = torch.from_numpy(batch.true.astype(np.float32))[:, None]
+                ring = torch.from_numpy(ring_around(batch.true).astype(np.float32))[:, None]
                 identity.set_reference(clean)
-                score(NONE, INPUT_ROW, to_tensor(occluded), clean, region)
+                score(NONE, INPUT_ROW, to_tensor(occluded), clean, region, ring)
                 clean_crops = tensor_to_images(clean)
                 for floor, parts in FLOORS.items():  # identity only: what is left with a face part blacked out
                     table.add(
@@ -148,12 +151,12 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 found, oracle = auto.batch, auto.batch.with_occlusion(batch.oracle)
                 assert found.occlusion is not None  # face_batch stacks M_O for every face (zeros where one failed)
                 for fill in usable(oracle_fills, oracle):
-                    score(ORACLE, fill.label, fill(oracle), clean, region)
+                    score(ORACLE, fill.label, fill(oracle), clean, region, ring)
                 restored = {}
                 for fill in usable(automatic_fills, found):
                     restored[fill] = fill(found)
-                    score(AUTOMATIC, fill.label, restored[fill], clean, region)
-                agreement = mask_agreement(found.occlusion, batch.true, batch.own)
+                    score(AUTOMATIC, fill.label, restored[fill], clean, region, ring)
+                agreement = mask_agreement(found.occlusion, batch.true, batch.own, batch.occluder)
                 masks.add("M_O", agreement)
                 for i, cat in enumerate(batch.categories):
                     categories[cat] = categories.get(cat, 0) + 1

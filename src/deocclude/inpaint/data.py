@@ -29,6 +29,7 @@ from deocclude.data.cache import MemmapCached, load_or_build
 from deocclude.inpaint.guidance import render_guidance_tensor
 from deocclude.inpaint.poisson import poisson_target
 from deocclude.inpaint.prior import Prior
+from deocclude.masks import G_HOLE_DILATE
 from deocclude.masks.occlusion import shape_occlusion
 from deocclude.paths import cache_root
 
@@ -121,7 +122,8 @@ class InpaintSamples(Dataset):
         visible = item["face_mask"] * (1 - alpha)
         hole = (render_mask * (1 - visible) > HOLE_THRESHOLD).float()
         if self.hole_shape == "pipeline":
-            shaped = shape_occlusion(hole[0].numpy(), render_mask[0].numpy(), item["valid"][0].numpy())
+            shaped = shape_occlusion(hole[0].numpy(), render_mask[0].numpy(), item["valid"][0].numpy(),
+                                     dilate=G_HOLE_DILATE)
             hole = torch.from_numpy(shaped)[None]
         return {
             "image": image,

@@ -17,6 +17,10 @@ from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH, dro
 
 DEFAULT_RIM_CONFIDENCE = 1.0
 """M_O's dilation ring takes pixels S is less sure than this are visible face (1 = all: plain dilation)."""
+DEFAULT_EDGE_GROW = 2
+"""Extra crop pixels M_O may grow, after the plain dilation, over pixels unlike the skin beside them (0 = none)."""
+DEFAULT_EDGE_CONTRAST = 10.0
+"""CIE Lab distance from the nearby sure skin at which a pixel counts as an occluder's edge or shadow."""
 DEFAULT_HOLE_CONFIDENCE = 0.9
 """Mean P(visible) a hole enclosed by M_O needs to stay visible (:func:`fill_unsure_holes`)."""
 
@@ -78,30 +82,85 @@ def grow_over_unsure(mask: np.ndarray, radius: int, visible: np.ndarray | None,
     return (mask.astype(bool) | (grown.astype(bool) & (np.asarray(visible) < rim_confidence))).astype(np.uint8)
 
 
+def unlike_skin(image: np.ndarray, keep_out: np.ndarray, visible: np.ndarray, sure: float = 0.9) -> np.ndarray:
+    """(H, W) float32: each pixel's CIE Lab distance (ΔE76) from the skin around it.
+
+    ``image`` (H, W, 3) uint8 RGB; the reference is the Gaussian-weighted mean colour (σ = N/32) of
+    the pixels S is ``sure`` are visible face (``visible`` (H, W) probabilities) outside ``keep_out``
+    (H, W, truthy = not skin: the mask and the ring being decided), so shading across the face is
+    followed; where no such skin is near, the median of all of it. Distance 0 everywhere when S is
+    sure of no pixel.
+    """
+    lab = cv2.cvtColor(np.asarray(image, np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    skin = (np.asarray(visible) >= sure) & ~(np.asarray(keep_out) > 0)
+    if not skin.any():
+        return np.zeros(lab.shape[:2], np.float32)
+    sigma = max(1.0, lab.shape[0] / 32)
+    weight = cv2.GaussianBlur(skin.astype(np.float32), (0, 0), sigma)
+    local = cv2.GaussianBlur(lab * skin[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    far = weight < 0.05
+    local[far] = np.median(lab[skin], axis=0)
+    return np.linalg.norm(lab - local, axis=-1).astype(np.float32)
+
+
+def grow_over_edges(mask: np.ndarray, steps: int, image: np.ndarray, visible: np.ndarray,
+                    min_contrast: float = DEFAULT_EDGE_CONTRAST) -> np.ndarray:
+    """(H, W) uint8 ``mask`` grown one pixel at a time, ``steps`` times, onto pixels whose colour is at
+    least ``min_contrast`` (ΔE76) from the nearby skin (:func:`unlike_skin`).
+
+    Why: an occluder's anti-aliased edge, the shadow it casts and a face mask's top edge lie just
+    outside what S calls occluded, and S is often sure they are face, so neither its probability
+    nor a small disk finds them; a wide disk does, but repaints clear skin along every sharp edge
+    (sunglasses, 64 faces: dilation 4 → 2 px raises M_O precision 0.646 → 0.770 and lowers the
+    L1 of the ring around the occluder 0.030 → 0.018, while face masks lose 0.005 L1 inside it).
+    Growing only over what does not look like the skin beside it keeps both. Connected: a
+    pixel joins only next to the growing mask.
+    """
+    grown = (np.asarray(mask) > 0).astype(np.uint8)
+    if steps <= 0 or not grown.any():
+        return grown
+    k = 2 * steps + 1
+    reach = cv2.dilate(grown, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    edge = ((unlike_skin(image, reach, visible) >= min_contrast) & (np.asarray(reach) > 0)).astype(np.uint8)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    for _ in range(steps):
+        grown = grown | (np.asarray(cv2.dilate(grown, cross), np.uint8) & edge)
+    return grown
+
+
 def shape_occlusion(occluded: np.ndarray, region: np.ndarray, valid: np.ndarray,
                     outline_band: int = DEFAULT_OUTLINE_BAND, dilate: int = DEFAULT_DILATE,
                     extend: Callable[[np.ndarray], np.ndarray] | None = None,
                     rim_depth: float = DEFAULT_RIM_DEPTH, visible: np.ndarray | None = None,
                     hole_confidence: float = DEFAULT_HOLE_CONFIDENCE,
-                    rim_confidence: float = DEFAULT_RIM_CONFIDENCE) -> np.ndarray:
+                    rim_confidence: float = DEFAULT_RIM_CONFIDENCE, image: np.ndarray | None = None,
+                    edge_grow: int = DEFAULT_EDGE_GROW, edge_contrast: float = DEFAULT_EDGE_CONTRAST,
+                    thin: np.ndarray | None = None) -> np.ndarray:
     """(H, W) float32 M_O (1 = occluded) from a raw occlusion map (H, W, truthy = occluded).
 
     In order: a 3×3 opening (the one-pixel rim where S and the face surface disagree along
-    the outline; val: M_O IoU 0.802 → 0.814), :func:`drop_shallow_rims` (components on the
+    the outline; val: M_O IoU 0.802 → 0.814), then ``thin`` (H, W) added back (thin occluders
+    known by their shape: masks/glasses.py), :func:`drop_shallow_rims` (components on the
     outline less than ``rim_depth`` · N deep), :func:`drop_outline_rim` in ``outline_band``
     px of M_R's outline (``region``), ``extend`` (the pipeline's growth past M_R, or None),
     then a ``dilate`` px disk so occluder edges go too (with ``visible``: only over pixels S is
-    less than ``rim_confidence`` sure are visible face, see :func:`grow_over_unsure`),
-    :func:`fill_unsure_holes` when S's ``visible`` probability (H, W) is given, and never outside
-    the real photo (``valid``).
+    less than ``rim_confidence`` sure are visible face, see :func:`grow_over_unsure`), up to
+    ``edge_grow`` px more over pixels unlike the skin beside them (:func:`grow_over_edges`, needs the
+    crop ``image`` (H, W, 3) uint8 and ``visible``), :func:`fill_unsure_holes` when S's ``visible``
+    probability (H, W) is given, and never outside the real photo (``valid``).
     """
-    mask = cv2.morphologyEx((np.asarray(occluded) > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    opened = cv2.morphologyEx((np.asarray(occluded) > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    mask = np.asarray(opened, np.uint8)
+    if thin is not None:  # occluders known by their shape (a glasses frame): the opening must not erase them
+        mask = mask | (np.asarray(thin) > 0).astype(np.uint8)
     mask = drop_shallow_rims(mask, region, rim_depth * mask.shape[0])
     mask = drop_outline_rim(mask, region, outline_band)
     if extend is not None and mask.any():
         mask = extend(mask).astype(np.uint8)
     if dilate and mask.any():
         mask = grow_over_unsure(mask, dilate, visible, rim_confidence)
+    if edge_grow and image is not None and visible is not None and mask.any():
+        mask = grow_over_edges(mask, edge_grow, image, visible, edge_contrast)
     if visible is not None and mask.any():
         mask = fill_unsure_holes(mask, visible, hole_confidence)
     return mask.astype(np.float32) * (np.asarray(valid) > 0.5)

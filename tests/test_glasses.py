@@ -1,0 +1,73 @@
+"""masks/glasses.py: a pair of glasses is found by its shape, whole, and only when both eyes are ringed."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from deocclude.faces.landmarks import LEFT_EYE, RIGHT_EYE
+from deocclude.masks.glasses import find_glasses
+
+N = 128
+RIGHT, LEFT = (40, 50), (88, 50)
+
+
+def _landmarks() -> np.ndarray:
+    """468 mesh points, all on the nose except the four that place each eye."""
+    points = np.tile(np.array([64.0, 80.0, 0.0], np.float32), (468, 1))
+    for indices, (x, y) in ((RIGHT_EYE, RIGHT), (LEFT_EYE, LEFT)):
+        for k, (dx, dy) in zip(indices, ((-8, 0), (8, 0), (0, -3), (0, 3))):
+            points[k, :2] = (x + dx, y + dy)
+    return points
+
+
+def _other(frame: bool = True, brows_only: bool = False, bridge: bool = True, tint: float = 0.0) -> np.ndarray:
+    """P(other) of a face wearing glasses: 2 px rims at 0.6 around both eyes, joined by a bridge."""
+    other = np.full((N, N), 0.02, np.float32)
+    for x, y in (RIGHT, LEFT):
+        if tint:
+            cv2.rectangle(other, (x - 14, y - 11), (x + 14, y + 11), tint, -1)
+        if brows_only:
+            cv2.line(other, (x - 14, y - 16), (x + 14, y - 16), 0.6, 2)
+        elif frame:
+            cv2.rectangle(other, (x - 14, y - 11), (x + 14, y + 11), 0.6, 2)
+    if bridge and not brows_only:
+        cv2.line(other, (RIGHT[0] + 14, RIGHT[1] - 6), (LEFT[0] - 14, LEFT[1] - 6), 0.6, 2)
+    return other
+
+
+def test_a_frame_around_both_eyes_is_found_whole_with_clear_lenses_behind_it() -> None:
+    region = np.ones((N, N), np.float32)
+    glasses = find_glasses(_other(), region, _landmarks())
+    assert glasses is not None and glasses.clear
+    drawn = _other() > 0.5
+    assert glasses.frame[drawn].mean() > 0.95  # rims and bridge
+    assert glasses.lenses[RIGHT[1], RIGHT[0]] and glasses.lenses[LEFT[1], LEFT[0]]  # the eyes are behind lenses
+    assert not glasses.frame[RIGHT[1], RIGHT[0]] and not (glasses.frame & glasses.lenses).any()
+    assert not glasses.whole[100:].any()  # nothing below the eye band
+    assert min(glasses.coverage) == 1.0
+
+
+def test_tinted_lenses_are_not_clear() -> None:
+    glasses = find_glasses(_other(tint=0.9), np.ones((N, N), np.float32), _landmarks())
+    assert glasses is not None and not glasses.clear
+
+
+def test_brows_alone_a_missing_bridge_or_no_landmarks_are_no_glasses() -> None:
+    region = np.ones((N, N), np.float32)
+    assert find_glasses(_other(brows_only=True), region, _landmarks()) is None
+    assert find_glasses(_other(bridge=False), region, _landmarks()) is None
+    assert find_glasses(_other(frame=False, bridge=False), region, _landmarks()) is None
+    assert find_glasses(_other(), region, None) is None
+
+
+def test_the_frame_is_looked_for_on_the_face_surface_only() -> None:
+    """Past M_R everything is *other* (background): a frame there is no frame, and the background never
+    joins the frame through the outline."""
+    region = np.zeros((N, N), np.float32)
+    cv2.ellipse(region, (64, 64), (56, 62), 0, 0, 360, 1.0, -1)
+    other = np.maximum(_other(), 1.0 - region)
+    glasses = find_glasses(other, region, _landmarks())
+    assert glasses is not None
+    assert not (glasses.frame & (region < 0.5)).any()
+    assert find_glasses(_other(), np.zeros((N, N), np.float32), _landmarks()) is None
