@@ -71,3 +71,37 @@ def test_the_frame_is_looked_for_on_the_face_surface_only() -> None:
     assert glasses is not None
     assert not (glasses.frame & (region < 0.5)).any()
     assert find_glasses(_other(), np.zeros((N, N), np.float32), _landmarks()) is None
+
+
+def test_the_pipeline_removes_the_bundled_sunglasses_whole_or_keeps_them_whole() -> None:
+    """The astronaut's sunglasses: found as glasses; by default frame and tinted lenses are in M_O, with
+    ``keep_glasses`` no pixel of them (nor of their rim) changes in the photo while the rest still may."""
+    from deocclude.imageio import read_image
+    from deocclude.paths import REPO_DIR
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+
+    photo = read_image(REPO_DIR / "examples" / "astronaut_sunglasses.jpg")
+    removed = Deoccluder().run(photo)
+    face = removed.faces[0]
+    assert face.glasses and face.face_mask is not None
+    glasses = find_glasses(1.0 - face.face_mask, face.face_region, face.aligned.landmarks)
+    assert glasses is not None and not glasses.clear
+    assert face.occlusion_mask is not None and face.occlusion_mask[glasses.frame].mean() > 0.95
+    kept = Deoccluder(DeoccluderConfig(keep_glasses=True)).run(photo)
+    assert kept.faces[0].glasses and kept.faces[0].occlusion_mask is not None
+    assert kept.faces[0].occlusion_mask[glasses.whole].max() == 0
+    assert kept.occlusion_mask().sum() < removed.occlusion_mask().sum()
+    changed = np.abs(kept.photo.astype(int) - photo.astype(int)).max(axis=2) > 0
+    assert not (changed & (kept.occlusion_mask() == 0)).any()
+    off = Deoccluder(DeoccluderConfig(glasses=False)).run(photo)
+    assert off.faces[0].glasses is None
+
+
+def test_keep_glasses_needs_glasses() -> None:
+    from deocclude.errors import DeoccludeError
+    from deocclude.pipeline import DeoccluderConfig
+
+    import pytest
+
+    with pytest.raises(DeoccludeError, match="keep-glasses"):
+        DeoccluderConfig(glasses=False, keep_glasses=True)

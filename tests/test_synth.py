@@ -387,3 +387,18 @@ def test_facemask_protocol(utkface_root: Path):
     assert first == again
     assert {src.rsplit("_", 1)[0] for src, _, _ in first} == set(FACEMASK_CATEGORIES)
     assert all(0.25 < c < 0.9 for _, _, c in first)  # nose to chin of the face surface
+
+
+def test_eyeglasses_protocol(utkface_root: Path):
+    """Thin clear eyeglasses on every face, seeded: frames and temples cover a little of the face only."""
+    from deocclude.data import UTKFaceFaces
+    from deocclude.synth.protocols import iterate_protocol
+
+    faces = UTKFaceFaces(root=utkface_root, split="test", size=N)
+    first = [(s.occlusion.category, s.occlusion.alpha.tobytes(), s.coverage())
+             for s in iterate_protocol("eyeglasses", faces, limit=4)]
+    again = [(s.occlusion.category, s.occlusion.alpha.tobytes(), s.coverage())
+             for s in iterate_protocol("eyeglasses", faces, limit=4)]
+    assert first == again
+    assert {cat for cat, _, _ in first} == {"thin_glasses"}
+    assert all(0.005 < c < 0.2 for _, _, c in first)  # thin frames, clear lenses

@@ -164,6 +164,8 @@ class DeoccluderConfig:
             raise DeoccludeError(f"--hole-confidence must lie in [0, 1], got {self.hole_confidence}")
         if not 0.0 <= self.rim_depth < 0.5:
             raise DeoccludeError(f"--rim-depth must lie in [0, 0.5), got {self.rim_depth}")
+        if self.keep_glasses and not self.glasses:
+            raise DeoccludeError("--keep-glasses needs the glasses to be found: drop --no-glasses")
         if self.edge_grow < 0:
             raise DeoccludeError(f"--edge-grow must be >= 0, got {self.edge_grow}")
         if self.outline_band < 0:
@@ -572,7 +574,7 @@ class Deoccluder:
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
         occluded = drop_skin_blobs(occluded, region, visible, self.config.mask_threshold, self.config.max_skin_blob)
         glasses = find_glasses(1.0 - visible, region, aligned.landmarks) if self.config.glasses else None
-        face.glasses = glasses is not None
+        face.glasses = (glasses is not None) if self.config.glasses else None
         thin = None
         if glasses is not None and self.config.keep_glasses:
             occluded &= ~glasses.whole

@@ -22,6 +22,8 @@ protocols:
   mixed        the 12 classic occluder categories (masks, hands, objects, hair, scarves...), held out
   facemask     real-world face masks: surgical (white / light blue) and KN95, with the band
                under the jaw, ear loops and the shadow along the top edge
+  eyeglasses   thin real-looking eyeglasses with clear lenses (frames, temples, reflections):
+               is the pair removed whole and are the eyes behind it kept
   lfw          LFW verification with one photo of each pair occluded
   privacy      identity recovered per occlusion type (the paper's Figure 9)
 

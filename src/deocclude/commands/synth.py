@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--preview", metavar="PNG", type=Path, help="write a grid of samples per category")
-    what.add_argument("--protocol", choices=("sunglasses", "mixed", "facemask"),
+    what.add_argument("--protocol", choices=("sunglasses", "mixed", "facemask", "eyeglasses"),
                       help="a seeded protocol set (needs --write)")
     p.add_argument("--write", metavar="DIR", type=Path, help="folder for the protocol set")
     p.add_argument("--split", choices=("train", "test"), default="train", help="occluders to preview (default train)")

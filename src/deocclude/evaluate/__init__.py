@@ -4,7 +4,7 @@
 one line here plus one module; the command never changes. A protocol module exposes
 
 - ``add_arguments(parser)`` (optional): its own options. It is called once per module
-  (``sunglasses``, ``mixed`` and ``facemask`` share one) on the ``eval`` parser, after the shared options
+  (``sunglasses``, ``mixed``, ``facemask`` and ``eyeglasses`` share one) on the ``eval`` parser, after the shared options
   (``--limit``, ``--device``, ``--batch-size``, ``--seed``, ``--threads``...), so a module
   must not re-add a shared flag;
 - ``run(args) -> dict``: evaluate and return the report, a JSON-serialisable dict. The
@@ -28,6 +28,7 @@ PROTOCOLS: dict[str, str] = {
     "sunglasses": "deocclude.evaluate.table1",
     "mixed": "deocclude.evaluate.table1",
     "facemask": "deocclude.evaluate.table1",
+    "eyeglasses": "deocclude.evaluate.table1",
     "lfw": "deocclude.evaluate.lfw",
     "privacy": "deocclude.evaluate.privacy",
 }

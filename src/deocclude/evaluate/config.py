@@ -1,4 +1,4 @@
-"""What one Table 1 evaluation run (``sunglasses``, ``mixed`` or ``facemask``) is configured with."""
+"""What one Table 1 evaluation run (``sunglasses``, ``mixed``, ``facemask`` or ``eyeglasses``) is configured with."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND
 from deocclude.paths import WEIGHTS_DIR
 
-TABLE1_PROTOCOLS = ("sunglasses", "mixed", "facemask")  # = deocclude.synth.protocols.PROTOCOLS
+TABLE1_PROTOCOLS = ("sunglasses", "mixed", "facemask", "eyeglasses")  # = deocclude.synth.protocols.PROTOCOLS
 # = deocclude.synth.protocols.DEFAULT_SEED (not imported: that pulls in the synthesizer)
 DEFAULT_PROTOCOL_SEED = 20261125
 BUNDLED_G = ("G (bundled)", str(WEIGHTS_DIR / "inpaint_g.safetensors"))

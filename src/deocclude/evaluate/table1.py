@@ -1,4 +1,4 @@
-"""The paper's Table 1 protocol on our seeded synthetic sets: ``sunglasses``, ``mixed`` and ``facemask``.
+"""The paper's Table 1 protocol on our seeded synthetic sets: ``sunglasses``, ``mixed``, ``facemask`` and ``eyeglasses``.
 
 Per face of the protocol (UTKFace test split, held-out occluders), every method restores
 the occluded crop and is scored inside the true occlusion T against the clean face:
@@ -10,7 +10,7 @@ the occluded crop and is scored inside the true occlusion T against the clean fa
 - ``occluded input`` is the "no de-occlusion" reference;
 - the mask rows say how well the automatic M_O matches T (IoU, precision, recall).
 
-This module is the ``sunglasses`` / ``mixed`` / ``facemask`` entry of :data:`deocclude.evaluate.PROTOCOLS`.
+This module is the ``sunglasses`` / ``mixed`` / ``facemask`` / ``eyeglasses`` entry of :data:`deocclude.evaluate.PROTOCOLS`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ INPUT_ROW = "occluded input (no de-occlusion)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of the sunglasses, mixed and facemask protocols (the shared ones are the command's)."""
-    group = parser.add_argument_group("sunglasses / mixed / facemask options")
+    """The options of the sunglasses, mixed, facemask and eyeglasses protocols (the shared ones are the command's)."""
+    group = parser.add_argument_group("sunglasses / mixed / facemask / eyeglasses options")
     group.add_argument("--g-weights", action="append", metavar="LABEL=PATH",
                        help="a G to compare (repeat for several); default: the bundled G as 'G (bundled)'; "
                             "'none' for no G rows")

@@ -27,9 +27,11 @@ from deocclude.faces.align import AlignedFace, crop_footprint, invert_affine, si
 
 @dataclass(frozen=True)
 class PasteConfig:
-    feather: float = 4.0
+    feather: float = 2.0
     """Width of the fade-in inside the mask, in crop pixels (converted to photo pixels by the
-    face's scale); the default equals M_O's dilation, so the fade covers only the grown rim."""
+    face's scale); the default equals M_O's dilation (``deocclude.masks.DEFAULT_DILATE``), so the
+    fade covers only the grown rim. At 4 (the old dilation) the fade spanned the whole width of a
+    glasses frame's band in M_O, and the removed frame stayed as a half-blended ghost."""
     detail_threshold: float = 12.0
     """Change (0–255 scale) of the crop above which the photo's fine detail is dropped."""
 

@@ -45,6 +45,10 @@ class GlassesConfig:
     under the eyes alone, cover one side."""
     bridge_half_width: float = 0.15
     """Half width of the box between the eyes, at eye height, that the bridge must cross."""
+    max_clear_other: float = 0.1
+    """Lenses are clear (the eyes behind them are kept) when S's mean P(other) over them is below this:
+    the same bar as M_O's enclosed holes (``DEFAULT_HOLE_CONFIDENCE`` 0.9 visible), so a grey or tinted
+    lens goes whole with its frame instead of keeping a tinted core."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,8 @@ class Glasses:
     lenses: np.ndarray
     """What the frame encloses: the lenses (with the eyes behind them)."""
     clear: bool
-    """The eyes show through the lenses (S calls less than half the lens area *other*): the lenses are
-    kept when the frame goes, only the frame's rim grows into them."""
+    """The eyes show through the lenses (``max_clear_other``): the lenses are kept when the frame goes,
+    only the frame's rim grows into them."""
     coverage: tuple[float, float]
     """Per eye (right, left): the share of the lens width with a rim found both above and below it."""
 
@@ -132,5 +136,5 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
             frame = frame | ((hull > 0) & (inner == 0) & ~eyes)  # the hull's own edge closes the gaps S left in the rim
             lenses |= hull > 0
     lenses &= ~frame
-    clear = not lenses.any() or float(np.asarray(other)[lenses].mean()) < 0.5
+    clear = not lenses.any() or float(np.asarray(other)[lenses].mean()) < config.max_clear_other
     return Glasses(frame=frame, lenses=lenses, clear=clear, coverage=(coverage[0], coverage[1]))

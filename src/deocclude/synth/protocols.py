@@ -1,8 +1,11 @@
-"""Seeded evaluation protocols: ``sunglasses`` (paper §4.3), ``mixed`` (all occluders) and ``facemask``.
+"""Seeded evaluation protocols: ``sunglasses`` (paper §4.3), ``mixed`` (all occluders), ``facemask`` and
+``eyeglasses``.
 
 ``facemask`` (issue 17) is real-world face masks: half surgical (white / light blue, pleated),
 half KN95 (white, pointed), each with its band under the jaw, ear loops and the shadow along
-its top edge (:mod:`deocclude.synth.facemask`). All run over the 1,000 UTKFace ``test`` faces
+its top edge (:mod:`deocclude.synth.facemask`). ``eyeglasses`` (session 9) is thin real-looking
+eyeglasses with clear lenses, temples and reflections (:mod:`deocclude.synth.glasses`): whether a
+pair is removed whole, frame by frame, and the eyes behind the lenses kept. All run over the 1,000 UTKFace ``test`` faces
 with the synthesizer's ``test`` split (held out bank items, textures, hair donors and
 procedural parameter ranges). Each face's
 occlusion is a pure function of (protocol seed, face index), drawn only from numpy
@@ -25,12 +28,13 @@ from deocclude.synth.config import EyewearConfig, SynthConfig
 from deocclude.synth.synthesizer import OcclusionSynthesizer
 
 DEFAULT_SEED = 20261125
-PROTOCOLS = ("sunglasses", "mixed", "facemask")
+PROTOCOLS = ("sunglasses", "mixed", "facemask", "eyeglasses")
 # Written out, not derived from synth.config.CATEGORIES: new categories must not reshuffle a
 # published protocol (the mixed set is the same bytes as before the realistic kinds came).
 MIXED_CATEGORIES = ("mask", "eyewear", "hand", "cup", "microphone", "phone", "hat", "scarf_cloth",
                     "food", "object", "hair", "blob")
 FACEMASK_CATEGORIES = ("surgical_mask", "kn95_mask")
+EYEGLASSES_CATEGORIES = ("thin_glasses",)
 
 
 def protocol_config(name: str) -> SynthConfig:
@@ -43,6 +47,8 @@ def protocol_config(name: str) -> SynthConfig:
         return SynthConfig(categories=MIXED_CATEGORIES)
     if name == "facemask":
         return SynthConfig(categories=FACEMASK_CATEGORIES)
+    if name == "eyeglasses":
+        return SynthConfig(categories=EYEGLASSES_CATEGORIES)
     raise ValueError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
 
 
