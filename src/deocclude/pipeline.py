@@ -578,8 +578,8 @@ class Deoccluder:
         thin = None
         if glasses is not None and self.config.keep_glasses:
             occluded &= ~glasses.whole
-        elif glasses is not None:
-            thin = glasses.frame
+        elif glasses is not None and glasses.clear:  # dark lenses: S finds them whole already (sunglasses
+            thin = glasses.frame  # protocol: adding their hull's rim only cost precision, 0.739 -> 0.623)
         extend = None
         if self.config.extend:
             extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,
