@@ -45,7 +45,16 @@ def test_a_frame_around_both_eyes_is_found_whole_with_clear_lenses_behind_it() -
     assert glasses.lenses[RIGHT[1], RIGHT[0]] and glasses.lenses[LEFT[1], LEFT[0]]  # the eyes are behind lenses
     assert not glasses.frame[RIGHT[1], RIGHT[0]] and not (glasses.frame & glasses.lenses).any()
     assert not glasses.whole[100:].any()  # nothing below the eye band
-    assert min(glasses.coverage) == 1.0
+    assert min(glasses.coverage) == 1.0 and glasses.traced
+
+
+def test_a_frame_seen_in_part_is_only_suspected() -> None:
+    """Rims found over half of each lens width (and the bridge): suspected, not traced whole."""
+    other = _other()
+    for x, _ in (RIGHT, LEFT):
+        other[:, x - 14:x + 1] = np.where(other[:, x - 14:x + 1] > 0.5, 0.02, other[:, x - 14:x + 1])
+    glasses = find_glasses(other, np.ones((N, N), np.float32), _landmarks())
+    assert glasses is not None and not glasses.traced and 0.4 <= min(glasses.coverage) < 0.75
 
 
 def test_tinted_lenses_are_not_clear() -> None:
@@ -83,12 +92,12 @@ def test_the_pipeline_removes_the_bundled_sunglasses_whole_or_keeps_them_whole()
     photo = read_image(REPO_DIR / "examples" / "astronaut_sunglasses.jpg")
     removed = Deoccluder().run(photo)
     face = removed.faces[0]
-    assert face.glasses and face.face_mask is not None
+    assert face.glasses == "removed whole" and face.face_mask is not None
     glasses = find_glasses(1.0 - face.face_mask, face.face_region, face.aligned.landmarks)
     assert glasses is not None and not glasses.clear
     assert face.occlusion_mask is not None and face.occlusion_mask[glasses.frame].mean() > 0.95
     kept = Deoccluder(DeoccluderConfig(keep_glasses=True)).run(photo)
-    assert kept.faces[0].glasses and kept.faces[0].occlusion_mask is not None
+    assert kept.faces[0].glasses == "kept whole" and kept.faces[0].occlusion_mask is not None
     assert kept.faces[0].occlusion_mask[glasses.whole].max() == 0
     assert kept.occlusion_mask().sum() < removed.occlusion_mask().sum()
     changed = np.abs(kept.photo.astype(int) - photo.astype(int)).max(axis=2) > 0

@@ -37,7 +37,7 @@ from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
 from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop
-from deocclude.masks.glasses import find_glasses
+from deocclude.masks.glasses import Glasses, find_glasses
 from deocclude.masks.occlusion import (
     DEFAULT_EDGE_CONTRAST,
     DEFAULT_EDGE_GROW,
@@ -199,9 +199,9 @@ class FaceResult:
     person: np.ndarray | None = None
     """N×N float32 P(person) from the selfie segmentation (None when the gate is off)."""
     coefficients: np.ndarray | None = None
-    glasses: bool | None = None
-    """A pair of glasses was found (masks/glasses.py) and removed or, with ``keep_glasses``, kept whole;
-    None when not looked for."""
+    glasses: str | None = None
+    """What happened to the face's glasses (masks/glasses.py): ``none found``, ``removed whole``, ``kept whole``
+    (``keep_glasses``) or ``kept whole: frame not traced all around``; None when not looked for."""
     reaches_crop_edge: bool = False
     """S's M_O touches the crop's bottom or side edge (``past_crop``): at paste-back, when the photo is at
     hand, the working frame is warped and the occlusion continued into it."""
@@ -574,9 +574,10 @@ class Deoccluder:
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
         occluded = drop_skin_blobs(occluded, region, visible, self.config.mask_threshold, self.config.max_skin_blob)
         glasses = find_glasses(1.0 - visible, region, aligned.landmarks) if self.config.glasses else None
-        face.glasses = (glasses is not None) if self.config.glasses else None
+        keep = glasses is not None and (self.config.keep_glasses or not glasses.traced)
+        face.glasses = _glasses_verdict(glasses, keep) if self.config.glasses else None
         thin = None
-        if glasses is not None and self.config.keep_glasses:
+        if glasses is not None and keep:
             occluded &= ~glasses.whole
         elif glasses is not None and glasses.clear:  # dark lenses: S finds them whole already (sunglasses
             thin = glasses.frame  # protocol: adding their hull's rim only cost precision, 0.739 -> 0.623)
@@ -590,11 +591,20 @@ class Deoccluder:
         if glasses is not None:
             reach = 2 * (self.config.dilate + self.config.edge_grow) + 1
             grown = functools.partial(cv2.dilate, kernel=np.ones((reach + 2, reach + 2), np.uint8))
-            if self.config.keep_glasses:  # the dilation must not take their rim either
+            if keep:  # the dilation must not take their rim either
                 mask = mask * ~(grown(glasses.whole.astype(np.uint8)) > 0)
             elif glasses.clear:  # the eyes behind clear lenses stay; the frame's own rim may reach in
                 mask = mask * ~(glasses.lenses & ~(grown(glasses.frame.astype(np.uint8)) > 0))
         return mask
+
+
+def _glasses_verdict(glasses: Glasses | None, kept: bool) -> str:
+    """What happened to a face's glasses, for the manifest."""
+    if glasses is None:
+        return "none found"
+    if not kept:
+        return "removed whole"
+    return "kept whole" if glasses.traced else "kept whole: frame not traced all around"
 
 
 def _extend_past_face(mask: np.ndarray, aligned: AlignedFace, region: np.ndarray, visible: np.ndarray,

@@ -46,7 +46,7 @@ def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None =
     on purpose (glasses temples, a mask's band under the jaw) where T, on the surface only, ends.
     Undefined ratios are NaN, never a made-up 0 or 1, so that means over faces skip them:
     precision when nothing was found, recall when nothing is truly occluded, IoU when both
-    are empty.
+    are empty. ``partial`` (0 / 1 per image) says the occluder was removed in pieces: 15-85 % of T found.
     """
     p = np.asarray(found).reshape(len(found), -1) > 0.5
     t = np.asarray(true).reshape(len(true), -1) > 0.5
@@ -55,6 +55,8 @@ def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None =
     found_px = p.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = {"iou": inter / union, "precision": inter / found_px, "recall": inter / t.sum(1)}
+        # removed in pieces: between 15 % and 85 % of T found (a frame kept around a removed bridge)
+        out["partial"] = np.where(np.isnan(out["recall"]), np.nan, (out["recall"] > 0.15) & (out["recall"] < 0.85))
         if own is not None:
             o = np.asarray(own).reshape(len(own), -1) > 0.5
             out["precision_with_own"] = (p & (t | o)).sum(1) / found_px

@@ -10,7 +10,8 @@ pixel by pixel: a pair of glasses rings *both* eyes and crosses the nose between
 (what the frame encloses) on the aligned crop, or nothing. The pipeline adds the frame to M_O
 after the opening (``DeoccluderConfig.keep_glasses`` False, the paper's behaviour: glasses
 are occlusion), or takes frame, lenses and their rim out of M_O (``--keep-glasses``: the glasses
-stay whole, dark lenses included). Clear lenses, the eyes behind them, are kept either way
+stay whole, dark lenses included). A pair whose frame is suspected but not traced all around is
+kept whole too: removing what S happened to see of it (often the bridge) leaves it in pieces. Clear lenses, the eyes behind them, are kept either way
 (only the frame's rim grows into them); tinted ones go with their frame.
 """
 
@@ -40,9 +41,12 @@ class GlassesConfig:
     columns: int = 8
     """Columns across each lens (its width) in which the rim is looked for above and below the eye."""
     min_coverage: float = 0.75
-    """Share of those columns in which frame pixels must be found, above *and* below *each* eye: a
-    frame's top and bottom bars (their sides are often too thin for S). Brows alone, or shadows
-    under the eyes alone, cover one side."""
+    """Share of those columns in which frame pixels must be found, above *and* below *each* eye, for the
+    frame to be traced whole: a frame's top and bottom bars (their sides are often too thin for S).
+    Brows alone, or shadows under the eyes alone, cover one side."""
+    min_suspect: float = 0.4
+    """From this share (with the bridge) a pair is suspected but not traced whole: it is kept whole
+    rather than removed in pieces (a bridge gone, the rims left)."""
     bridge_half_width: float = 0.15
     """Half width of the box between the eyes, at eye height, that the bridge must cross."""
     max_clear_other: float = 0.1
@@ -62,6 +66,9 @@ class Glasses:
     clear: bool
     """The eyes show through the lenses (``max_clear_other``): the lenses are kept when the frame goes,
     only the frame's rim grows into them."""
+    traced: bool
+    """The frame was found all around both eyes (``min_coverage``): it can be removed whole. False: only
+    suspected (``min_suspect``), so the pipeline keeps it whole."""
     coverage: tuple[float, float]
     """Per eye (right, left): the share of the lens width with a rim found both above and below it."""
 
@@ -117,7 +124,7 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
         hulls.append(band)
     u, v = eye_frame((right + left) / 2)
     bridge = (np.abs(u) < config.bridge_half_width) & (v > -0.35) & (v < 0.1) & candidate
-    if min(coverage) < config.min_coverage or not bridge.any():
+    if min(coverage) < config.min_suspect or not bridge.any():
         return None
     count, labels = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[rims | bridge])
@@ -137,4 +144,5 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
             lenses |= hull > 0
     lenses &= ~frame
     clear = not lenses.any() or float(np.asarray(other)[lenses].mean()) < config.max_clear_other
-    return Glasses(frame=frame, lenses=lenses, clear=clear, coverage=(coverage[0], coverage[1]))
+    return Glasses(frame=frame, lenses=lenses, clear=clear, traced=min(coverage) >= config.min_coverage,
+                   coverage=(coverage[0], coverage[1]))
