@@ -574,7 +574,9 @@ class Deoccluder:
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
         occluded = drop_skin_blobs(occluded, region, visible, self.config.mask_threshold, self.config.max_skin_blob)
         glasses = find_glasses(1.0 - visible, region, aligned.landmarks) if self.config.glasses else None
-        keep = glasses is not None and (self.config.keep_glasses or not glasses.traced)
+        # kept whole: on request, or clear glasses whose frame is not traced all around (removing what S saw
+        # of it leaves it in pieces); dark lenses are S's own occlusion (sunglasses: found whole by S)
+        keep = glasses is not None and (self.config.keep_glasses or (glasses.clear and not glasses.traced))
         face.glasses = _glasses_verdict(glasses, keep) if self.config.glasses else None
         thin = None
         if glasses is not None and keep:
