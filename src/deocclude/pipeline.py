@@ -573,7 +573,8 @@ class Deoccluder:
         assert visible is not None
         occluded = (region > 0.5) & (visible < self.config.mask_threshold)
         occluded = drop_skin_blobs(occluded, region, visible, self.config.mask_threshold, self.config.max_skin_blob)
-        glasses = find_glasses(1.0 - visible, region, aligned.landmarks) if self.config.glasses else None
+        glasses = (find_glasses(1.0 - visible, region, aligned.landmarks, image=aligned.crop)
+                   if self.config.glasses else None)
         # kept whole: on request, or clear glasses whose frame is not traced all around (removing what S saw
         # of it leaves it in pieces); dark lenses are S's own occlusion (sunglasses: found whole by S)
         keep = glasses is not None and (self.config.keep_glasses or (glasses.clear and not glasses.traced))

@@ -51,6 +51,12 @@ class GlassesConfig:
     at 0.15); mixed blend L1 0.0744 → 0.0760 (one face's clear eyewear now kept)."""
     bridge_half_width: float = 0.15
     """Half width of the box between the eyes, at eye height, that the bridge must cross."""
+    temple_length: float = 0.7
+    """How far past the frame's outer end a temple is followed towards the ear."""
+    temple_band: float = 0.1
+    """Half height of the straight corridor it is followed in (temples run level with the frame's end)."""
+    temple_colour: float = 15.0
+    """CIE Lab distance (ΔE76) from the frame's median colour within which a pixel is temple."""
     max_clear_other: float = 0.1
     """Lenses are clear (the eyes behind them are kept) when S's mean P(other) over them is below this:
     the same bar as M_O's enclosed holes (``DEFAULT_HOLE_CONFIDENCE`` 0.9 visible), so a grey or tinted
@@ -62,7 +68,8 @@ class Glasses:
     """A pair of glasses on the aligned crop: (H, W) bool maps."""
 
     frame: np.ndarray
-    """Frame pixels: rims, bridge, temples (connected to the rims)."""
+    """Frame pixels: rims, bridge, temples (connected to the rims; past the face surface, followed in the
+    frame's colour when the crop is given)."""
     lenses: np.ndarray
     """What the frame encloses: the lenses (with the eyes behind them)."""
     clear: bool
@@ -81,14 +88,17 @@ class Glasses:
 
 
 def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | None,
-                 config: GlassesConfig = GlassesConfig()) -> Glasses | None:
+                 config: GlassesConfig = GlassesConfig(), image: np.ndarray | None = None) -> Glasses | None:
     """The glasses on an aligned crop, or None when there are none (or no landmarks to look around).
 
     ``other`` (H, W): S's P(other); ``region`` (H, W): the face surface M_R, where a frame is looked
     for (past it everything is *other*: the temples beyond it are the extension's, masks/extend.py);
     ``landmarks`` (468, 2+) mesh points in crop pixels. Above and below both eyes a rim must be
     found across ``min_coverage`` of the lens width, and the bridge box must hold frame pixels; the
-    frame is then every candidate pixel connected to those rims, inside the eye band.
+    frame is then every candidate pixel connected to those rims, inside the eye band. With the crop
+    ``image`` (H, W, 3) uint8 the temples are followed from the frame's outer ends towards the ears
+    in the frame's own colour (:func:`_temples`): past M_R's outline S cannot tell them from the
+    background.
     """
     if landmarks is None or len(landmarks) <= max(RIGHT_EYE + LEFT_EYE):
         return None
@@ -101,7 +111,7 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
     angle = float(np.arctan2(axis[1], axis[0]))
     # away from M_R's outline, where P(other) rises into the background and would join the frame to it
     margin = max(1, round(3 * other.shape[0] / 128))
-    inner = cv2.erode((np.asarray(region) > 0.5).astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)) > 0
+    inner = np.asarray(cv2.erode((np.asarray(region) > 0.5).astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))) > 0
     candidate = (np.asarray(other) >= config.min_other) & inner
     h, w = candidate.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -111,11 +121,13 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
         dx, dy = xx - centre[0], yy - centre[1]
         return (cos * dx + sin * dy) / iod, (-sin * dx + cos * dy) / iod
 
-    rims, coverage, hulls, eyes = np.zeros_like(candidate), [], [], np.zeros_like(candidate)
+    rims, coverage, hulls = np.zeros_like(candidate), [], []
+    eyes, lens_zone = np.zeros_like(candidate), np.zeros_like(candidate)
     for centre in (right, left):
         u, v = eye_frame(centre)
         radius = np.sqrt((u / config.lens_half_width) ** 2 + (v / config.lens_half_height) ** 2)
         eyes |= radius <= config.ring[0]
+        lens_zone |= radius < config.ring[1]
         band = (radius > config.ring[0]) & (radius < config.ring[1]) & candidate
         column = np.floor((u / config.lens_half_width + 1) / 2 * config.columns).astype(np.int64)
         inside = (column >= 0) & (column < config.columns)
@@ -125,7 +137,8 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
         rims |= band
         hulls.append(band)
     u, v = eye_frame((right + left) / 2)
-    bridge = (np.abs(u) < config.bridge_half_width) & (v > -0.35) & (v < 0.1) & candidate
+    bridge_zone = (np.abs(u) < config.bridge_half_width) & (v > -0.35) & (v < 0.1)
+    bridge = bridge_zone & candidate
     if min(coverage) < config.min_suspect or not bridge.any():
         return None
     count, labels = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
@@ -133,18 +146,65 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
     frame: np.ndarray = np.isin(labels, touching[touching > 0])
     # the frame may not leave the eye band: below the nose tip or above the brows it is something else
     u, v = eye_frame((right + left) / 2)
-    frame &= (v > -0.6) & (v < 0.55) & ~eyes  # the eyes themselves (lashes, a reflection) are no frame
-    lenses = np.zeros_like(frame)
+    # within the rims' band around each eye or on the bridge (not down the face's side, where P(other) rises
+    # along the outline); the eyes themselves (lashes, a reflection) are no frame
+    frame &= (lens_zone | bridge_zone) & ~eyes
+    closed, lenses = _close_rims(frame, hulls, eyes)
+    clear = not lenses.any() or float(np.asarray(other)[lenses].mean()) < config.max_clear_other
+    if clear:  # a clear frame is thin: broad soft *other* (shade along the cheek, hair) joined to it is not frame
+        k = 2 * max(1, round(2 * frame.shape[0] / 128)) + 1
+        opened = cv2.morphologyEx(np.asarray(other, np.float32), cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+        thin = frame & (np.asarray(other, np.float32) - np.asarray(opened) >= config.min_other)
+        if thin.any():
+            closed, lenses = _close_rims(thin, hulls, eyes)
+    frame = closed
+    if image is not None and frame.any():
+        # on the face surface a temple must also be S's *other*: shaded skin can match a brown frame
+        frame = frame | _temples(image, frame, eye_frame((right + left) / 2), candidate | ~inner, config)
+    return Glasses(frame=frame, lenses=lenses, clear=clear, traced=min(coverage) >= config.min_coverage,
+                   coverage=(coverage[0], coverage[1]))
+
+
+def _close_rims(frame: np.ndarray, rims: list[np.ndarray], eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frame closed, lenses): each lens is the convex hull of the frame pixels in its rim band (H, W bool
+    per eye); the hull's own 2 px edge (at N = 128) closes the gaps S left in the rim (the sides of a frame
+    are often too thin for it), never over the ``eyes``."""
+    closed, lenses = frame.copy(), np.zeros_like(frame)
     rim_width = max(1, round(2 * frame.shape[0] / 128))
-    for rim in hulls:  # a lens: the hull of its rim (the sides of a frame are often too thin for S)
+    for rim in rims:
         points = np.argwhere(rim & frame)[:, ::-1].astype(np.int32)
         if len(points) >= 3:
             hull = np.zeros(frame.shape, np.uint8)
             cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
-            inner = np.asarray(cv2.erode(hull, np.ones((2 * rim_width + 1,) * 2, np.uint8)))
-            frame = frame | ((hull > 0) & (inner == 0) & ~eyes)  # the hull's own edge closes the gaps S left in the rim
+            core = np.asarray(cv2.erode(hull, np.ones((2 * rim_width + 1,) * 2, np.uint8)))
+            closed |= (hull > 0) & (core == 0) & ~eyes
             lenses |= hull > 0
-    lenses &= ~frame
-    clear = not lenses.any() or float(np.asarray(other)[lenses].mean()) < config.max_clear_other
-    return Glasses(frame=frame, lenses=lenses, clear=clear, traced=min(coverage) >= config.min_coverage,
-                   coverage=(coverage[0], coverage[1]))
+    return closed, lenses & ~closed
+
+
+def _temples(image: np.ndarray, frame: np.ndarray, axes: tuple[np.ndarray, np.ndarray], allowed: np.ndarray,
+             config: GlassesConfig) -> np.ndarray:
+    """Pixels of the temples: from each outer end of ``frame`` (H, W bool), the pixels in its colour
+    connected to that end through a straight corridor ``temple_length`` long and ``temple_band`` high.
+
+    ``axes``: (u, v) of every pixel in eye distances along and across the eye line (origin between
+    the eyes); ``allowed`` (H, W bool): where a temple may lie. A temple is a thin straight bar in the
+    frame's colour; the corridor keeps the growth off hair and background of that colour beside it.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(image, np.uint8), cv2.COLOR_RGB2Lab).astype(np.float32)
+    colour = np.median(lab[frame], axis=0)
+    alike = (np.linalg.norm(lab - colour, axis=-1) < config.temple_colour) & np.asarray(allowed, bool)
+    u, v = axes
+    found = np.zeros_like(frame)
+    for side in (-1.0, 1.0):
+        ends = frame & (side * u >= (side * u[frame]).max() - 0.05)
+        if not ends.any():
+            continue
+        end_u, end_v = float((side * u[ends]).max()), float(np.median(v[ends]))
+        corridor = ((side * u > end_u - 0.05) & (side * u < end_u + config.temple_length)
+                    & (np.abs(v - end_v) < config.temple_band))
+        seeds = (ends | (alike & corridor)).astype(np.uint8)
+        count, labels = cv2.connectedComponents(seeds, connectivity=8)
+        touching = np.unique(labels[ends])
+        found |= np.isin(labels, touching[touching > 0]) & corridor & alike
+    return found
