@@ -373,32 +373,30 @@ def test_old_protocols_and_default_draw_unchanged(utkface_root: Path):
         assert h.hexdigest() == expected, name
 
 
-def test_facemask_protocol(utkface_root: Path):
+def _drawn_twice(protocol: str, root: Path, limit: int) -> list[tuple[str, str, bytes, float]]:
+    """(category, source, alpha bytes, coverage) of a protocol's first faces, checked to be the same drawn twice."""
     from deocclude.data import UTKFaceFaces
-    from deocclude.synth.protocols import FACEMASK_CATEGORIES, iterate_protocol, protocol_categories
+    from deocclude.synth.protocols import iterate_protocol
+
+    faces = UTKFaceFaces(root=root, split="test", size=N)
+    first, again = ([(s.occlusion.category, s.occlusion.source, s.occlusion.alpha.tobytes(), s.coverage())
+                     for s in iterate_protocol(protocol, faces, limit=limit)] for _ in range(2))
+    assert first == again
+    return first
+
+
+def test_facemask_protocol(utkface_root: Path):
+    from deocclude.synth.protocols import FACEMASK_CATEGORIES, protocol_categories
 
     cats = protocol_categories("facemask", 1000, 20261125, FACEMASK_CATEGORIES)
     assert sorted(set(cats)) == sorted(FACEMASK_CATEGORIES) and cats.count("kn95_mask") == 500
-    faces = UTKFaceFaces(root=utkface_root, split="test", size=N)
-    first = [(s.occlusion.source, s.occlusion.alpha.tobytes(), s.coverage())
-             for s in iterate_protocol("facemask", faces, limit=6)]
-    again = [(s.occlusion.source, s.occlusion.alpha.tobytes(), s.coverage())
-             for s in iterate_protocol("facemask", faces, limit=6)]
-    assert first == again
-    assert {src.rsplit("_", 1)[0] for src, _, _ in first} == set(FACEMASK_CATEGORIES)
-    assert all(0.25 < c < 0.9 for _, _, c in first)  # nose to chin of the face surface
+    drawn = _drawn_twice("facemask", utkface_root, 6)
+    assert {src.rsplit("_", 1)[0] for _, src, _, _ in drawn} == set(FACEMASK_CATEGORIES)
+    assert all(0.25 < c < 0.9 for _, _, _, c in drawn)  # nose to chin of the face surface
 
 
 def test_eyeglasses_protocol(utkface_root: Path):
     """Thin clear eyeglasses on every face, seeded: frames and temples cover a little of the face only."""
-    from deocclude.data import UTKFaceFaces
-    from deocclude.synth.protocols import iterate_protocol
-
-    faces = UTKFaceFaces(root=utkface_root, split="test", size=N)
-    first = [(s.occlusion.category, s.occlusion.alpha.tobytes(), s.coverage())
-             for s in iterate_protocol("eyeglasses", faces, limit=4)]
-    again = [(s.occlusion.category, s.occlusion.alpha.tobytes(), s.coverage())
-             for s in iterate_protocol("eyeglasses", faces, limit=4)]
-    assert first == again
-    assert {cat for cat, _, _ in first} == {"thin_glasses"}
-    assert all(0.005 < c < 0.2 for _, _, c in first)  # thin frames, clear lenses
+    drawn = _drawn_twice("eyeglasses", utkface_root, 4)
+    assert {cat for cat, _, _, _ in drawn} == {"thin_glasses"}
+    assert all(0.005 < c < 0.2 for _, _, _, c in drawn)  # thin frames, clear lenses
