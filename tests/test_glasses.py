@@ -107,10 +107,10 @@ def test_the_pipeline_removes_the_bundled_sunglasses_whole_or_keeps_them_whole()
 
 
 def test_keep_glasses_needs_glasses() -> None:
+    import pytest
+
     from deocclude.errors import DeoccludeError
     from deocclude.pipeline import DeoccluderConfig
-
-    import pytest
 
     with pytest.raises(DeoccludeError, match="keep-glasses"):
         DeoccluderConfig(glasses=False, keep_glasses=True)

@@ -4,7 +4,8 @@
 one line here plus one module; the command never changes. A protocol module exposes
 
 - ``add_arguments(parser)`` (optional): its own options. It is called once per module
-  (``sunglasses``, ``mixed``, ``facemask`` and ``eyeglasses`` share one) on the ``eval`` parser, after the shared options
+  (``sunglasses``, ``mixed``, ``facemask`` and ``eyeglasses`` share one) on the ``eval`` parser, after the shared
+  options
   (``--limit``, ``--device``, ``--batch-size``, ``--seed``, ``--threads``...), so a module
   must not re-add a shared flag;
 - ``run(args) -> dict``: evaluate and return the report, a JSON-serialisable dict. The

@@ -26,7 +26,8 @@ DEFINITIONS = {
                       "{outline_band} px band along the face outline only where it continues deeper occlusion, "
                       "without components on the outline that stay shallow (rim_depth), extended past M_R, "
                       "dilated {dilate} px, grown up to edge_grow px more over pixels unlike the skin beside them "
-                      "(an occluder's soft edge and shadow), its unsure enclosed holes filled (hole_confidence): exactly deocclude "
+                      "(an occluder's soft edge and shadow), its unsure enclosed holes filled (hole_confidence): "
+                      "exactly deocclude "
                       "run, with the config's pipeline_overrides",
     "metrics": "l1, psnr: over T's pixels, values in [0, 1]; ssim: kornia 11×11 SSIM map averaged over T; "
                "ring_l1: L1 over the 6 px (at 128 px) ring around T, outside it: the occluder's soft edge a mask "
@@ -89,7 +90,8 @@ def table1_markdown(report: dict) -> str:
         f"held-out occluders: {cats}), {report['config']['size']} px crops"
         + (f"; {report['skipped']['no_true_occlusion']} faces left out (occluder off the face)"
            if report["skipped"].get("no_true_occlusion") else "") + ".",
-        "Pixel metrics inside the true occlusion T only, but ring L1 over the 6 px ring around T (the halo); ID = dlib-ResNet descriptor of the whole crop vs the clean "
+        "Pixel metrics inside the true occlusion T only, but ring L1 over the 6 px ring around T (the halo); "
+        "ID = dlib-ResNet descriptor of the whole crop vs the clean "
         "face, ArcFace = the ArcFace-class network's cosine on the 5-point chip (both flatter whatever keeps the "
         "visible face: see the floors and LFW's cross-photo rows). Pipeline: " + (report["pipeline"]["method"] or "—")
         + (f" ({report['pipeline']['failed_faces']} faces failed and were left unchanged)"
@@ -100,7 +102,8 @@ def table1_markdown(report: dict) -> str:
     ]
     for r in report["rows"]:
         lines.append(f"| {r['mask']} | {r['method']} | {_f(r.get('l1'), 4)} | {_f(r.get('ssim'), 3)} | "
-                     f"{_f(r.get('psnr'), 2)} | {_f(r.get('ring_l1'), 4)} | {_f(r.get('id_cos'), 3)} | {_f(r.get('id_dist'), 3)} | "
+                     f"{_f(r.get('psnr'), 2)} | {_f(r.get('ring_l1'), 4)} | {_f(r.get('id_cos'), 3)} | "
+                     f"{_f(r.get('id_dist'), 3)} | "
                      f"{_f(r.get('arc_cos'), 3)} | {r.get('n', '')} |")
     m = report["mask"]
     lines += [

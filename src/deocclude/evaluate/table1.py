@@ -1,4 +1,4 @@
-"""The paper's Table 1 protocol on our seeded synthetic sets: ``sunglasses``, ``mixed``, ``facemask`` and ``eyeglasses``.
+"""The paper's Table 1 protocol on our seeded synthetic sets: ``sunglasses``, ``mixed``, ``facemask``, ``eyeglasses``.
 
 Per face of the protocol (UTKFace test split, held-out occluders), every method restores
 the occluded crop and is scored inside the true occlusion T against the clean face:
@@ -10,7 +10,8 @@ the occluded crop and is scored inside the true occlusion T against the clean fa
 - ``occluded input`` is the "no de-occlusion" reference;
 - the mask rows say how well the automatic M_O matches T (IoU, precision, recall).
 
-This module is the ``sunglasses`` / ``mixed`` / ``facemask`` / ``eyeglasses`` entry of :data:`deocclude.evaluate.PROTOCOLS`.
+This module is the ``sunglasses`` / ``mixed`` / ``facemask`` / ``eyeglasses`` entry of
+:data:`deocclude.evaluate.PROTOCOLS`.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ pixel by pixel: a pair of glasses rings *both* eyes and crosses the nose between
 after the opening (``DeoccluderConfig.keep_glasses`` False, the paper's behaviour: glasses
 are occlusion), or takes frame, lenses and their rim out of M_O (``--keep-glasses``: the glasses
 stay whole, dark lenses included). A pair whose frame is suspected but not traced all around is
-kept whole too: removing what S happened to see of it (often the bridge) leaves it in pieces. Clear lenses, the eyes behind them, are kept either way
-(only the frame's rim grows into them); tinted ones go with their frame.
+kept whole too: removing what S happened to see of it (often the bridge) leaves it in pieces. Clear
+lenses, the eyes behind them, are kept either way (only the frame's rim grows into them); tinted ones
+go with their frame.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
     angle = float(np.arctan2(axis[1], axis[0]))
     # away from M_R's outline, where P(other) rises into the background and would join the frame to it
     margin = max(1, round(3 * other.shape[0] / 128))
-    inner = np.asarray(cv2.erode((np.asarray(region) > 0.5).astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))) > 0
+    face = (np.asarray(region) > 0.5).astype(np.uint8)
+    inner = np.asarray(cv2.erode(face, np.ones((2 * margin + 1,) * 2, np.uint8))) > 0
     candidate = (np.asarray(other) >= config.min_other) & inner
     h, w = candidate.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

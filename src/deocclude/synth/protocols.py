@@ -5,8 +5,8 @@
 half KN95 (white, pointed), each with its band under the jaw, ear loops and the shadow along
 its top edge (:mod:`deocclude.synth.facemask`). ``eyeglasses`` (session 9) is thin real-looking
 eyeglasses with clear lenses, temples and reflections (:mod:`deocclude.synth.glasses`): whether a
-pair is removed whole, frame by frame, and the eyes behind the lenses kept. All run over the 1,000 UTKFace ``test`` faces
-with the synthesizer's ``test`` split (held out bank items, textures, hair donors and
+pair is removed whole, frame by frame, and the eyes behind the lenses kept. All run over the 1,000
+UTKFace ``test`` faces with the synthesizer's ``test`` split (held out bank items, textures, hair donors and
 procedural parameter ranges). Each face's
 occlusion is a pure function of (protocol seed, face index), drawn only from numpy
 Generators, so the same seed gives byte-identical sets on any machine with the same data
