@@ -591,14 +591,8 @@ class Deoccluder:
         mask = shape_occlusion(occluded, region, aligned.valid, self.config.outline_band, self.config.dilate, extend,
                                self.config.rim_depth, visible, self.config.hole_confidence, self.config.rim_confidence,
                                aligned.crop, self.config.edge_grow, self.config.edge_contrast, thin)
-        if glasses is not None:
-            reach = 2 * (self.config.dilate + self.config.edge_grow) + 1
-            grown = functools.partial(cv2.dilate, kernel=np.ones((reach + 2, reach + 2), np.uint8))
-            if keep:  # the dilation must not take their rim either
-                mask = mask * ~(grown(glasses.whole.astype(np.uint8)) > 0)
-            elif glasses.clear:  # the eyes behind clear lenses stay; the frame's own rim may reach in
-                mask = mask * ~(glasses.lenses & ~(grown(glasses.frame.astype(np.uint8)) > 0))
-        return mask
+        untouchable = None if glasses is None else glasses.untouchable(keep, self.config.dilate + self.config.edge_grow)
+        return mask if untouchable is None else mask * ~untouchable
 
 
 def _glasses_verdict(glasses: Glasses | None, kept: bool) -> str:

@@ -87,6 +87,19 @@ class Glasses:
         """Frame and lenses: everything ``--keep-glasses`` keeps."""
         return self.frame | self.lenses
 
+    def untouchable(self, kept: bool, reach: int) -> np.ndarray | None:
+        """(H, W) bool: what M_O, grown ``reach`` px past its core, must still leave alone, or None.
+
+        Kept glasses: all of them and their rim. Removed clear glasses: the lenses (the eyes behind
+        them) beyond the frame's own grown rim. Removed dark lenses: nothing.
+        """
+        disk = np.ones((2 * (reach + 1) + 1,) * 2, np.uint8)
+        if kept:
+            return np.asarray(cv2.dilate(self.whole.astype(np.uint8), disk)) > 0
+        if self.clear:
+            return self.lenses & ~(np.asarray(cv2.dilate(self.frame.astype(np.uint8), disk)) > 0)
+        return None
+
 
 def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | None,
                  config: GlassesConfig = GlassesConfig(), image: np.ndarray | None = None) -> Glasses | None:
@@ -138,7 +151,7 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
         coverage.append(float(min(above.mean(), below.mean())))
         rims |= band
         hulls.append(band)
-    u, v = eye_frame((right + left) / 2)
+    u, v = eye_frame((right + left) / 2)  # from here on: between the eyes
     bridge_zone = (np.abs(u) < config.bridge_half_width) & (v > -0.35) & (v < 0.1)
     bridge = bridge_zone & candidate
     if min(coverage) < config.min_suspect or not bridge.any():
@@ -146,8 +159,6 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
     count, labels = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[rims | bridge])
     frame: np.ndarray = np.isin(labels, touching[touching > 0])
-    # the frame may not leave the eye band: below the nose tip or above the brows it is something else
-    u, v = eye_frame((right + left) / 2)
     # within the rims' band around each eye or on the bridge (not down the face's side, where P(other) rises
     # along the outline); the eyes themselves (lashes, a reflection) are no frame
     frame &= (lens_zone | bridge_zone) & ~eyes
@@ -162,7 +173,7 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
     frame = closed
     if image is not None and frame.any():
         # on the face surface a temple must also be S's *other*: shaded skin can match a brown frame
-        frame = frame | _temples(image, frame, eye_frame((right + left) / 2), candidate | ~inner, config)
+        frame = frame | _temples(image, frame, (u, v), candidate | ~inner, config)
     return Glasses(frame=frame, lenses=lenses, clear=clear, traced=min(coverage) >= config.min_coverage,
                    coverage=(coverage[0], coverage[1]))
 
