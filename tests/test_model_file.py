@@ -37,8 +37,8 @@ TENSORS_BEFORE_METADATA_REWRITE = {  # and of every file bundled since
     # campaign leg 4 since 2026-12-05, session 8 (MODEL_CARD)
     "inpaint_g.safetensors": "3715bdbff3698a04c83640a6449b2f7aefa3a0ba225c4299620af1d3709586c7",
     "reconstruct_r.safetensors": "37efc419567087d74b64d03df7fc2a29aa665ab65a7e030180e633ef2e06366c",
-    # the face parser, run parser2, since 2026-12-02 (MODEL_CARD)
-    "segment_s.safetensors": "727850f87de7e1dd85682367d66f602937decafffdb1a6b6fc98dcc0712d870c",
+    # the face parser, run parser4, since 2026-12-05 session 10 (MODEL_CARD)
+    "segment_s.safetensors": "62d9115c875c9933b7119ee15ee82eaa407ee3cc1afd82cb76a9ffb67806fa06",
 }
 TINY_S = UNetConfig(
     stem_width=8, stage_widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), decoder_widths=(16, 8, 8, 8, 8)
@@ -53,7 +53,7 @@ def test_bundled_tensors_are_bit_identical_to_before_the_metadata_rewrite(name: 
 
 
 @pytest.mark.parametrize(
-    ("network_file", "run"), [(S_FILE, "parser2"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_leg4")]
+    ("network_file", "run"), [(S_FILE, "parser4"), (R_FILE, "reconstruct-r2"), (G_FILE, "g_leg4")]
 )
 def test_bundled_networks_load_and_carry_the_one_provenance(network_file, run: str) -> None:
     net, info = network_file.load()
