@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from deocclude.faces.landmarks import LEFT_EYE, RIGHT_EYE
-from deocclude.masks.glasses import find_glasses
+from deocclude.masks.glasses import find_glasses, lone_lens
 
 N = 128
 RIGHT, LEFT = (40, 50), (88, 50)
@@ -114,3 +114,37 @@ def test_keep_glasses_needs_glasses() -> None:
 
     with pytest.raises(DeoccludeError, match="keep-glasses"):
         DeoccluderConfig(glasses=False, keep_glasses=True)
+
+
+SKIN, GLASS = (200, 160, 130), (80, 100, 95)
+
+
+def _one_lens_seen(other_lens: tuple[int, int, int] = GLASS, seen: tuple[int, int, int] = GLASS,
+                   both: bool = False, tail: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(M_O, crop, P(face)) of a face whose two lenses are drawn ``seen`` (right) and ``other_lens`` (left), with
+    M_O over the right lens only (``both``: over both; ``tail``: the right one's M_O runs down the cheek)."""
+    crop = np.empty((N, N, 3), np.uint8)
+    crop[:] = SKIN
+    mask = np.zeros((N, N), np.float32)
+    for (x, y), colour in ((RIGHT, seen), (LEFT, other_lens)):
+        cv2.ellipse(crop, (x, y), (15, 10), 0, 0, 360, colour, -1)
+    for x, y in (RIGHT, LEFT) if both else (RIGHT,):
+        cv2.ellipse(mask, (x, y), (16, 11), 0, 0, 360, 1.0, -1)
+    if tail:
+        cv2.rectangle(mask, (RIGHT[0] - 12, RIGHT[1]), (RIGHT[0] + 12, N - 10), 1.0, -1)
+    visible = np.where(mask > 0.5, 0.05, 0.98).astype(np.float32)
+    return mask, crop, visible
+
+
+def test_one_tinted_lens_seen_alone_is_taken_back_so_the_pair_stays_whole() -> None:
+    mask, crop, visible = _one_lens_seen()
+    lone = lone_lens(mask, crop, _landmarks(), visible)
+    assert lone is not None and lone[mask > 0.5].all() and not lone[mask < 0.5].any()
+
+
+def test_an_occluder_over_one_eye_that_is_no_lens_stays_occlusion() -> None:
+    """A black patch over one eye (the other eye bare), a skin-coloured hand over one eye, both lenses seen,
+    and a lens-coloured occluder that runs down the cheek are all left in M_O."""
+    for case in (dict(other_lens=SKIN, seen=(20, 20, 20)), dict(seen=(195, 158, 128)), dict(both=True), dict(tail=True)):
+        mask, crop, visible = _one_lens_seen(**case)  # type: ignore[arg-type]
+        assert lone_lens(mask, crop, _landmarks(), visible) is None, case

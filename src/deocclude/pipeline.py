@@ -37,7 +37,7 @@ from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
 from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop
-from deocclude.masks.glasses import Glasses, find_glasses
+from deocclude.masks.glasses import Glasses, find_glasses, lone_lens
 from deocclude.masks.occlusion import (
     DEFAULT_EDGE_CONTRAST,
     DEFAULT_EDGE_GROW,
@@ -201,7 +201,8 @@ class FaceResult:
     coefficients: np.ndarray | None = None
     glasses: str | None = None
     """What happened to the face's glasses (masks/glasses.py): ``none found``, ``removed whole``, ``kept whole``
-    (``keep_glasses``) or ``kept whole: frame not traced all around``; None when not looked for."""
+    (``keep_glasses``), ``kept whole: frame not traced all around`` or ``kept whole: one lens seen``
+    (:func:`~deocclude.masks.glasses.lone_lens`); None when not looked for."""
     reaches_crop_edge: bool = False
     """S's M_O touches the crop's bottom or side edge (``past_crop``): at paste-back, when the photo is at
     hand, the working frame is warped and the occlusion continued into it."""
@@ -592,6 +593,10 @@ class Deoccluder:
                                self.config.rim_depth, visible, self.config.hole_confidence, self.config.rim_confidence,
                                aligned.crop, self.config.edge_grow, self.config.edge_contrast, thin)
         untouchable = None if glasses is None else glasses.untouchable(keep, self.config.dilate + self.config.edge_grow)
+        if glasses is None and self.config.glasses:  # one lens of a pair S saw on one side only: kept whole
+            untouchable = lone_lens(mask, aligned.crop, aligned.landmarks, visible)
+            if untouchable is not None:
+                face.glasses = "kept whole: one lens seen"
         return mask if untouchable is None else mask * ~untouchable
 
 

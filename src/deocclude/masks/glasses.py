@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from deocclude.faces.landmarks import LEFT_EYE, RIGHT_EYE
+from deocclude.masks.occlusion import unlike_skin
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,19 @@ class GlassesConfig:
     """Half height of the straight corridor it is followed in (temples run level with the frame's end)."""
     temple_colour: float = 15.0
     """CIE Lab distance (ΔE76) from the frame's median colour within which a pixel is temple."""
+    lone_lens: float = 0.3
+    """:func:`lone_lens`: share of one lens (its ellipse) M_O must cover to be looked at as a lens seen alone."""
+    other_lens: float = 0.25
+    """... while M_O covers the other lens less than this fraction of that share."""
+    lens_contrast: float = 10.0
+    """... and what it covers is unlike the skin around it (median ΔE76, :func:`~deocclude.masks.occlusion.unlike_skin`):
+    a hand or a shadow over one eye is skin-coloured and stays occlusion."""
+    same_glass: float = 15.0
+    """... and the other lens, pixel for mirrored pixel, has its colour (median ΔE76 below this): the same glass
+    on both sides, which S saw on one side only."""
+    lens_zone_share: float = 0.7
+    """An M_O component on the lone lens is taken back only when this share of it lies around the eyes (inside
+    ``ring[1]``): a larger occluder over one eye (a hand, a cup) stays occlusion."""
     max_clear_other: float = 0.1
     """Lenses are clear (the eyes behind them are kept) when S's mean P(other) over them is below this:
     the same bar as M_O's enclosed holes (``DEFAULT_HOLE_CONFIDENCE`` 0.9 visible), so a grey or tinted
@@ -221,3 +235,67 @@ def _temples(image: np.ndarray, frame: np.ndarray, axes: tuple[np.ndarray, np.nd
         touching = np.unique(labels[ends])
         found |= np.isin(labels, touching[touching > 0]) & corridor & alike
     return found
+
+
+def lone_lens(mask: np.ndarray, image: np.ndarray, landmarks: np.ndarray | None, visible: np.ndarray,
+              config: GlassesConfig = GlassesConfig()) -> np.ndarray | None:
+    """(H, W) bool: the parts of M_O that are one lens of a pair whose other lens S did not see, or None.
+
+    ``mask`` (H, W): M_O on the aligned crop; ``image`` (H, W, 3) uint8 RGB crop; ``landmarks`` (468, 2+) mesh
+    points in crop pixels; ``visible`` (H, W): S's P(face). Grey reflective sunglasses can be *other* to S on
+    one lens and *face* on the other (LFW Abbas Kiarostami, parser4): no frame is traced, so
+    :func:`find_glasses` finds no pair, and repainting the one lens leaves the pair in pieces, worse than
+    the input. One lens is taken as seen alone when M_O covers ``lone_lens`` of one lens ellipse and hardly
+    any of the other (``other_lens``), what it covers is not skin-coloured (``lens_contrast``), and the
+    other lens, pixel for mirrored pixel across the eye line's perpendicular, has the same colour
+    (``same_glass``). Only M_O components lying around the eyes (``lens_zone_share``) are returned: the
+    caller takes them out of M_O, so the pair is kept whole.
+    """
+    if landmarks is None or len(landmarks) <= max(RIGHT_EYE + LEFT_EYE):
+        return None
+    occluded = np.asarray(mask) > 0.5
+    points = np.asarray(landmarks, np.float64)[:, :2]
+    centres = (points[list(RIGHT_EYE)].mean(0), points[list(LEFT_EYE)].mean(0))
+    axis = centres[1] - centres[0]
+    iod = float(np.linalg.norm(axis))
+    if iod < 4 or not occluded.any():
+        return None
+    along = axis / iod
+    across = np.array([-along[1], along[0]])
+    h, w = occluded.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    lenses, zones, coords = [], [], []
+    for centre in centres:
+        u = ((xx - centre[0]) * along[0] + (yy - centre[1]) * along[1]) / iod
+        v = ((xx - centre[0]) * across[0] + (yy - centre[1]) * across[1]) / iod
+        radius = np.sqrt((u / config.lens_half_width) ** 2 + (v / config.lens_half_height) ** 2)
+        lenses.append(radius <= 1.0)
+        zones.append(radius < config.ring[1])
+        coords.append((u, v))
+    cover = [float(occluded[lens].mean()) if lens.any() else 0.0 for lens in lenses]
+    seen = int(np.argmax(cover))
+    if cover[seen] < config.lone_lens or cover[1 - seen] >= config.other_lens * cover[seen]:
+        return None
+    on_lens = occluded & lenses[seen]
+    if float(np.median(unlike_skin(image, occluded, visible)[on_lens])) < config.lens_contrast:
+        return None
+    # each covered pixel's mirror image on the other lens: the same (u, v) with u reversed (towards the nose)
+    u, v = coords[seen][0][on_lens], coords[seen][1][on_lens]
+    other = centres[1 - seen]
+    mx = np.rint(other[0] - u * iod * along[0] + v * iod * across[0] - 0.5).astype(np.int64)
+    my = np.rint(other[1] - u * iod * along[1] + v * iod * across[1] - 0.5).astype(np.int64)
+    inside = (mx >= 0) & (mx < w) & (my >= 0) & (my < h)
+    if inside.mean() < 0.5:
+        return None
+    lab = cv2.cvtColor(np.asarray(image, np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    difference = np.linalg.norm(lab[on_lens][inside] - lab[my[inside], mx[inside]], axis=-1)
+    if float(np.median(difference)) >= config.same_glass:
+        return None
+    count, labels = cv2.connectedComponents(occluded.astype(np.uint8), connectivity=8)
+    around_eyes = zones[0] | zones[1]
+    lone = np.zeros_like(occluded)
+    for label in np.unique(labels[on_lens]):
+        component = labels == label
+        if float(around_eyes[component].mean()) >= config.lens_zone_share:
+            lone |= component
+    return lone if lone.any() else None
