@@ -145,6 +145,7 @@ def test_one_tinted_lens_seen_alone_is_taken_back_so_the_pair_stays_whole() -> N
 def test_an_occluder_over_one_eye_that_is_no_lens_stays_occlusion() -> None:
     """A black patch over one eye (the other eye bare), a skin-coloured hand over one eye, both lenses seen,
     and a lens-coloured occluder that runs down the cheek are all left in M_O."""
-    for case in (dict(other_lens=SKIN, seen=(20, 20, 20)), dict(seen=(195, 158, 128)), dict(both=True), dict(tail=True)):
+    cases = (dict(other_lens=SKIN, seen=(20, 20, 20)), dict(seen=(195, 158, 128)), dict(both=True), dict(tail=True))
+    for case in cases:
         mask, crop, visible = _one_lens_seen(**case)  # type: ignore[arg-type]
         assert lone_lens(mask, crop, _landmarks(), visible) is None, case

@@ -64,8 +64,9 @@ class GlassesConfig:
     other_lens: float = 0.25
     """... while M_O covers the other lens less than this fraction of that share."""
     lens_contrast: float = 10.0
-    """... and what it covers is unlike the skin around it (median ΔE76, :func:`~deocclude.masks.occlusion.unlike_skin`):
-    a hand or a shadow over one eye is skin-coloured and stays occlusion."""
+    """... and what it covers is unlike the skin around it (median ΔE76,
+    :func:`~deocclude.masks.occlusion.unlike_skin`): a hand or a shadow over one eye is skin-coloured and stays
+    occlusion."""
     same_glass: float = 15.0
     """... and the other lens, pixel for mirrored pixel, has its colour (median ΔE76 below this): the same glass
     on both sides, which S saw on one side only."""
