@@ -18,7 +18,7 @@ import pytest
 from deocclude.face_batch import FaceBatch, tensor_to_images
 from deocclude.imageio import read_image
 from deocclude.inpaint import poisson
-from deocclude.inpaint.classical import prior_guidance
+from deocclude.inpaint.classical import prior_blend, prior_guidance
 from deocclude.inpaint.poisson import harmonic_fill, harmonic_fill_direct, poisson_target
 from deocclude.paths import REPO_DIR
 
@@ -121,7 +121,7 @@ def test_batch_of_several_faces_through_the_prior_fill(batch: FaceBatch) -> None
             out = tensor_to_images(make_fill("prior", true_colour=False)(faces))  # the blend, not its colour rule
         assert len(out) == len(batch.crops) >= 2
         for i, (crop, hole) in enumerate(zip(batch.crops, occlusion)):
-            exact = poisson_target(crop, _guidance(batch, i, hole), hole, solve=harmonic_fill_direct)
+            exact = prior_blend(crop, hole, batch.render[i], batch.region[i], solve=harmonic_fill_direct)
             _check(out[i], exact, crop, hole)
 
 
@@ -181,3 +181,27 @@ def test_the_preconditioner_is_symmetric_positive_definite(batch: FaceBatch, mon
         matrix[:, k] = poisson._v_cycle(levels, coarsest, unit)[cells[:, 0], cells[:, 1], 0]
     assert np.abs(matrix - matrix.T).max() < 1e-5 * np.abs(matrix).max()
     assert np.linalg.eigvalsh((matrix + matrix.T) / 2).min() > 0
+
+
+def test_inside_the_face_the_blend_takes_its_colours_from_the_visible_face_only() -> None:
+    """A hole over the lower face that runs off the face onto a dark collar: with ``face_boundary`` the fill
+    inside M_R keeps the skin's colour (the collar's does not bleed in), past M_R it still meets the
+    collar, and no pixel outside the hole changes."""
+    n = 128
+    skin, collar = np.array([200, 150, 120]), np.array([30, 30, 40])
+    yy, xx = np.mgrid[:n, :n]
+    region = (((yy - 56) / 52.0) ** 2 + ((xx - 64) / 44.0) ** 2 <= 1).astype(np.float32)
+    image = np.empty((n, n, 3), np.uint8)
+    image[:] = collar
+    image[region > 0] = skin
+    render = np.empty_like(image)
+    render[:] = skin  # I_R: a flat face, so the blend's colours come from the boundary alone
+    hole = ((yy >= 70) & (np.abs(xx - 64) <= 36)).astype(np.float32)  # from the cheeks to the crop's bottom
+    plain = prior_blend(image, hole, render, region, face_boundary=False)
+    faced = prior_blend(image, hole, render, region, face_boundary=True)
+    deep = (hole > 0) & (region > 0) & (yy <= 90)  # the face inside the hole, away from its outline
+    assert np.abs(faced[deep].astype(float) - skin).mean() < 6
+    assert np.abs(plain[deep].astype(float) - skin).mean() > 20  # the collar bled in
+    past = (hole > 0) & (region == 0) & (yy >= 120)
+    assert np.abs(faced[past].astype(float) - collar).mean() < np.abs(faced[past].astype(float) - skin).mean()
+    assert np.array_equal(faced[hole == 0], image[hole == 0])
