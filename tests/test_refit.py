@@ -145,3 +145,19 @@ def test_a_real_masked_face_the_mesh_refuses_is_found(data_root: Path, one_torch
     box = faces[0].detection.box
     eyes = _eyes(faces[0].landmarks)
     assert ((eyes >= box[:2]) & (eyes <= box[2:])).all()
+
+
+def test_a_canonical_crop_gets_r_s_landmarks_nearer_its_eyes_than_the_template() -> None:
+    """``run_aligned`` has no mesh: M_O's shape rules (glasses around the eyes) look around R's 468 points,
+    which on the bundled clean face lie nearer the mesh's eyes than the template's do."""
+    from deocclude.faces.align import canonical_template
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+
+    deoccluder = Deoccluder(DeoccluderConfig(fill="telea"))
+    face = deoccluder.run(read_image(EXAMPLES / "astronaut.jpg")).faces[0]
+    truth = _eyes(face.aligned.landmarks)  # the mesh's eyes on the crop
+    canonical = deoccluder.run_aligned([face.aligned.crop])[0]
+    template = _eyes(canonical_template(face.aligned.crop.shape[0]))
+    from_r = _eyes(canonical.aligned.landmarks)
+    assert np.linalg.norm(from_r - truth, axis=1).max() < 3.0
+    assert np.linalg.norm(from_r - truth, axis=1).mean() < np.linalg.norm(template - truth, axis=1).mean()

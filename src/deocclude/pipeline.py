@@ -15,6 +15,7 @@ original pixels and reports why.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass, field
@@ -510,6 +511,13 @@ class Deoccluder:
             _charge(faces, "reconstruct", (time.perf_counter() - start) * share)
             for i, face in enumerate(faces):
                 face.coefficients, face.render, face.face_region = coefficients[i], renders[i], regions[i]
+            # a canonical crop's landmarks are the template's, whose eyes miss the face's by a few px: M_O's shape
+            # rules (glasses found around the eyes, the brow line) look around R's own 468 points instead
+            canonical = [i for i, face in enumerate(faces) if face.landmarks_from == "canonical"]
+            if canonical:
+                marks = self._reconstructor.landmarks(coefficients[canonical], self.config.size).astype(np.float32)
+                for k, i in enumerate(canonical):
+                    faces[i].aligned = dataclasses.replace(faces[i].aligned, landmarks=marks[k])
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face)

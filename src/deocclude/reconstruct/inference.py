@@ -83,6 +83,16 @@ class Reconstructor:
         return Reconstruction(x, rendered.image.clamp(0, 1), rendered.mask)
 
     @torch.no_grad()
+    def landmarks(self, x: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
+        """(B, 468, 3) float64: the face model's vertices for coefficients ``x`` (B, 257) projected into an
+        N × N crop (``size``): u, v in pixels and the projection's depth. The face model has the mesh's
+        468-vertex topology, so these stand in for MediaPipe's landmarks where no mesh ran (a canonical
+        crop, a masked face the mesh refused: :mod:`deocclude.faces.refit`)."""
+        coefficients = torch.as_tensor(x, dtype=torch.float32).to(self.device)
+        with torch.autocast(self.device.type, enabled=False):
+            return self.face_model.landmarks(coefficients, size).cpu().numpy().astype(np.float64)
+
+    @torch.no_grad()
     def mesh(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Posed vertices (B, 468, 3) in camera space (X right, Y up, Z to the viewer), their
         albedo colours (B, 468, 3) in [0, 1] and the triangles (F, 3) of the face of x."""
