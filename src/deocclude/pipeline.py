@@ -45,6 +45,7 @@ from deocclude.masks.occlusion import (
     DEFAULT_HOLE_CONFIDENCE,
     DEFAULT_RIM_CONFIDENCE,
     shape_occlusion,
+    unlike_skin,
 )
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH
 from deocclude.timing import timed
@@ -591,8 +592,13 @@ class Deoccluder:
         thin = None
         if glasses is not None and keep:
             occluded &= ~glasses.whole
-        elif glasses is not None and glasses.clear:  # dark lenses: S finds them whole already (sunglasses
-            thin = glasses.frame  # protocol: adding their hull's rim only cost precision, 0.739 -> 0.623)
+        elif glasses is not None and glasses.clear:
+            thin = glasses.frame
+        elif glasses is not None:  # dark lenses: S finds them, often not their frame's bar, which stayed as a ghost
+            # and darkened the fill (LFW James Cameron); only the frame's pixels unlike the skin are added (all of
+            # the traced frame: sunglasses precision 0.819 -> 0.705; these: 0.767, L1 0.0733 -> 0.0714)
+            unlike = unlike_skin(aligned.crop, occluded | glasses.frame, visible)
+            thin = glasses.frame & (unlike >= self.config.edge_contrast)
         extend = None
         if self.config.extend:
             extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,
