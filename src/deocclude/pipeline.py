@@ -15,10 +15,9 @@ original pixels and reports why.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import cv2
@@ -45,7 +44,6 @@ from deocclude.masks.occlusion import (
     DEFAULT_HOLE_CONFIDENCE,
     DEFAULT_RIM_CONFIDENCE,
     shape_occlusion,
-    unlike_skin,
 )
 from deocclude.masks.outline import DEFAULT_OUTLINE_BAND, DEFAULT_RIM_DEPTH
 from deocclude.timing import timed
@@ -518,7 +516,7 @@ class Deoccluder:
             if canonical:
                 marks = self._reconstructor.landmarks(coefficients[canonical], self.config.size).astype(np.float32)
                 for k, i in enumerate(canonical):
-                    faces[i].aligned = dataclasses.replace(faces[i].aligned, landmarks=marks[k])
+                    faces[i].aligned = replace(faces[i].aligned, landmarks=marks[k])
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face)
@@ -592,13 +590,8 @@ class Deoccluder:
         thin = None
         if glasses is not None and keep:
             occluded &= ~glasses.whole
-        elif glasses is not None and glasses.clear:
-            thin = glasses.frame
-        elif glasses is not None:  # dark lenses: S finds them, often not their frame's bar, which stayed as a ghost
-            # and darkened the fill (LFW James Cameron); only the frame's pixels unlike the skin are added (all of
-            # the traced frame: sunglasses precision 0.819 -> 0.705; these: 0.767, L1 0.0733 -> 0.0714)
-            unlike = unlike_skin(aligned.crop, occluded | glasses.frame, visible)
-            thin = glasses.frame & (unlike >= self.config.edge_contrast)
+        elif glasses is not None:
+            thin = glasses.removed_frame(aligned.crop, occluded, visible, self.config.edge_contrast)
         extend = None
         if self.config.extend:
             extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,

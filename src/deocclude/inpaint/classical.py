@@ -70,7 +70,7 @@ def prior_blend(
         return blended
     inside, face = np.asarray(hole) > 0.5, np.asarray(render_mask) > 0.5
     free = inside | ~face
-    if not (inside & face).any() or free.all() or not (inside & ~face).any() and not _touches(inside, ~face):
+    if not (inside & face).any() or free.all() or not _touches(inside, ~face):
         return blended  # the hole lies within the face: its whole boundary is face already
     face_only = poisson_target(image, guide, free, solve)
     depth = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 3)

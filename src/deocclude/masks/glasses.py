@@ -80,6 +80,57 @@ class GlassesConfig:
 
 
 @dataclass(frozen=True)
+class EyeLine:
+    """The eyes on an aligned crop and every pixel's place relative to them, in eye distances (so 128 and 256
+    agree): ``u`` along the line from the right eye to the left, ``v`` across it (down positive)."""
+
+    right: np.ndarray
+    """(2,) float32 the right eye's centre (crop px), the mean of the mesh's right-eye points."""
+    left: np.ndarray
+    """(2,) float32 the left eye's centre."""
+    iod: float
+    """Distance between the two centres (px)."""
+    shape: tuple[int, int]
+    """(H, W) of the crop."""
+
+    @classmethod
+    def of(cls, landmarks: np.ndarray | None, shape: tuple[int, int]) -> EyeLine | None:
+        """From (468, 2+) mesh points in crop pixels; None without them or with the eyes under 4 px apart."""
+        if landmarks is None or len(landmarks) <= max(RIGHT_EYE + LEFT_EYE):
+            return None
+        points = np.asarray(landmarks, np.float32)[:, :2]
+        right, left = points[list(RIGHT_EYE)].mean(0), points[list(LEFT_EYE)].mean(0)
+        iod = float(np.linalg.norm(left - right))
+        return cls(right, left, iod, (int(shape[0]), int(shape[1]))) if iod >= 4 else None
+
+    @property
+    def _rotation(self) -> tuple[np.float64, np.float64]:
+        """(cos, sin) of the eye line's angle, as float64 scalars: u and v come out float64 (NumPy 2 promotes
+        the float32 pixel grid to them), which the thresholds on them were read off."""
+        axis = self.left - self.right
+        angle = float(np.arctan2(axis[1], axis[0]))
+        return np.cos(angle), np.sin(angle)
+
+    def axes(self, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(u, v), each (H, W) float64: every pixel's place from ``centre`` along and across the eye line."""
+        h, w = self.shape
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        cos, sin = self._rotation
+        dx, dy = xx - centre[0], yy - centre[1]
+        return (cos * dx + sin * dy) / self.iod, (-sin * dx + cos * dy) / self.iod
+
+    def point(self, centre: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) crop pixels of the places (``u``, ``v``) from ``centre``: the inverse of :meth:`axes`."""
+        cos, sin = self._rotation
+        return centre[0] + self.iod * (u * cos - v * sin), centre[1] + self.iod * (u * sin + v * cos)
+
+
+def lens_radius(u: np.ndarray, v: np.ndarray, config: GlassesConfig) -> np.ndarray:
+    """Each pixel's distance from the eye centre in units of the lens ellipse (1 = on it)."""
+    return np.sqrt((u / config.lens_half_width) ** 2 + (v / config.lens_half_height) ** 2)
+
+
+@dataclass(frozen=True)
 class Glasses:
     """A pair of glasses on the aligned crop: (H, W) bool maps."""
 
@@ -101,6 +152,21 @@ class Glasses:
     def whole(self) -> np.ndarray:
         """Frame and lenses: everything ``--keep-glasses`` keeps."""
         return self.frame | self.lenses
+
+    def removed_frame(self, image: np.ndarray, occluded: np.ndarray, visible: np.ndarray,
+                      min_contrast: float) -> np.ndarray:
+        """(H, W) bool: the frame pixels M_O takes (after its opening) when the pair is removed.
+
+        Clear lenses: the whole frame (S sees it only as thin lines the opening erases). Dark lenses: S finds
+        the lenses, often not the frame's bar, which stayed beside them as a ghost and darkened the fill
+        (LFW James Cameron), so the frame pixels whose colour is at least ``min_contrast`` (ΔE76) from the skin
+        beside them (:func:`~deocclude.masks.occlusion.unlike_skin`; ``image`` the (H, W, 3) crop, ``occluded``
+        and ``visible`` S's mask and P(visible)). All of the traced frame cost sunglasses precision 0.819 ->
+        0.705; these 0.767, L1 0.0733 -> 0.0714 (64 faces, blend).
+        """
+        if self.clear:
+            return self.frame
+        return self.frame & (unlike_skin(image, occluded | self.frame, visible) >= min_contrast)
 
     def untouchable(self, kept: bool, reach: int) -> np.ndarray | None:
         """(H, W) bool: what M_O, grown ``reach`` px past its core, must still leave alone, or None.
@@ -129,33 +195,19 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
     in the frame's own colour (:func:`_temples`): past M_R's outline S cannot tell them from the
     background.
     """
-    if landmarks is None or len(landmarks) <= max(RIGHT_EYE + LEFT_EYE):
+    line = EyeLine.of(landmarks, np.asarray(other).shape[:2])
+    if line is None:
         return None
-    points = np.asarray(landmarks, np.float32)[:, :2]
-    right, left = points[list(RIGHT_EYE)].mean(0), points[list(LEFT_EYE)].mean(0)
-    axis = left - right
-    iod = float(np.linalg.norm(axis))
-    if iod < 4:
-        return None
-    angle = float(np.arctan2(axis[1], axis[0]))
     # away from M_R's outline, where P(other) rises into the background and would join the frame to it
     margin = max(1, round(3 * other.shape[0] / 128))
     face = (np.asarray(region) > 0.5).astype(np.uint8)
     inner = np.asarray(cv2.erode(face, np.ones((2 * margin + 1,) * 2, np.uint8))) > 0
     candidate = (np.asarray(other) >= config.min_other) & inner
-    h, w = candidate.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    cos, sin = np.cos(angle), np.sin(angle)
-
-    def eye_frame(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        dx, dy = xx - centre[0], yy - centre[1]
-        return (cos * dx + sin * dy) / iod, (-sin * dx + cos * dy) / iod
-
     rims, coverage, hulls = np.zeros_like(candidate), [], []
     eyes, lens_zone = np.zeros_like(candidate), np.zeros_like(candidate)
-    for centre in (right, left):
-        u, v = eye_frame(centre)
-        radius = np.sqrt((u / config.lens_half_width) ** 2 + (v / config.lens_half_height) ** 2)
+    for centre in (line.right, line.left):
+        u, v = line.axes(centre)
+        radius = lens_radius(u, v, config)
         eyes |= radius <= config.ring[0]
         lens_zone |= radius < config.ring[1]
         band = (radius > config.ring[0]) & (radius < config.ring[1]) & candidate
@@ -166,7 +218,7 @@ def find_glasses(other: np.ndarray, region: np.ndarray, landmarks: np.ndarray | 
         coverage.append(float(min(above.mean(), below.mean())))
         rims |= band
         hulls.append(band)
-    u, v = eye_frame((right + left) / 2)  # from here on: between the eyes
+    u, v = line.axes((line.right + line.left) / 2)  # from here on: between the eyes
     bridge_zone = (np.abs(u) < config.bridge_half_width) & (v > -0.35) & (v < 0.1)
     bridge = bridge_zone & candidate
     if min(coverage) < config.min_suspect or not bridge.any():
@@ -252,24 +304,15 @@ def lone_lens(mask: np.ndarray, image: np.ndarray, landmarks: np.ndarray | None,
     (``same_glass``). Only M_O components lying around the eyes (``lens_zone_share``) are returned: the
     caller takes them out of M_O, so the pair is kept whole.
     """
-    if landmarks is None or len(landmarks) <= max(RIGHT_EYE + LEFT_EYE):
-        return None
     occluded = np.asarray(mask) > 0.5
-    points = np.asarray(landmarks, np.float64)[:, :2]
-    centres = (points[list(RIGHT_EYE)].mean(0), points[list(LEFT_EYE)].mean(0))
-    axis = centres[1] - centres[0]
-    iod = float(np.linalg.norm(axis))
-    if iod < 4 or not occluded.any():
+    line = EyeLine.of(landmarks, occluded.shape)
+    if line is None or not occluded.any():
         return None
-    along = axis / iod
-    across = np.array([-along[1], along[0]])
-    h, w = occluded.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    centres = (line.right, line.left)
     lenses, zones, coords = [], [], []
     for centre in centres:
-        u = ((xx - centre[0]) * along[0] + (yy - centre[1]) * along[1]) / iod
-        v = ((xx - centre[0]) * across[0] + (yy - centre[1]) * across[1]) / iod
-        radius = np.sqrt((u / config.lens_half_width) ** 2 + (v / config.lens_half_height) ** 2)
+        u, v = line.axes(centre)
+        radius = lens_radius(u, v, config)
         lenses.append(radius <= 1.0)
         zones.append(radius < config.ring[1])
         coords.append((u, v))
@@ -282,9 +325,9 @@ def lone_lens(mask: np.ndarray, image: np.ndarray, landmarks: np.ndarray | None,
         return None
     # each covered pixel's mirror image on the other lens: the same (u, v) with u reversed (towards the nose)
     u, v = coords[seen][0][on_lens], coords[seen][1][on_lens]
-    other = centres[1 - seen]
-    mx = np.rint(other[0] - u * iod * along[0] + v * iod * across[0] - 0.5).astype(np.int64)
-    my = np.rint(other[1] - u * iod * along[1] + v * iod * across[1] - 0.5).astype(np.int64)
+    x, y = line.point(centres[1 - seen], -u, v)
+    mx, my = np.rint(x - 0.5).astype(np.int64), np.rint(y - 0.5).astype(np.int64)
+    h, w = occluded.shape
     inside = (mx >= 0) & (mx < w) & (my >= 0) & (my < h)
     if inside.mean() < 0.5:
         return None
