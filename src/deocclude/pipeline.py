@@ -587,18 +587,20 @@ class Deoccluder:
         # of it leaves it in pieces); dark lenses are S's own occlusion (sunglasses: found whole by S)
         keep = glasses is not None and (self.config.keep_glasses or (glasses.clear and not glasses.traced))
         face.glasses = _glasses_verdict(glasses, keep) if self.config.glasses else None
-        thin = None
+        thin = late = None
         if glasses is not None and keep:
             occluded &= ~glasses.whole
-        elif glasses is not None:
-            thin = glasses.removed_frame(aligned.crop, occluded, visible, self.config.edge_contrast)
+        elif glasses is not None and glasses.clear:  # before the opening's erasing and the extension's temples
+            thin = glasses.frame
+        elif glasses is not None:  # dark lenses: the frame's bar after the extension, which it would stop
+            late = glasses.removed_frame(aligned.crop, occluded, visible, self.config.edge_contrast)
         extend = None
         if self.config.extend:
             extend = functools.partial(_extend_past_face, aligned=aligned, region=region, visible=visible,
                                        threshold=self.config.mask_threshold)
         mask = shape_occlusion(occluded, region, aligned.valid, self.config.outline_band, self.config.dilate, extend,
                                self.config.rim_depth, visible, self.config.hole_confidence, self.config.rim_confidence,
-                               aligned.crop, self.config.edge_grow, self.config.edge_contrast, thin)
+                               aligned.crop, self.config.edge_grow, self.config.edge_contrast, thin, late)
         untouchable = None if glasses is None else glasses.untouchable(keep, self.config.dilate + self.config.edge_grow)
         if glasses is None and self.config.glasses:  # one lens of a pair S saw on one side only: kept whole
             untouchable = lone_lens(mask, aligned.crop, aligned.landmarks, visible)

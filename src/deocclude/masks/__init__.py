@@ -1,14 +1,11 @@
 """Mask operations on the aligned crop beyond S and R (occlusion-mask extension)."""
 
-DEFAULT_DILATE = 1
+DEFAULT_DILATE = 2
 """Crop pixels M_O is grown by in every direction (at N = 128), before the edge growth
 (masks/occlusion.py: ``grow_over_edges``, 2 px more over pixels unlike the skin beside them).
-Session 10: 2 → 1 px once the fill took its colours from the visible face only (inpaint/classical.py:
-``face_boundary``); a rim pixel of skin no longer stands between the fill and an occluder's leftover edge.
-64 faces, blend, 2 → 1: sunglasses L1 0.0732 → 0.0733, ring L1 0.0205 → 0.0179, ArcFace 0.725 → 0.738,
-M_O precision 0.740 → 0.819 at recall 0.992 → 0.988; mixed L1 0.0680 → 0.0678, precision 0.652 → 0.700
-(whole occluder 0.814 → 0.866); face masks L1 0.0714 → 0.0711, ArcFace 0.597 → 0.602, precision 0.761 → 0.791;
-eyeglasses L1 0.1388 → 0.1384; real masks by eye the same (``benchmarks/real_masks.py`` grids side by side).
+Session 10 tried 1 px (64 faces: sunglasses M_O precision 0.740 → 0.819, every L1 the same or better)
+and went back: at photo resolution a dashed outline of the bundled example's glasses stayed (their
+anti-aliased edge), which the protocols' ring L1 did not show.
 Until session 9 this was a plain 4 px disk: an occluder's anti-aliased edge and shadow lie
 just outside what S calls occluded, and the Poisson-blended fill takes its colours from the
 hole's rim, so a plain 2 px rim leaves lines (a real face mask's top edge across the cheeks).

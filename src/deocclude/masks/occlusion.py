@@ -135,7 +135,7 @@ def shape_occlusion(occluded: np.ndarray, region: np.ndarray, valid: np.ndarray,
                     hole_confidence: float = DEFAULT_HOLE_CONFIDENCE,
                     rim_confidence: float = DEFAULT_RIM_CONFIDENCE, image: np.ndarray | None = None,
                     edge_grow: int = DEFAULT_EDGE_GROW, edge_contrast: float = DEFAULT_EDGE_CONTRAST,
-                    thin: np.ndarray | None = None) -> np.ndarray:
+                    thin: np.ndarray | None = None, late: np.ndarray | None = None) -> np.ndarray:
     """(H, W) float32 M_O (1 = occluded) from a raw occlusion map (H, W, truthy = occluded).
 
     In order: a 3×3 opening (the one-pixel rim where S and the face surface disagree along
@@ -147,7 +147,10 @@ def shape_occlusion(occluded: np.ndarray, region: np.ndarray, valid: np.ndarray,
     less than ``rim_confidence`` sure are visible face, see :func:`grow_over_unsure`), up to
     ``edge_grow`` px more over pixels unlike the skin beside them (:func:`grow_over_edges`, needs the
     crop ``image`` (H, W, 3) uint8 and ``visible``), :func:`fill_unsure_holes` when S's ``visible``
-    probability (H, W) is given, and never outside the real photo (``valid``).
+    probability (H, W) is given, and never outside the real photo (``valid``). ``late`` (H, W) is added
+    after ``extend`` and grown with the rest: occluder pixels known by their shape that the extension must
+    not see (a dark pair's frame bar: inside M_R the extension counts it as rim, its black as background,
+    and the temples past M_R then stopped growing; the bundled sunglasses example).
     """
     opened = cv2.morphologyEx((np.asarray(occluded) > 0.5).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     mask = np.asarray(opened, np.uint8)
@@ -157,6 +160,8 @@ def shape_occlusion(occluded: np.ndarray, region: np.ndarray, valid: np.ndarray,
     mask = drop_outline_rim(mask, region, outline_band)
     if extend is not None and mask.any():
         mask = extend(mask).astype(np.uint8)
+    if late is not None:
+        mask = mask | (np.asarray(late) > 0).astype(np.uint8)
     if dilate and mask.any():
         mask = grow_over_unsure(mask, dilate, visible, rim_confidence)
     if edge_grow and image is not None and visible is not None and mask.any():
