@@ -29,10 +29,9 @@ from deocclude.faces.align import AlignedFace, crop_footprint, invert_affine, si
 class PasteConfig:
     feather: float = 2.0
     """Width of the fade-in inside the mask, in crop pixels (converted to photo pixels by the
-    face's scale): about M_O's grown rim (``deocclude.masks.DEFAULT_DILATE``, 1 px since session 10,
-    plus up to 2 px of edge growth). At 4 (the old dilation) the fade spanned the whole width of a
-    glasses frame's band in M_O, and the removed frame stayed as a half-blended ghost; 1 and 2 look
-    alike on real photos (wild img24 / img25, RMFD, LFW sunglasses side by side)."""
+    face's scale): M_O's dilation (``deocclude.masks.DEFAULT_DILATE``), so the fade covers only the
+    grown rim. At 4 (the old dilation) the fade spanned the whole width of a
+    glasses frame's band in M_O, and the removed frame stayed as a half-blended ghost."""
     detail_threshold: float = 12.0
     """Change (0–255 scale) of the crop above which the photo's fine detail is dropped."""
 
