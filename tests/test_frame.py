@@ -1,10 +1,16 @@
-"""masks/frame.py: M_O goes on past the crop's edge along the occluder, and nowhere else."""
+"""masks/frame.py: M_O goes on past the crop's edge, and beside and under the jaw, along the occluder, and
+nowhere else."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from deocclude.masks.frame import fill_past_crop, grow_past_crop
+import cv2
+import numpy as np
+import pytest
+
+from deocclude.faces.landmarks import NOSE_TIP
+from deocclude.masks.frame import BandConfig, fill_past_crop, grow_past_crop, lower_face_band, lower_face_covered
 
 N, OFFSET = 128, 32
 M = N + 2 * OFFSET
@@ -52,3 +58,83 @@ def test_the_fill_changes_only_the_frame_mask_and_keeps_the_restored_crop() -> N
     blue = np.array([150, 190, 220])
     band = edited[OFFSET + N + 5:OFFSET + N + 25, OFFSET + 40:OFFSET + N - 40].reshape(-1, 3)
     assert np.abs(band.astype(int) - blue).sum(axis=1).min() > 40  # no mask colour left under the jaw
+
+
+def _masked_face() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A white mask on a face against a light wall, its band running 10 px on past M_R under the jaw, a dark
+    shirt below: (frame, inner M_O, M_R, P(visible face), landmarks, the band's true pixels in the frame)."""
+    frame = np.full((M, M, 3), (205, 205, 200), np.uint8)  # a light wall, close to the mask's white
+    frame[OFFSET + N + 8:] = (40, 40, 60)  # the shirt
+    region = np.zeros((N, N), np.uint8)
+    cv2.ellipse(region, (64, 60), (44, 56), 0, 0, 360, 1, -1)
+    outer = np.zeros((N, N), np.uint8)
+    cv2.ellipse(outer, (64, 60), (50, 66), 0, 0, 360, 1, -1)
+    rows = np.arange(N)[:, None]
+    mask_px = (outer > 0) & (rows >= 70)  # the mask: the lower face and a band past M_R's outline
+    crop = frame[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+    crop[region > 0] = (200, 150, 130)  # skin
+    crop[mask_px] = (240, 240, 245)
+    inner = ((region > 0) & (rows >= 70)).astype(np.float32)  # M_O: the mask inside M_R
+    visible = ((region > 0) & (rows < 70)).astype(np.float32)
+    landmarks = np.zeros((468, 2), np.float32)
+    landmarks[NOSE_TIP] = (64, 66)
+    band = np.zeros((M, M), bool)
+    band[OFFSET:OFFSET + N, OFFSET:OFFSET + N] = mask_px & (region == 0)
+    return frame, inner, region.astype(np.float32), visible, landmarks, band
+
+
+def test_the_band_beside_and_under_the_jaw_goes_where_colours_alone_cannot_tell_it_from_the_wall() -> None:
+    frame, inner, region, visible, landmarks, band = _masked_face()
+    added = lower_face_band(frame, np.ones((M, M), np.float32), inner, region, visible, OFFSET, landmarks, dilate=0)
+    assert added.shape == (M, M) and added.dtype == np.float32
+    assert added[band].mean() > 0.9  # the band is found
+    wall = ~band
+    wall[OFFSET:OFFSET + N, OFFSET:OFFSET + N] &= region == 0
+    assert added[wall].sum() < 0.05 * band.sum()  # the wall and the shirt stay
+    placed = np.zeros((M, M), bool)
+    placed[OFFSET:OFFSET + N, OFFSET:OFFSET + N] = inner > 0.5
+    assert added[placed].sum() == 0  # only what M_O lacks
+
+
+def test_no_band_unless_the_occlusion_covers_most_of_the_lower_face_and_never_off_the_photo() -> None:
+    frame, inner, region, visible, landmarks, _ = _masked_face()
+    ones = np.ones((M, M), np.float32)
+    assert lower_face_covered(inner, region, landmarks)
+    glasses = np.zeros_like(inner)
+    glasses[40:55, 25:103] = region[40:55, 25:103]  # an occlusion across the eyes only
+    assert not lower_face_covered(glasses, region, landmarks)
+    assert lower_face_band(frame, ones, glasses, region, visible, OFFSET, landmarks, 2).sum() == 0
+    strict = BandConfig(min_lower=1.01)
+    assert lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 2, strict).sum() == 0
+    assert lower_face_band(frame, np.zeros((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 2).sum() == 0
+
+
+def test_the_fill_replaces_the_band_inside_the_crop_with_the_colours_around_it() -> None:
+    frame, inner, region, visible, landmarks, band = _masked_face()
+    added = lower_face_band(frame, np.ones((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 2)
+    restored = frame[OFFSET:OFFSET + N, OFFSET:OFFSET + N].copy()
+    restored[inner > 0.5] = (200, 150, 130)  # the restored face
+    edited, mask = fill_past_crop(frame, restored, inner, added, OFFSET)
+    changed = np.abs(edited.astype(int) - frame.astype(int)).max(axis=2) > 0
+    assert not (changed & (mask < 0.5)).any()  # nothing outside the mask changes
+    white = np.array([240, 240, 245])
+    assert (np.abs(edited[band].astype(int) - white).sum(axis=1) < 30).mean() < 0.05  # the band is gone
+
+
+def test_a_real_light_blue_mask_keeps_no_band_under_the_chin(data_root: Path) -> None:
+    """RMFD ``0000_000``: the light-blue band under the chin stayed beside the written mask (183 mask-coloured
+    pixels within 10 px of it before the band was looked for, 7 after)."""
+    from deocclude.imageio import read_image
+    from deocclude.pipeline import Deoccluder
+
+    path = data_root / "real_occluded" / "rmfd" / "images" / "0000_000.jpg"
+    if not path.is_file():
+        pytest.skip(f"RMFD photos not found at {path.parent}")
+    photo = read_image(path)
+    result = Deoccluder().run(photo)
+    assert [face.status for face in result.faces] == ["ok"]
+    written = result.occlusion_mask() > 0
+    near = cv2.dilate(written.astype(np.uint8), np.ones((21, 21), np.uint8)) > 0
+    lab = cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(int)
+    light_blue = (lab[..., 2] < 122) & (lab[..., 0] > 90)
+    assert (light_blue & near & ~written).sum() < 40

@@ -36,7 +36,7 @@ from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
-from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop
+from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop, lower_face_band, lower_face_covered
 from deocclude.masks.glasses import Glasses, find_glasses, lone_lens
 from deocclude.masks.occlusion import (
     DEFAULT_EDGE_CONTRAST,
@@ -203,9 +203,10 @@ class FaceResult:
     """What happened to the face's glasses (masks/glasses.py): ``none found``, ``removed whole``, ``kept whole``
     (``keep_glasses``), ``kept whole: frame not traced all around`` or ``kept whole: one lens seen``
     (:func:`~deocclude.masks.glasses.lone_lens`); None when not looked for."""
-    reaches_crop_edge: bool = False
-    """S's M_O touches the crop's bottom or side edge (``past_crop``): at paste-back, when the photo is at
-    hand, the working frame is warped and the occlusion continued into it."""
+    continues_in_frame: bool = False
+    """S's M_O touches the crop's bottom or side edge, or covers most of the lower face (``past_crop``): at
+    paste-back, when the photo is at hand, the working frame is warped and the occlusion continued into it
+    (masks/frame.py: past the crop; a face mask's band beside and under the jaw)."""
     frame: AlignedFace | None = None
     """The working frame around the crop, its crop at ``frame_offset``; None unless M_O went on past the crop."""
     frame_offset: int = 0
@@ -360,7 +361,7 @@ class Deoccluder:
         output, pastes = photo.copy(), []  # one copy, pasted into face by face: never two full-size copies
         for face in faces:
             if face.restored is not None and face.occlusion_mask is not None and face.status == "ok":
-                if face.reaches_crop_edge and face.frame_mask is None:
+                if face.continues_in_frame and face.frame_mask is None:
                     with timed(face.timings, "fill"):
                         self._continue_past_crop(photo, face)
                 with timed(face.timings, "paste"):
@@ -451,7 +452,7 @@ class Deoccluder:
             raise DeoccludeError(f"{len(masks)} masks for {len(faces)} faces")
         self.find_occlusions(faces)
         for face, mask in zip(faces, masks):
-            face.reaches_crop_edge, face.frame = False, None
+            face.continues_in_frame, face.frame = False, None
             face.frame_restored = face.frame_mask = None
             face.restored = face.aligned.crop
             face.occlusion_mask = ((np.asarray(mask) > 0.5) & (face.aligned.valid > 0.5)).astype(np.float32)
@@ -520,8 +521,9 @@ class Deoccluder:
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face)
-            face.reaches_crop_edge = self.config.extend and self.config.past_crop and bool(crop_exits(
+            face.continues_in_frame = self.config.extend and self.config.past_crop and (bool(crop_exits(
                 face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size)).any())
+                or lower_face_covered(face.occlusion_mask, face.face_region, face.aligned.landmarks))
             face.status = self._gate(face)
             face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
         return face_batch(faces, self.device, crops=crops, renders=renders, coefficients=coefficients)
@@ -541,12 +543,15 @@ class Deoccluder:
             faces[i].method += f" + {name}"
 
     def _continue_past_crop(self, photo: np.ndarray, face: FaceResult) -> None:
-        """M_O's continuation past the crop's edge in the working frame, filled (masks/frame.py); nothing
-        when the colours do not carry it on."""
-        assert face.occlusion_mask is not None and face.restored is not None
+        """M_O's continuation in the working frame, filled (masks/frame.py): past the crop's edge, and a lower
+        face's band beside and under the jaw; nothing when neither goes on."""
+        assert face.occlusion_mask is not None and face.restored is not None and face.face_mask is not None
         face.frame, face.frame_offset = working_frame(photo, face.aligned)
         outer = grow_past_crop(face.frame.crop, face.frame.valid, face.occlusion_mask, face.frame_offset,
                                brow_line(face.aligned.landmarks, self.config.size), self.config.dilate)
+        outer = np.maximum(outer, lower_face_band(face.frame.crop, face.frame.valid, face.occlusion_mask,
+                                                  face.face_region, face.face_mask, face.frame_offset,
+                                                  face.aligned.landmarks, self.config.dilate))
         if outer.any():
             face.frame_restored, face.frame_mask = fill_past_crop(face.frame.crop, face.restored,
                                                                   face.occlusion_mask, outer, face.frame_offset)

@@ -21,6 +21,17 @@ How (lengths as fractions of N, so 128 and 256 agree):
 
 Nothing is added when M_O does not reach the crop's edge (almost every clean face, since
 masks/outline.py drops shallow rims there).
+
+**The band beside and under the jaw** (:func:`lower_face_band`). The colour model above, and
+masks/extend.py's inside the crop, compare the occluder's colours with everything else around it: a
+white mask against a white wall, or the shadowed band of a light-blue mask under the chin, scores about
+as likely background as occluder, and a strip of the mask stayed under the restored chin on 10 of
+RMFD's 35 sample faces (``benchmarks/real_masks.py``). Where M_O covers most of the lower face,
+OpenCV's GrabCut (colour models *and* the edges between them, seeded by M_O and the visible face)
+decides, in the frame, which pixels outside M_R and below the nose belong with the occluder, no farther
+than ``max_distance`` from M_R: the band under the chin follows its own edge, not a colour threshold.
+:func:`fill_past_crop` then fills crop pixels too (the band inside the crop), with a harmonic fill
+whose colours come from all around the hole; Telea carried the bright end of a band along it.
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deocclude.faces.landmarks import NOSE_TIP
+from deocclude.inpaint.poisson import harmonic_fill
 from deocclude.masks.extend import _connected_to, _likelihood_ratio
 from deocclude.masks.occlusion import enclosed_holes
 
@@ -52,6 +65,80 @@ class FrameConfig:
     """Foreground / background colour likelihood ratio a candidate needs (as masks/extend.py)."""
     bins: int = 16
     """Histogram bins per Lab channel."""
+
+
+@dataclass(frozen=True)
+class BandConfig:
+    """When and how far :func:`lower_face_band` adds a lower-face occluder's band (lengths as fractions of N)."""
+
+    min_lower: float = 0.5
+    """Share of M_R below the nose tip that M_O must cover: a face mask, a scarf, a hand over the mouth. Clean
+    faces, glasses and hair never reach it, so for them nothing runs."""
+    max_distance: float = 0.12
+    """Farthest an added pixel may lie from M_R. The bands under RMFD's chins reach about 0.1 N past it; at
+    0.25 N a black mask took the top of a black turtleneck and the bundled mask example a dark collar."""
+    core_erode: float = 0.03
+    """M_O eroded by this much is sure occluder (GrabCut's fixed foreground); its rim stays probable."""
+    iterations: int = 5
+    """GrabCut's rounds of re-estimating its colour models."""
+
+
+def lower_face_covered(inner_mask: np.ndarray, region: np.ndarray, landmarks: np.ndarray,
+                       config: BandConfig = BandConfig()) -> bool:
+    """Whether M_O (N, N) covers at least ``min_lower`` of M_R (``region``) below the nose tip (``landmarks``:
+    the crop's 468 points)."""
+    n = inner_mask.shape[0]
+    rows = np.arange(n)[:, None] + 0.5
+    lower = (np.asarray(region) > 0.5) & (rows > float(landmarks[NOSE_TIP, 1]))
+    covered = lower & (np.asarray(inner_mask) > 0.5)
+    return bool(lower.any()) and float(covered.sum()) >= config.min_lower * float(lower.sum())
+
+
+def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray, region: np.ndarray,
+                    visible: np.ndarray, offset: int, landmarks: np.ndarray, dilate: int,
+                    config: BandConfig = BandConfig()) -> np.ndarray:
+    """(M, M) float32, 1 = occluded: where a lower-face occluder goes on past M_R, beside and under the jaw
+    (module docstring); 0 on the crop's M_O, which it adds to.
+
+    ``frame`` (M, M, 3) uint8 and ``valid`` (M, M) are the working frame; ``inner_mask`` (M_O), ``region``
+    (M_R), ``visible`` (P(visible face)) and ``landmarks`` (468, 2+) are the N×N crop's, which sits at
+    ``offset``. GrabCut's pixels count only outside M_O and M_R, below the nose tip, within ``max_distance``
+    of M_R and connected to M_O; they are grown by ``dilate`` px (M_O's own rim) and kept on the real photo.
+    All 0 unless :func:`lower_face_covered`.
+    """
+    m, n = frame.shape[0], inner_mask.shape[0]
+    added = np.zeros((m, m), np.float32)
+    if not lower_face_covered(inner_mask, region, landmarks, config):
+        return added
+
+    def placed(crop_mask: np.ndarray) -> np.ndarray:
+        out = np.zeros((m, m), bool)
+        out[offset:offset + n, offset:offset + n] = crop_mask
+        return out
+
+    occluded, surface = placed(np.asarray(inner_mask) > 0.5), placed(np.asarray(region) > 0.5)
+    face = placed(np.asarray(visible) >= 0.5) & surface & ~occluded
+    rows = np.arange(m)[:, None] + 0.5
+    zone = ((rows > offset + float(landmarks[NOSE_TIP, 1])) & (np.asarray(valid) > 0.5) & ~surface
+            & (cv2.distanceTransform((~surface).astype(np.uint8), cv2.DIST_L2, 5) <= config.max_distance * n))
+    k = 2 * max(1, int(round(config.core_erode * n))) + 1
+    core = cv2.erode((occluded & surface).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    labels = np.full((m, m), cv2.GC_BGD, np.uint8)
+    labels[zone] = cv2.GC_PR_BGD
+    labels[occluded] = cv2.GC_PR_FGD
+    labels[core] = cv2.GC_FGD
+    labels[face] = cv2.GC_BGD
+    if not core.any() or not zone.any():
+        return added
+    background_model, foreground_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(np.ascontiguousarray(frame[..., ::-1]), labels, (0, 0, m, m), background_model, foreground_model,
+                config.iterations, cv2.GC_INIT_WITH_MASK)  # OpenCV's image order is BGR
+    taken = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)) & zone & ~occluded
+    band = _connected_to(taken, cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    if dilate and band.any():
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1,) * 2)
+        band = cv2.dilate(band.astype(np.uint8), disk) > 0
+    return (band & ~occluded & (np.asarray(valid) > 0.5)).astype(np.float32)
 
 
 def crop_exits(inner_mask: np.ndarray, valid: np.ndarray, brow_row: float) -> np.ndarray:
@@ -118,17 +205,20 @@ def grow_past_crop(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray,
 
 
 def fill_past_crop(frame: np.ndarray, restored: np.ndarray, inner_mask: np.ndarray, outer_mask: np.ndarray,
-                   offset: int, radius: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """(the frame with the restored crop in place and ``outer_mask`` Telea-filled, the frame's whole mask).
+                   offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the frame with the restored crop in place and ``outer_mask`` filled, the frame's whole mask).
 
-    Both M×M; the mask is 1 where the paste may replace pixels (M_O placed in the frame plus the
-    continuation), so the written ``_occlusion.png`` stays exactly where pixels changed.
+    Both M×M. ``outer_mask`` is what the occlusion adds in the frame: past the crop, and (a lower face's band,
+    :func:`lower_face_band`) inside it, outside the crop's M_O. Its fill is harmonic (colours from all around
+    the hole: under a chin, the restored chin above and the neck or collar below). The mask is 1 where the
+    paste may replace pixels (M_O placed in the frame plus ``outer_mask``), so the written ``_occlusion.png``
+    stays exactly where pixels changed.
     """
     n = restored.shape[0]
     edited = np.array(frame, dtype=np.uint8, copy=True)
     edited[offset:offset + n, offset:offset + n] = restored
-    holes = (np.asarray(outer_mask) > 0.5).astype(np.uint8)
-    filled = np.asarray(cv2.inpaint(edited, holes, radius, cv2.INPAINT_TELEA), np.uint8)
+    holes = np.asarray(outer_mask) > 0.5
+    filled = np.clip(np.rint(harmonic_fill(edited.astype(np.float32), holes)), 0, 255).astype(np.uint8)
     mask = np.asarray(outer_mask, np.float32).copy()
     mask[offset:offset + n, offset:offset + n] = np.maximum(mask[offset:offset + n, offset:offset + n],
                                                             np.asarray(inner_mask, np.float32))
