@@ -89,7 +89,7 @@ def test_a_new_fill_is_one_registration_and_the_pipeline_uses_it() -> None:
         assert "grey-test" in fill_choices()
         deoccluder = Deoccluder(DeoccluderConfig(fill="grey-test"))
         face = deoccluder.run(read_image(REPO_DIR / "examples" / "astronaut_sunglasses.jpg")).faces[0]
-        assert "+ mid grey" in face.method  # then "+ Telea past the crop" where M_O reaches the crop's edge
+        assert "+ mid grey" in face.method  # then "+ harmonic fill past the crop" where M_O goes on past the crop
         inside = face.occlusion_mask > 0.5
         assert np.abs(face.restored[inside].astype(int) - 128).max() <= 1
     finally:

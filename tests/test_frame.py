@@ -61,26 +61,27 @@ def test_the_fill_changes_only_the_frame_mask_and_keeps_the_restored_crop() -> N
 
 
 def _masked_face() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A white mask on a face against a light wall, its band running 10 px on past M_R under the jaw, a dark
-    shirt below: (frame, inner M_O, M_R, P(visible face), landmarks, the band's true pixels in the frame)."""
+    """A white mask on a face against a light wall, its band running 6-10 px on past M_R beside and under the
+    jaw and past the crop's bottom, a dark shirt below: (frame, inner M_O, M_R, P(visible face), landmarks, the
+    band's true pixels in the frame)."""
     frame = np.full((M, M, 3), (205, 205, 200), np.uint8)  # a light wall, close to the mask's white
     frame[OFFSET + N + 8:] = (40, 40, 60)  # the shirt
     region = np.zeros((N, N), np.uint8)
-    cv2.ellipse(region, (64, 60), (44, 56), 0, 0, 360, 1, -1)
-    outer = np.zeros((N, N), np.uint8)
-    cv2.ellipse(outer, (64, 60), (50, 66), 0, 0, 360, 1, -1)
-    rows = np.arange(N)[:, None]
-    mask_px = (outer > 0) & (rows >= 70)  # the mask: the lower face and a band past M_R's outline
+    cv2.ellipse(region, (64, 64), (44, 56), 0, 0, 360, 1, -1)
+    outer = np.zeros((M, M), np.uint8)
+    cv2.ellipse(outer, (OFFSET + 64, OFFSET + 64), (50, 66), 0, 0, 360, 1, -1)
+    rows = np.arange(M)[:, None]
+    mask_px = (outer > 0) & (rows >= OFFSET + 74)  # the mask: the lower face and a band past M_R's outline
     crop = frame[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
     crop[region > 0] = (200, 150, 130)  # skin
-    crop[mask_px] = (240, 240, 245)
-    inner = ((region > 0) & (rows >= 70)).astype(np.float32)  # M_O: the mask inside M_R
-    visible = ((region > 0) & (rows < 70)).astype(np.float32)
+    frame[mask_px] = (240, 240, 245)
+    inner = ((region > 0) & (np.arange(N)[:, None] >= 74)).astype(np.float32)  # M_O: the mask inside M_R
+    visible = ((region > 0) & (np.arange(N)[:, None] < 74)).astype(np.float32)
     landmarks = np.zeros((468, 2), np.float32)
-    landmarks[NOSE_TIP] = (64, 66)
-    band = np.zeros((M, M), bool)
-    band[OFFSET:OFFSET + N, OFFSET:OFFSET + N] = mask_px & (region == 0)
-    return frame, inner, region.astype(np.float32), visible, landmarks, band
+    landmarks[NOSE_TIP] = (64, 70)
+    placed_region = np.zeros((M, M), bool)
+    placed_region[OFFSET:OFFSET + N, OFFSET:OFFSET + N] = region > 0
+    return frame, inner, region.astype(np.float32), visible, landmarks, mask_px & ~placed_region
 
 
 def test_the_band_beside_and_under_the_jaw_goes_where_colours_alone_cannot_tell_it_from_the_wall() -> None:
@@ -109,11 +110,15 @@ def test_no_band_unless_the_occlusion_covers_most_of_the_lower_face_and_never_of
     assert lower_face_band(frame, np.zeros((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 2).sum() == 0
 
 
-def test_the_fill_replaces_the_band_inside_the_crop_with_the_colours_around_it() -> None:
+def test_the_band_past_the_crop_is_filled_from_around_it_and_nothing_else_changes() -> None:
     frame, inner, region, visible, landmarks, band = _masked_face()
     added = lower_face_band(frame, np.ones((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 2)
-    restored = frame[OFFSET:OFFSET + N, OFFSET:OFFSET + N].copy()
-    restored[inner > 0.5] = (200, 150, 130)  # the restored face
+    crop = (slice(OFFSET, OFFSET + N),) * 2
+    assert added[crop].any() and added[OFFSET + N:].any()  # the band lies inside the crop and past it
+    inner = np.maximum(inner, added[crop])  # what the pipeline does: its part inside the crop joins M_O
+    added[crop] = 0.0
+    restored = frame[crop].copy()
+    restored[inner > 0.5] = (200, 150, 130)  # the crop's fill: skin
     edited, mask = fill_past_crop(frame, restored, inner, added, OFFSET)
     changed = np.abs(edited.astype(int) - frame.astype(int)).max(axis=2) > 0
     assert not (changed & (mask < 0.5)).any()  # nothing outside the mask changes
@@ -122,19 +127,39 @@ def test_the_fill_replaces_the_band_inside_the_crop_with_the_colours_around_it()
 
 
 def test_a_real_light_blue_mask_keeps_no_band_under_the_chin(data_root: Path) -> None:
-    """RMFD ``0000_000``: the light-blue band under the chin stayed beside the written mask (183 mask-coloured
-    pixels within 10 px of it before the band was looked for, 7 after)."""
+    """RMFD ``0000_000``: a light-blue band stayed under the chin, beside the written mask and (the fill took the
+    band's colour) inside it: 271 light-blue pixels within 10 px of the written mask before the band was looked
+    for, 10 after."""
     from deocclude.imageio import read_image
     from deocclude.pipeline import Deoccluder
 
     path = data_root / "real_occluded" / "rmfd" / "images" / "0000_000.jpg"
     if not path.is_file():
         pytest.skip(f"RMFD photos not found at {path.parent}")
-    photo = read_image(path)
-    result = Deoccluder().run(photo)
+    result = Deoccluder().run(read_image(path))
     assert [face.status for face in result.faces] == ["ok"]
-    written = result.occlusion_mask() > 0
-    near = cv2.dilate(written.astype(np.uint8), np.ones((21, 21), np.uint8)) > 0
-    lab = cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(int)
+    near = cv2.dilate((result.occlusion_mask() > 0).astype(np.uint8), np.ones((21, 21), np.uint8)) > 0
+    lab = cv2.cvtColor(result.photo, cv2.COLOR_RGB2LAB).astype(int)
     light_blue = (lab[..., 2] < 122) & (lab[..., 0] > 90)
-    assert (light_blue & near & ~written).sum() < 40
+    assert (light_blue & near).sum() < 40
+
+
+def test_the_band_does_not_depend_on_what_ran_before(data_root: Path) -> None:
+    """GrabCut's k-means draws from OpenCV's global RNG: on RMFD ``0016_005`` the band moved by 2 px with the state
+    it was left in (``--batch-size`` 1 and 3 wrote different photos) until the seed was fixed."""
+    from deocclude.imageio import read_image
+    from deocclude.pipeline import Deoccluder
+
+    path = data_root / "real_occluded" / "rmfd" / "images" / "0016_005.jpg"
+    if not path.is_file():
+        pytest.skip(f"RMFD photos not found at {path.parent}")
+    deoccluder = Deoccluder()
+    face = deoccluder.find_faces(read_image(path))[0]
+    deoccluder.find_occlusions([face])
+    assert face.frame is not None and face.occlusion_mask is not None and face.face_mask is not None
+    bands = []
+    for seed in (1, 2, 3):
+        cv2.setRNGSeed(seed)
+        bands.append(lower_face_band(face.frame.crop, face.frame.valid, face.occlusion_mask, face.face_region,
+                                     face.face_mask, face.frame_offset, face.aligned.landmarks, 2))
+    assert bands[0].any() and all(np.array_equal(bands[0], band) for band in bands[1:])

@@ -36,7 +36,7 @@ from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
-from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop, lower_face_band, lower_face_covered
+from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop, lower_face_band
 from deocclude.masks.glasses import Glasses, find_glasses, lone_lens
 from deocclude.masks.occlusion import (
     DEFAULT_EDGE_CONTRAST,
@@ -204,12 +204,15 @@ class FaceResult:
     (``keep_glasses``), ``kept whole: frame not traced all around`` or ``kept whole: one lens seen``
     (:func:`~deocclude.masks.glasses.lone_lens`); None when not looked for."""
     continues_in_frame: bool = False
-    """S's M_O touches the crop's bottom or side edge, or covers most of the lower face (``past_crop``): at
-    paste-back, when the photo is at hand, the working frame is warped and the occlusion continued into it
-    (masks/frame.py: past the crop; a face mask's band beside and under the jaw)."""
+    """M_O goes on past the crop (``past_crop``): it touches the crop's bottom or side edge, or a lower face's band
+    reaches past it (``frame_band``). At paste-back the occlusion is continued into the working frame and filled."""
     frame: AlignedFace | None = None
-    """The working frame around the crop, its crop at ``frame_offset``; None unless M_O went on past the crop."""
+    """The working frame around the crop (masks/frame.py), its crop at ``frame_offset``: warped when a photo's face is
+    found (``past_crop``), so M_O can look past M_R and the crop; None for aligned crops."""
     frame_offset: int = 0
+    frame_band: np.ndarray | None = None
+    """(M, M) float32: the part of a lower face's band (:func:`~deocclude.masks.frame.lower_face_band`) that lies
+    past the crop, added to the continuation at paste-back (its part inside the crop is in ``occlusion_mask``)."""
     frame_restored: np.ndarray | None = None
     """The frame with the restored crop and the continuation past it filled; None when M_O stopped inside."""
     frame_mask: np.ndarray | None = None
@@ -350,6 +353,9 @@ class Deoccluder:
             if self.person is not None and self._segmenter is not None:  # the gate only guards a fill
                 with timed(face.timings, "person"):
                     face.person = self.person(photo, found.aligned.matrix, self.config.size)
+            if self.config.extend and self.config.past_crop:
+                with timed(face.timings, "align"):
+                    face.frame, face.frame_offset = working_frame(photo, found.aligned)
             faces.append(face)
         return faces
 
@@ -453,7 +459,7 @@ class Deoccluder:
         self.find_occlusions(faces)
         for face, mask in zip(faces, masks):
             face.continues_in_frame, face.frame = False, None
-            face.frame_restored = face.frame_mask = None
+            face.frame_restored = face.frame_mask = face.frame_band = None
             face.restored = face.aligned.crop
             face.occlusion_mask = ((np.asarray(mask) > 0.5) & (face.aligned.valid > 0.5)).astype(np.float32)
             if face.status.startswith("failed"):
@@ -521,9 +527,10 @@ class Deoccluder:
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             face.occlusion_mask = self._occlusion_mask(face)
+            self._add_lower_face_band(face)
             face.continues_in_frame = self.config.extend and self.config.past_crop and (bool(crop_exits(
                 face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size)).any())
-                or lower_face_covered(face.occlusion_mask, face.face_region, face.aligned.landmarks))
+                or face.frame_band is not None)
             face.status = self._gate(face)
             face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
         return face_batch(faces, self.device, crops=crops, renders=renders, coefficients=coefficients)
@@ -542,20 +549,37 @@ class Deoccluder:
             faces[i].restored = restored[k]
             faces[i].method += f" + {name}"
 
+    def _add_lower_face_band(self, face: FaceResult) -> None:
+        """A lower-face occluder's band beside and under the jaw (:func:`~deocclude.masks.frame.lower_face_band`),
+        found in the working frame: its part inside the crop joins M_O before the fill, which then takes the band's
+        colours from around it (neck, collar) instead of from the band itself; its part past the crop waits in
+        ``frame_band`` for the paste."""
+        face.frame_band = None
+        if face.frame is None or face.occlusion_mask is None or face.face_mask is None:
+            return
+        band = lower_face_band(face.frame.crop, face.frame.valid, face.occlusion_mask, face.face_region,
+                               face.face_mask, face.frame_offset, face.aligned.landmarks, self.config.dilate)
+        if not band.any():
+            return
+        inner = (slice(face.frame_offset, face.frame_offset + self.config.size),) * 2
+        face.occlusion_mask = np.maximum(face.occlusion_mask, band[inner] * (face.aligned.valid > 0.5))
+        band[inner] = 0.0
+        face.frame_band = band if band.any() else None
+
     def _continue_past_crop(self, photo: np.ndarray, face: FaceResult) -> None:
-        """M_O's continuation in the working frame, filled (masks/frame.py): past the crop's edge, and a lower
-        face's band beside and under the jaw; nothing when neither goes on."""
-        assert face.occlusion_mask is not None and face.restored is not None and face.face_mask is not None
-        face.frame, face.frame_offset = working_frame(photo, face.aligned)
+        """M_O's continuation past the crop in the working frame, filled (masks/frame.py): along the occluder's
+        colours from the crop's edge, and a lower face's band (``frame_band``); nothing when neither goes on."""
+        assert face.occlusion_mask is not None and face.restored is not None
+        if face.frame is None:
+            face.frame, face.frame_offset = working_frame(photo, face.aligned)
         outer = grow_past_crop(face.frame.crop, face.frame.valid, face.occlusion_mask, face.frame_offset,
                                brow_line(face.aligned.landmarks, self.config.size), self.config.dilate)
-        outer = np.maximum(outer, lower_face_band(face.frame.crop, face.frame.valid, face.occlusion_mask,
-                                                  face.face_region, face.face_mask, face.frame_offset,
-                                                  face.aligned.landmarks, self.config.dilate))
+        if face.frame_band is not None:
+            outer = np.maximum(outer, face.frame_band)
         if outer.any():
             face.frame_restored, face.frame_mask = fill_past_crop(face.frame.crop, face.restored,
                                                                   face.occlusion_mask, outer, face.frame_offset)
-            face.method += " + Telea past the crop"
+            face.method += " + harmonic fill past the crop"
 
     def _gate(self, face: FaceResult) -> str:
         """``ok``, or why the face is left untouched (do no harm: a doubtful face keeps its pixels)."""

@@ -30,8 +30,10 @@ RMFD's 35 sample faces (``benchmarks/real_masks.py``). Where M_O covers most of 
 OpenCV's GrabCut (colour models *and* the edges between them, seeded by M_O and the visible face)
 decides, in the frame, which pixels outside M_R and below the nose belong with the occluder, no farther
 than ``max_distance`` from M_R: the band under the chin follows its own edge, not a colour threshold.
-:func:`fill_past_crop` then fills crop pixels too (the band inside the crop), with a harmonic fill
-whose colours come from all around the hole; Telea carried the bright end of a band along it.
+The pipeline asks before the fill (the photo's faces carry their frame), so the band's part inside the
+crop joins M_O and the crop's fill takes its colours from around the band; its part past the crop joins
+the continuation. :func:`fill_past_crop` fills that harmonically, colours from all around the hole
+(Telea carried a band's bright end along it).
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ class FrameConfig:
     """Foreground / background colour likelihood ratio a candidate needs (as masks/extend.py)."""
     bins: int = 16
     """Histogram bins per Lab channel."""
+
+
+GRABCUT_SEED = 0
+"""OpenCV's RNG seed for GrabCut's k-means: without it the band changed by a few pixels with whatever ran before
+(``--batch-size`` 1 vs 3 gave different photos)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     if not core.any() or not zone.any():
         return added
     background_model, foreground_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_SEED)  # its GMMs start from k-means++ on OpenCV's global RNG: same photo, same band
     cv2.grabCut(np.ascontiguousarray(frame[..., ::-1]), labels, (0, 0, m, m), background_model, foreground_model,
                 config.iterations, cv2.GC_INIT_WITH_MASK)  # OpenCV's image order is BGR
     taken = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)) & zone & ~occluded
@@ -208,11 +216,10 @@ def fill_past_crop(frame: np.ndarray, restored: np.ndarray, inner_mask: np.ndarr
                    offset: int) -> tuple[np.ndarray, np.ndarray]:
     """(the frame with the restored crop in place and ``outer_mask`` filled, the frame's whole mask).
 
-    Both M×M. ``outer_mask`` is what the occlusion adds in the frame: past the crop, and (a lower face's band,
-    :func:`lower_face_band`) inside it, outside the crop's M_O. Its fill is harmonic (colours from all around
-    the hole: under a chin, the restored chin above and the neck or collar below). The mask is 1 where the
-    paste may replace pixels (M_O placed in the frame plus ``outer_mask``), so the written ``_occlusion.png``
-    stays exactly where pixels changed.
+    Both M×M. ``outer_mask`` is the occlusion's continuation past the crop (0 inside it). Its fill is harmonic:
+    colours from all around the hole (under a chin, the restored chin above and the neck or collar below). The
+    mask is 1 where the paste may replace pixels (M_O placed in the frame plus the continuation), so the
+    written ``_occlusion.png`` stays exactly where pixels changed.
     """
     n = restored.shape[0]
     edited = np.array(frame, dtype=np.uint8, copy=True)
