@@ -110,6 +110,34 @@ def test_no_band_unless_the_occlusion_covers_most_of_the_lower_face_and_never_of
     assert lower_face_band(frame, np.zeros((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 2).sum() == 0
 
 
+def test_no_band_where_the_mask_cannot_be_told_from_the_clothes_past_it() -> None:
+    """A mask over a hood or hoodie of its own colour: GrabCut would take the clothes; nothing is added."""
+    frame, inner, region, visible, landmarks, band = _masked_face()
+    frame[band] = (40, 40, 60)  # the mask as dark as the shirt, and its band too
+    crop = frame[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+    crop[(inner > 0.5)] = (40, 40, 60)
+    frame[OFFSET + 100:] = np.where(frame[OFFSET + 100:] == (205, 205, 200), (40, 40, 60), frame[OFFSET + 100:])
+    ones = np.ones((M, M), np.float32)
+    assert lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 2).sum() == 0
+    lenient = BandConfig(min_contrast=0.0)
+    assert lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 2, lenient).sum() > 0
+
+
+def test_the_fill_takes_no_colour_from_off_the_photo() -> None:
+    """The frame's pixels off the photo are a blurred reflection (white here): the continuation's fill ignores them."""
+    frame, inner = _scene()
+    valid = np.ones((M, M), np.float32)
+    valid[OFFSET + N + 20:] = 0.0
+    frame[OFFSET + N + 20:] = 255
+    outer = np.zeros((M, M), np.float32)
+    outer[OFFSET + N:OFFSET + N + 20, OFFSET + 20:OFFSET + N - 20] = 1.0  # the band, down to the photo's edge
+    restored = np.full((N, N, 3), (190, 150, 130), np.uint8)
+    edited, _ = fill_past_crop(frame, restored, inner, outer, OFFSET, valid)
+    assert edited[OFFSET + N + 15:OFFSET + N + 20, OFFSET + 40:OFFSET + N - 40].max() < 220
+    blind, _ = fill_past_crop(frame, restored, inner, outer, OFFSET)
+    assert blind[OFFSET + N + 15:OFFSET + N + 20, OFFSET + 40:OFFSET + N - 40].max() > 220  # what it did before
+
+
 def test_the_band_past_the_crop_is_filled_from_around_it_and_nothing_else_changes() -> None:
     frame, inner, region, visible, landmarks, band = _masked_face()
     added = lower_face_band(frame, np.ones((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 2)

@@ -578,7 +578,8 @@ class Deoccluder:
             outer = np.maximum(outer, face.frame_band)
         if outer.any():
             face.frame_restored, face.frame_mask = fill_past_crop(face.frame.crop, face.restored,
-                                                                  face.occlusion_mask, outer, face.frame_offset)
+                                                                  face.occlusion_mask, outer, face.frame_offset,
+                                                                  face.frame.valid)
             face.method += " + harmonic fill past the crop"
 
     def _gate(self, face: FaceResult) -> str:

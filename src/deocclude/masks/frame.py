@@ -88,6 +88,11 @@ class BandConfig:
     """M_O eroded by this much is sure occluder (GrabCut's fixed foreground); its rim stays probable."""
     iterations: int = 5
     """GrabCut's rounds of re-estimating its colour models."""
+    min_contrast: float = 10.0
+    """CIE ΔE76 the band's median colour must keep from that of the pixels just past it, or nothing is added: a
+    black mask over a black hood or hoodie cannot be told from the clothes, and GrabCut took a ring of the hood
+    (RMFD ``0001_028``, ΔE 0.4) or two lobes of the hoodie (``0009_015``, 2.8), filled with skin and drawstring
+    white. The bands it should take: ΔE 13-40 (the bundled mask example 12.9, RMFD's sample 15.5-39.9)."""
 
 
 def lower_face_covered(inner_mask: np.ndarray, region: np.ndarray, landmarks: np.ndarray,
@@ -143,10 +148,21 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
                 config.iterations, cv2.GC_INIT_WITH_MASK)  # OpenCV's image order is BGR
     taken = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)) & zone & ~occluded
     band = _connected_to(taken, cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
-    if dilate and band.any():
+    beyond = (cv2.dilate(band.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~band & ~surface & ~occluded
+    beyond &= np.asarray(valid) > 0.5
+    if not band.any() or not beyond.any() or lab_distance(frame, band, beyond) < config.min_contrast:
+        return added
+    if dilate:
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1,) * 2)
         band = cv2.dilate(band.astype(np.uint8), disk) > 0
     return (band & ~occluded & (np.asarray(valid) > 0.5)).astype(np.float32)
+
+
+def lab_distance(image: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
+    """CIE ΔE76 between the median colours of two non-empty pixel sets (``first``, ``second``: (H, W) bool) of an
+    RGB uint8 ``image``."""
+    lab = cv2.cvtColor(np.asarray(image, np.float32) / 255.0, cv2.COLOR_RGB2Lab)  # as masks/occlusion.unlike_skin
+    return float(np.linalg.norm(np.median(lab[first], axis=0) - np.median(lab[second], axis=0)))
 
 
 def crop_exits(inner_mask: np.ndarray, valid: np.ndarray, brow_row: float) -> np.ndarray:
@@ -213,11 +229,12 @@ def grow_past_crop(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray,
 
 
 def fill_past_crop(frame: np.ndarray, restored: np.ndarray, inner_mask: np.ndarray, outer_mask: np.ndarray,
-                   offset: int) -> tuple[np.ndarray, np.ndarray]:
+                   offset: int, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(the frame with the restored crop in place and ``outer_mask`` filled, the frame's whole mask).
 
     Both M×M. ``outer_mask`` is the occlusion's continuation past the crop (0 inside it). Its fill is harmonic:
-    colours from all around the hole (under a chin, the restored chin above and the neck or collar below). The
+    colours from all around the hole (under a chin, the restored chin above and the neck or collar below), never
+    from the frame's pixels off the photo (``valid`` (M, M) 0: a blurred reflection, which is solved along). The
     mask is 1 where the paste may replace pixels (M_O placed in the frame plus the continuation), so the
     written ``_occlusion.png`` stays exactly where pixels changed.
     """
@@ -225,7 +242,9 @@ def fill_past_crop(frame: np.ndarray, restored: np.ndarray, inner_mask: np.ndarr
     edited = np.array(frame, dtype=np.uint8, copy=True)
     edited[offset:offset + n, offset:offset + n] = restored
     holes = np.asarray(outer_mask) > 0.5
-    filled = np.clip(np.rint(harmonic_fill(edited.astype(np.float32), holes)), 0, 255).astype(np.uint8)
+    free = holes if valid is None else holes | (np.asarray(valid) <= 0.5)
+    solved = np.clip(np.rint(harmonic_fill(edited.astype(np.float32), free)), 0, 255).astype(np.uint8)
+    filled = np.where(holes[..., None], solved, edited)
     mask = np.asarray(outer_mask, np.float32).copy()
     mask[offset:offset + n, offset:offset + n] = np.maximum(mask[offset:offset + n, offset:offset + n],
                                                             np.asarray(inner_mask, np.float32))
