@@ -191,3 +191,20 @@ def test_the_band_does_not_depend_on_what_ran_before(data_root: Path) -> None:
         bands.append(lower_face_band(face.frame.crop, face.frame.valid, face.occlusion_mask, face.face_region,
                                      face.face_mask, face.frame_offset, face.aligned.landmarks, 2))
     assert bands[0].any() and all(np.array_equal(bands[0], band) for band in bands[1:])
+
+
+def test_an_aligned_crop_gets_its_band_too(example_photo: Path) -> None:
+    """``--aligned`` and the evaluations have no photo around the crop: the band is looked for in the crop itself
+    (the bundled mask example's crop: 167 px past M_R; 64 synthetic face masks: ring L1 0.0971 -> 0.0879)."""
+    from deocclude.imageio import read_image
+    from deocclude.pipeline import Deoccluder, DeoccluderConfig
+
+    photo = read_image(example_photo.with_name("astronaut_mask.jpg"))
+    deoccluder = Deoccluder()
+    crop = deoccluder.find_faces(photo)[0].aligned.crop
+    with_band = deoccluder.run_aligned([crop])[0]
+    without = Deoccluder(DeoccluderConfig(past_crop=False)).run_aligned([crop])[0]
+    assert with_band.occlusion_mask is not None and without.occlusion_mask is not None
+    added = (with_band.occlusion_mask > 0.5) & ~(without.occlusion_mask > 0.5)
+    assert added.sum() > 50 and not (added & (with_band.face_region > 0.5)).any()  # all of it past M_R
+    assert with_band.frame_band is None  # nothing past the crop

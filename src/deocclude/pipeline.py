@@ -551,17 +551,19 @@ class Deoccluder:
 
     def _add_lower_face_band(self, face: FaceResult) -> None:
         """A lower-face occluder's band beside and under the jaw (:func:`~deocclude.masks.frame.lower_face_band`),
-        found in the working frame: its part inside the crop joins M_O before the fill, which then takes the band's
-        colours from around it (neck, collar) instead of from the band itself; its part past the crop waits in
-        ``frame_band`` for the paste."""
+        found in the working frame (an aligned crop's: the crop): its part inside the crop joins M_O before the
+        fill, which then takes the band's colours from around it (neck, collar) instead of from the band itself;
+        its part past the crop waits in ``frame_band`` for the paste."""
         face.frame_band = None
-        if face.frame is None or face.occlusion_mask is None or face.face_mask is None:
+        if face.occlusion_mask is None or face.face_mask is None or not (self.config.extend and self.config.past_crop):
             return
-        band = lower_face_band(face.frame.crop, face.frame.valid, face.occlusion_mask, face.face_region,
-                               face.face_mask, face.frame_offset, face.aligned.landmarks, self.config.dilate)
+        # an aligned crop (--aligned, the evaluations) has no photo around it: the band is looked for in the crop
+        frame, offset = (face.frame, face.frame_offset) if face.frame is not None else (face.aligned, 0)
+        band = lower_face_band(frame.crop, frame.valid, face.occlusion_mask, face.face_region, face.face_mask,
+                               offset, face.aligned.landmarks, self.config.dilate)
         if not band.any():
             return
-        inner = (slice(face.frame_offset, face.frame_offset + self.config.size),) * 2
+        inner = (slice(offset, offset + self.config.size),) * 2
         face.occlusion_mask = np.maximum(face.occlusion_mask, band[inner] * (face.aligned.valid > 0.5))
         band[inner] = 0.0
         face.frame_band = band if band.any() else None
