@@ -3,7 +3,8 @@ without the extension of masks/extend.py (the paper's §4.5 "hovering face" limi
 
 Over the ``mixed`` protocol's UTKFace test faces (every occluder category, held-out items;
 the synth gives the true occluder alpha over the whole crop), S and R give the automatic
-M_O once; the pipeline's mask is then made with ``extend`` off and on. Truth: T = alpha >
+M_O once; the pipeline's mask is then made with ``extend`` off and on (on: the extension past M_R and the
+band of a lower-face occluder, masks/frame.py). Truth: T = alpha >
 0.1 on real photo pixels; T_out = T outside M_R. Per category, pixels summed over faces:
 
 - recall_outside: |M ∩ T_out| / |T_out|, the share of the occluder past M_R that is removed;
@@ -61,7 +62,7 @@ def evaluate(limit: int, size: int, batch: int, grid_faces: int = 0) -> tuple[di
         aligned = dataclasses.replace(face.aligned, valid=valid.astype(np.float32))  # the real photo pixels
         m0 = (face.occlusion_mask > 0.5) & valid
         start = time.perf_counter()
-        m1 = with_._occlusion_mask(dataclasses.replace(face, aligned=aligned)) > 0.5
+        m1 = _grown_mask(with_, face, aligned) > 0.5
         seconds += time.perf_counter() - start
         truth = (s.occlusion.alpha > TRUTH_THRESHOLD) & valid
         t_out = truth & ~region
@@ -89,6 +90,15 @@ def evaluate(limit: int, size: int, batch: int, grid_faces: int = 0) -> tuple[di
     return results, grid
 
 
+def _grown_mask(deoccluder, face, aligned) -> np.ndarray:  # noqa: ANN001 - a Deoccluder and its FaceResult
+    """M_O as the pipeline makes it with the extension on: the mask recipe, then a face mask's band beside and
+    under the jaw (masks/frame.py; an aligned crop's is looked for in the crop)."""
+    grown = dataclasses.replace(face, aligned=aligned)
+    grown.occlusion_mask = deoccluder._occlusion_mask(grown)
+    deoccluder._add_lower_face_band(grown)
+    return grown.occlusion_mask
+
+
 def _clean_faces(samples: list, without, with_) -> dict:  # noqa: ANN001 - two Deoccluders
     """The same faces without any synthetic occluder: every added pixel is a false alarm
     (unless the photo has a real occluder of its own)."""
@@ -98,7 +108,7 @@ def _clean_faces(samples: list, without, with_) -> dict:  # noqa: ANN001 - two D
         valid = s.item["valid"][0].numpy() > 0.5
         aligned = dataclasses.replace(face.aligned, valid=valid.astype(np.float32))
         extra = (
-            (with_._occlusion_mask(dataclasses.replace(face, aligned=aligned)) > 0.5)
+            (_grown_mask(with_, face, aligned) > 0.5)
             & ~(face.occlusion_mask > 0.5)
             & valid
         )
