@@ -115,10 +115,11 @@ class DeoccluderConfig:
     """Grow M_O past the face surface M_R where the occluder goes on (masks/extend.py), so
     temples, straps, hands and scarves are removed beyond the face too; False = the paper's M_O."""
     past_crop: bool = True
-    """Where the occlusion reaches the edge of the aligned crop, let it go on past it, so a mask's band
-    under the jaw goes with the rest (filled by OpenCV Telea around the restored face).
+    """Let the occlusion go on past the aligned crop where it reaches its edge, and let a mask (anything over
+    half the lower face) take its band beside and under the jaw, found by GrabCut (filled harmonically around
+    the restored face).
 
-    Needs ``extend``; the growth runs in a 1.5× working frame around the crop (masks/frame.py)."""
+    Needs ``extend``; both run in a 1.5× working frame around the crop (masks/frame.py)."""
     paste: PasteConfig = PasteConfig()
     max_skin_blob: float = DEFAULT_MAX_BLOB
     """Components of the raw M_O no larger than this share of M_R and ringed by clear visible
