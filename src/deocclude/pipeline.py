@@ -116,10 +116,14 @@ class DeoccluderConfig:
     temples, straps, hands and scarves are removed beyond the face too; False = the paper's M_O."""
     past_crop: bool = True
     """Let the occlusion go on past the aligned crop where it reaches its edge, and let a mask (anything over
-    half the lower face) take its band beside and under the jaw, found by GrabCut (filled harmonically around
-    the restored face).
+    half the lower face) take its band beside and under the jaw, found by GrabCut (``mask_band``; filled
+    harmonically around the restored face).
 
     Needs ``extend``; both run in a 1.5× working frame around the crop (masks/frame.py)."""
+    mask_band: bool = True
+    """Take the band of a mask (anything over half the lower face) beside and under the jaw, found by GrabCut
+    (masks/frame.py); off = only what the colours carry on past the crop. Needs ``past_crop``;
+    benchmarks/mask_band.py measures what it adds on real masked photos."""
     paste: PasteConfig = PasteConfig()
     max_skin_blob: float = DEFAULT_MAX_BLOB
     """Components of the raw M_O no larger than this share of M_R and ringed by clear visible
@@ -556,7 +560,9 @@ class Deoccluder:
         fill, which then takes the band's colours from around it (neck, collar) instead of from the band itself;
         its part past the crop waits in ``frame_band`` for the paste."""
         face.frame_band = None
-        if face.occlusion_mask is None or face.face_mask is None or not (self.config.extend and self.config.past_crop):
+        if face.occlusion_mask is None or face.face_mask is None or not self.config.mask_band:
+            return
+        if not (self.config.extend and self.config.past_crop):
             return
         # an aligned crop (--aligned, the evaluations) has no photo around it: the band is looked for in the crop
         frame, offset = (face.frame, face.frame_offset) if face.frame is not None else (face.aligned, 0)
