@@ -203,7 +203,7 @@ def test_an_aligned_crop_gets_its_band_too(example_photo: Path) -> None:
     deoccluder = Deoccluder()
     crop = deoccluder.find_faces(photo)[0].aligned.crop
     with_band = deoccluder.run_aligned([crop])[0]
-    without = Deoccluder(DeoccluderConfig(past_crop=False)).run_aligned([crop])[0]
+    without = Deoccluder(DeoccluderConfig(mask_band=False)).run_aligned([crop])[0]
     assert with_band.occlusion_mask is not None and without.occlusion_mask is not None
     added = (with_band.occlusion_mask > 0.5) & ~(without.occlusion_mask > 0.5)
     assert added.sum() > 50 and not (added & (with_band.face_region > 0.5)).any()  # all of it past M_R
