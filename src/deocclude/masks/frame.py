@@ -86,8 +86,10 @@ class BandConfig:
     0.25 N a black mask took the top of a black turtleneck and the bundled mask example a dark collar."""
     core_erode: float = 0.03
     """M_O eroded by this much is sure occluder (GrabCut's fixed foreground); its rim stays probable."""
-    iterations: int = 5
-    """GrabCut's rounds of re-estimating its colour models."""
+    iterations: int = 3
+    """GrabCut's rounds of re-estimating its colour models. On 19 RMFD and example faces 3 rounds give the bands
+    of 5 within 10 px (of up to 1,538) in two thirds of the time (about 40 instead of 60 ms per masked face);
+    2 rounds moved one band by 30 px."""
     min_contrast: float = 10.0
     """CIE ΔE76 the band's median colour must keep from that of the pixels just past it, or nothing is added: a
     black mask over a black hood or hoodie cannot be told from the clothes, and GrabCut took a ring of the hood
