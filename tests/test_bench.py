@@ -33,7 +33,7 @@ def test_bench_writes_json_and_markdown(tmp_path: Path, capsys) -> None:
     expected = {
         "classical": {"detect", "landmarks", "align", "fill", "paste"},
         "photos": set(STAGES),
-        "aligned": {"align", "segment", "reconstruct", "fill"},
+        "aligned": {"align", "segment", "reconstruct", "mask", "fill"},
     }
     for row in rows:
         assert row["faces_per_repeat"] == 2 and row["failed_faces"] == 0

@@ -531,8 +531,9 @@ class Deoccluder:
                     faces[i].aligned = replace(faces[i].aligned, landmarks=marks[k])
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
-            face.occlusion_mask = self._occlusion_mask(face)
-            self._add_lower_face_band(face)
+            with timed(face.timings, "mask"):  # M_O's recipe, glasses and the mask band (GrabCut: ~40 ms a mask)
+                face.occlusion_mask = self._occlusion_mask(face)
+                self._add_lower_face_band(face)
             face.continues_in_frame = self.config.extend and self.config.past_crop and (bool(crop_exits(
                 face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size)).any())
                 or face.frame_band is not None)

@@ -41,7 +41,7 @@ from deocclude.errors import DeoccludeError
 from deocclude.paths import REPO_DIR
 from deocclude.timing import timed
 
-STAGES = ("detect", "landmarks", "align", "segment", "reconstruct", "fill", "paste")
+STAGES = ("detect", "landmarks", "align", "segment", "reconstruct", "mask", "fill", "paste")
 MB = 1024.0 * 1024.0
 
 
