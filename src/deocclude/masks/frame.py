@@ -86,6 +86,9 @@ class BandConfig:
     0.25 N a black mask took the top of a black turtleneck and the bundled mask example a dark collar."""
     core_erode: float = 0.03
     """M_O eroded by this much is sure occluder (GrabCut's fixed foreground); its rim stays probable."""
+    work_size: int = 128
+    """GrabCut sees the frame scaled so the crop is at most this many px: at N = 256 it cost 4× as much for the same
+    band."""
     iterations: int = 3
     """GrabCut's rounds of re-estimating its colour models. On 19 RMFD and example faces 3 rounds give the bands
     of 5 within 10 px (of up to 1,538) in two thirds of the time (about 40 instead of 60 ms per masked face);
@@ -144,11 +147,7 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     labels[face] = cv2.GC_BGD
     if not core.any() or not zone.any():
         return added
-    background_model, foreground_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(GRABCUT_SEED)  # its GMMs start from k-means++ on OpenCV's global RNG: same photo, same band
-    cv2.grabCut(np.ascontiguousarray(frame[..., ::-1]), labels, (0, 0, m, m), background_model, foreground_model,
-                config.iterations, cv2.GC_INIT_WITH_MASK)  # OpenCV's image order is BGR
-    taken = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)) & zone & ~occluded
+    taken = _grabcut(frame, labels, config, scale=min(1.0, config.work_size / n)) & zone & ~occluded
     band = _connected_to(taken, cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     beyond = (cv2.dilate(band.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~band & ~surface & ~occluded
     beyond &= np.asarray(valid) > 0.5
@@ -158,6 +157,22 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1,) * 2)
         band = cv2.dilate(band.astype(np.uint8), disk) > 0
     return (band & ~occluded & (np.asarray(valid) > 0.5)).astype(np.float32)
+
+
+def _grabcut(frame: np.ndarray, labels: np.ndarray, config: BandConfig, scale: float) -> np.ndarray:
+    """(M, M) bool: the pixels GrabCut gives the foreground, run on ``frame`` (RGB uint8) resized by ``scale``
+    (its cost is per pixel: a 256 crop's 384² frame cost four times a 128 crop's) with ``labels`` (OpenCV's
+    GC_* values) resized alike, and brought back to the frame's size."""
+    m = frame.shape[0]
+    size = max(1, int(round(m * scale)))
+    small = frame if size == m else cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+    marks = labels.copy() if size == m else cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
+    background_model, foreground_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_SEED)  # its GMMs start from k-means++ on OpenCV's global RNG: same photo, same band
+    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), marks, (0, 0, size, size), background_model, foreground_model,
+                config.iterations, cv2.GC_INIT_WITH_MASK)  # OpenCV's image order is BGR
+    taken = ((marks == cv2.GC_FGD) | (marks == cv2.GC_PR_FGD)).astype(np.uint8)
+    return taken > 0 if size == m else cv2.resize(taken, (m, m), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def lab_distance(image: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
