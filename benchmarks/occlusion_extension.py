@@ -94,8 +94,7 @@ def _grown_mask(deoccluder, face, aligned) -> np.ndarray:  # noqa: ANN001 - a De
     """M_O as the pipeline makes it with the extension on: the mask recipe, then a face mask's band beside and
     under the jaw (masks/frame.py; an aligned crop's is looked for in the crop)."""
     grown = dataclasses.replace(face, aligned=aligned)
-    grown.occlusion_mask = deoccluder._occlusion_mask(grown)
-    deoccluder._add_lower_face_band(grown)
+    deoccluder._find_occlusion(grown)
     return grown.occlusion_mask
 
 

@@ -532,10 +532,9 @@ class Deoccluder:
         for i, face in enumerate(faces):
             face.face_mask = visible[i]
             with timed(face.timings, "mask"):  # M_O's recipe, glasses and the mask band (GrabCut: ~40 ms a mask)
-                face.occlusion_mask = self._occlusion_mask(face)
-                self._add_lower_face_band(face)
+                occlusion = self._find_occlusion(face)
             face.continues_in_frame = self.config.extend and self.config.past_crop and (bool(crop_exits(
-                face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size)).any())
+                occlusion, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size)).any())
                 or face.frame_band is not None)
             face.status = self._gate(face)
             face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
@@ -555,15 +554,23 @@ class Deoccluder:
             faces[i].restored = restored[k]
             faces[i].method += f" + {name}"
 
+    def _find_occlusion(self, face: FaceResult) -> np.ndarray:
+        """Set ``occlusion_mask`` (M_O: the mask recipe, :meth:`_occlusion_mask`, and the mask band inside the crop)
+        and ``frame_band`` from S's ``face_mask`` and R's ``face_region``: what the fill and the paste work from.
+        Returns M_O."""
+        face.occlusion_mask = self._occlusion_mask(face)
+        self._add_lower_face_band(face)
+        return face.occlusion_mask
+
     def _add_lower_face_band(self, face: FaceResult) -> None:
         """A lower-face occluder's band beside and under the jaw (:func:`~deocclude.masks.frame.lower_face_band`),
         found in the working frame (an aligned crop's: the crop): its part inside the crop joins M_O before the
         fill, which then takes the band's colours from around it (neck, collar) instead of from the band itself;
         its part past the crop waits in ``frame_band`` for the paste."""
         face.frame_band = None
-        if face.occlusion_mask is None or face.face_mask is None or not self.config.mask_band:
-            return
-        if not (self.config.extend and self.config.past_crop):
+        config = self.config
+        if face.occlusion_mask is None or face.face_mask is None or not (config.mask_band and config.extend
+                                                                         and config.past_crop):
             return
         # an aligned crop (--aligned, the evaluations) has no photo around it: the band is looked for in the crop
         frame, offset = (face.frame, face.frame_offset) if face.frame is not None else (face.aligned, 0)

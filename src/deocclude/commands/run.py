@@ -546,7 +546,7 @@ class _PhotoBatch:
         item |= {"photo": photo, "timings": timings, "faces": faces,
                  "seconds": time.perf_counter() - item["started"]}  # reading and finding the faces
 
-    charged: tuple[str, ...] = ("segment", "reconstruct", "fill")
+    charged: tuple[str, ...] = ("segment", "reconstruct", "mask", "fill")
     """Face stages timed outside this file's own wall-clock steps (batched calls: its faces' share)."""
 
     def finish(self) -> list[dict]:
@@ -604,7 +604,7 @@ class _AlignedBatch(_PhotoBatch):
                                  "ordinary photos)")
         item |= {"crop": crop, "seconds": time.perf_counter() - item["started"]}
 
-    charged = ("align", "segment", "reconstruct", "fill")
+    charged = ("align", "segment", "reconstruct", "mask", "fill")
 
     def _deocclude(self) -> None:
         pending = [item for item in self.items if "crop" in item]

@@ -140,13 +140,13 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
             & (cv2.distanceTransform((~surface).astype(np.uint8), cv2.DIST_L2, 5) <= config.max_distance * n))
     k = 2 * max(1, int(round(config.core_erode * n))) + 1
     core = cv2.erode((occluded & surface).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    if not core.any() or not zone.any():
+        return added
     labels = np.full((m, m), cv2.GC_BGD, np.uint8)
     labels[zone] = cv2.GC_PR_BGD
     labels[occluded] = cv2.GC_PR_FGD
     labels[core] = cv2.GC_FGD
     labels[face] = cv2.GC_BGD
-    if not core.any() or not zone.any():
-        return added
     taken = _grabcut(frame, labels, config, scale=min(1.0, config.work_size / n)) & zone & ~occluded
     band = _connected_to(taken, cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     beyond = (cv2.dilate(band.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~band & ~surface & ~occluded
