@@ -124,3 +124,48 @@ def test_a_white_rims_glow_is_pulled_down_to_the_render_prediction_within_its_ca
     assert luma(glow) - luma(out[centre]) == pytest.approx(ColourConfig().max_luma_shift, abs=0.5)  # capped
     off = true_colour(filled, crop, hole, np.ones((n, n)), render, config=ColourConfig(max_luma_shift=0.0))
     assert luma(off[centre]) == pytest.approx(luma(glow), abs=0.5)
+
+
+def test_the_fill_follows_the_skin_not_a_cap_left_on_the_face_surface() -> None:
+    """M_R minus M_O also holds what M_O leaves in place on the face surface (a blue surgical cap over the
+    forehead): with S's face class (``skin``) the fill is pulled to the skin's colour, without it to skin and cap."""
+    n = 128
+    rng = np.random.default_rng(6)
+    skin_rgb, cap_rgb = np.array([200.0, 150.0, 125.0]), np.array([120.0, 190.0, 230.0])
+    crop = np.clip(skin_rgb + rng.normal(0, 5, (n, n, 3)), 0, 255).astype(np.uint8)
+    cap = np.zeros((n, n), bool)
+    cap[: n // 3] = True
+    crop[cap] = cap_rgb.astype(np.uint8)
+    render = np.clip(skin_rgb + rng.normal(0, 3, (n, n, 3)), 0, 255).astype(np.uint8)
+    hole = np.zeros((n, n), np.float32)
+    hole[n // 2:, 16:-16] = 1.0
+    filled = crop / 255.0
+    filled[hole > 0.5] = np.array([175.0, 170.0, 175.0]) / 255.0  # a grey fill, as a white mask's rim leaves
+    skin = (~cap).astype(np.float32)
+    chroma = lambda rgb: to_ycc(np.asarray(rgb) * 255.0)[1:]  # noqa: E731
+    centre = (n * 3 // 4, n // 2)
+    with_skin = true_colour(filled, crop, hole, np.ones((n, n)), render, skin=skin)
+    without = true_colour(filled, crop, hole, np.ones((n, n)), render)
+    target = to_ycc(skin_rgb)[1:]
+    assert np.abs(chroma(with_skin[centre]) - target).max() < 3.0
+    assert np.abs(chroma(without[centre]) - target).max() > 8.0  # the cap's blue pulled it away
+    too_little = np.zeros((n, n), np.float32)  # no skin seen: M_R outside M_O stands in, as without
+    assert np.array_equal(true_colour(filled, crop, hole, np.ones((n, n)), render, skin=too_little), without)
+
+
+def test_a_face_under_a_blue_cap_gets_skin_not_blue_grey(data_root) -> None:
+    """RMFD ``0006_006``: a white mask under a blue surgical cap that covers the forehead (on M_R, not in M_O).
+    The fill's chroma inside M_O was 14.6 / -16.6 (Cb / Cr) from the visible skin's, a blue-grey face; with the
+    colour read on S's face class alone, -1.0 / 3.1."""
+    from deocclude.pipeline import Deoccluder
+
+    path = data_root / "real_occluded" / "rmfd" / "images" / "0006_006.jpg"
+    if not path.is_file():
+        pytest.skip(f"RMFD photos not found at {path.parent}")
+    face = Deoccluder().run(read_image(path)).faces[0]
+    assert face.status == "ok" and face.skin is not None and face.occlusion_mask is not None
+    region, hole = face.face_region > 0.5, face.occlusion_mask > 0.5
+    seen_skin = region & ~hole & (face.skin > 0.5)
+    fill = to_ycc(face.restored[region & hole].astype(np.float64)).mean(0)
+    skin = to_ycc(face.aligned.crop[seen_skin].astype(np.float64)).mean(0)
+    assert np.abs(fill[1:] - skin[1:]).max() < 6.0

@@ -93,7 +93,10 @@ class FaceBatch:
     valid: np.ndarray | None = None
     """(B, N, N) float32, 1 = a real photo pixel (0 where the crop left the photo); None = all real."""
     visible: np.ndarray | None = None
-    """(B, N, N) float32 M_F: S's probability that a pixel is visible face."""
+    """(B, N, N) float32 M_F: S's probability that a pixel is visible face (and hair, where hair is kept)."""
+    skin: np.ndarray | None = None
+    """(B, N, N) float32: S's probability of the face class alone (no hair, cap or glasses): the pixels whose colour
+    the fill's colour follows (fills/colour.py)."""
     occlusion: np.ndarray | None = None
     """(B, N, N) float32 M_O, 1 = occluded: what a fill replaces."""
     render: np.ndarray | None = None
@@ -167,5 +170,6 @@ class FaceBatch:
         def pick(array: np.ndarray | None) -> np.ndarray | None:
             return None if array is None else array[indices]
 
-        return FaceBatch(self.crops[indices], self.region[indices], pick(self.valid), pick(self.visible),
-                         pick(self.occlusion), pick(self.render), pick(self.coefficients), self.device, self.seed)
+        return FaceBatch(self.crops[indices], self.region[indices], valid=pick(self.valid), visible=pick(self.visible),
+                         skin=pick(self.skin), occlusion=pick(self.occlusion), render=pick(self.render),
+                         coefficients=pick(self.coefficients), device=self.device, seed=self.seed)

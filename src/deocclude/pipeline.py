@@ -199,6 +199,9 @@ class FaceResult:
     """Where the 468 landmarks came from: ``mesh`` (MediaPipe), ``R refit`` (a masked face the mesh refused,
     :mod:`deocclude.faces.refit`) or ``canonical`` (an aligned crop given as such)."""
     face_mask: np.ndarray | None = None
+    skin: np.ndarray | None = None
+    """N×N float32: S's P(face) alone, without hair (``face_mask`` keeps hair unless ``remove_hair``): where the fill
+    reads the face's colour (fills/colour.py)."""
     occlusion_mask: np.ndarray | None = None
     render: np.ndarray | None = None
     person: np.ndarray | None = None
@@ -506,10 +509,11 @@ class Deoccluder:
         with self._autocast():
             parse = getattr(self._segmenter, "parse", None)
             if parse is None:  # a binary S: P(face) only
-                visible = self._segmenter(crops)
+                visible = skin = self._segmenter(crops)
             else:  # the face parser: (N, 3, H, W) P(face), P(hair), P(other)
                 classes = parse(crops)
-                visible = classes[:, 0] if self.config.remove_hair else classes[:, 0] + classes[:, 1]
+                skin = classes[:, 0]
+                visible = skin if self.config.remove_hair else classes[:, 0] + classes[:, 1]
         _charge(faces, "segment", (time.perf_counter() - start) * share)
         renders = coefficients = None
         if self._reconstructor is not None:
@@ -530,7 +534,7 @@ class Deoccluder:
                 for k, i in enumerate(canonical):
                     faces[i].aligned = replace(faces[i].aligned, landmarks=marks[k])
         for i, face in enumerate(faces):
-            face.face_mask = visible[i]
+            face.face_mask, face.skin = visible[i], skin[i]
             with timed(face.timings, "mask"):  # M_O's recipe, glasses and the mask band (GrabCut: ~40 ms a mask)
                 occlusion = self._find_occlusion(face)
             face.continues_in_frame = self.config.extend and self.config.past_crop and (bool(crop_exits(
@@ -711,6 +715,7 @@ def face_batch(
         region=np.stack([f.face_region for f in faces]),
         valid=np.stack([f.aligned.valid for f in faces]),
         visible=stacked("face_mask"),
+        skin=stacked("skin"),
         occlusion=occlusion,
         render=renders if renders is not None else stacked("render"),
         coefficients=coefficients if coefficients is not None else stacked("coefficients"),

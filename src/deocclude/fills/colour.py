@@ -95,12 +95,14 @@ def _rim_ramp(hole: np.ndarray, ramp_px: float) -> np.ndarray:
 
 def true_colour(filled: np.ndarray, crop: np.ndarray, hole: np.ndarray, region: np.ndarray,
                 render: np.ndarray | None, valid: np.ndarray | None = None,
-                config: ColourConfig = ColourConfig()) -> np.ndarray:
+                config: ColourConfig = ColourConfig(), skin: np.ndarray | None = None) -> np.ndarray:
     """One face: ``filled`` (N, N, 3) float in [0, 1] with its colours made the photo's.
 
     ``crop`` (N, N, 3) uint8 the photo's crop; ``hole`` (N, N) M_O (> 0.5 = filled); ``region``
-    (N, N) M_R; ``render`` (N, N, 3) uint8 I_R or None; ``valid`` (N, N) 1 = a real photo pixel.
-    Returns a new array equal to ``filled`` outside M_O.
+    (N, N) M_R; ``render`` (N, N, 3) uint8 I_R or None; ``valid`` (N, N) 1 = a real photo pixel;
+    ``skin`` (N, N) S's P(face class): rule 2 reads the visible face's colour where it is > 0.5 (None, or
+    fewer than ``min_visible`` such pixels: all of M_R outside M_O). Returns a new array equal to ``filled``
+    outside M_O.
     """
     inside = hole > 0.5
     if not inside.any():
@@ -112,6 +114,8 @@ def true_colour(filled: np.ndarray, crop: np.ndarray, hole: np.ndarray, region: 
         ycc[:, 1:] = line[:, 0] + ycc[:, :1] / 255.0 * line[:, 1]
     else:  # rule 2
         face_seen, face_hole = seen & (region > 0.5), inside & (region > 0.5)
+        if skin is not None and (face_seen & (skin > 0.5)).sum() >= config.min_visible:
+            face_seen = face_seen & (skin > 0.5)
         if render is None or face_seen.sum() < config.min_visible or not face_hole.any():
             return filled
         photo_ycc, render_ycc = to_ycc(crop.astype(np.float64)), to_ycc(render.astype(np.float64))
@@ -153,8 +157,9 @@ class ColourTrue:
         follows_render = self.fill.needs_render or bool(getattr(self.fill, "uses_prior", False))
         renders = batch.render if batch.render is not None and follows_render else [None] * len(batch)
         valids = batch.valid if batch.valid is not None else [None] * len(batch)
-        out = np.stack([true_colour(f, c, h, r, ir, v, self.config) for f, c, h, r, ir, v
-                        in zip(images, batch.crops, batch.occlusion, batch.region, renders, valids)])
+        skins = batch.skin if batch.skin is not None else [None] * len(batch)
+        out = np.stack([true_colour(f, c, h, r, ir, v, self.config, s) for f, c, h, r, ir, v, s
+                        in zip(images, batch.crops, batch.occlusion, batch.region, renders, valids, skins)])
         return _to_tensor(out)
 
 
