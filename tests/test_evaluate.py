@@ -36,6 +36,17 @@ def test_mask_agreement_of_two_overlapping_rectangles() -> None:
     assert r["precision_with_own"][0] == pytest.approx(70 / 100)
 
 
+def test_precision_with_the_soft_edge_counts_the_rim_under_a_faint_occluder() -> None:
+    """M_O's rim on the occluder's blended edge (opacity 0.1-0.5: tinted, not in T) is right, not wrong."""
+    found = rectangle(slice(4, 16), slice(4, 16))  # 144 px: T (100 px) and a 1 px rim (44 px)
+    true = rectangle(slice(5, 15), slice(5, 15))
+    edge = rectangle(slice(4, 16), slice(4, 16)) - true  # the blended edge: tinted, under T's threshold
+    edge[4, 4:16] = 0  # its top row is not tinted: 12 rim pixels stay wrong
+    r = mask_agreement(found[None], true[None], tinted=(true + edge)[None])
+    assert r["precision"][0] == pytest.approx(100 / 144)
+    assert r["precision_tinted"][0] == pytest.approx(132 / 144)
+
+
 def test_mask_agreement_is_nan_where_undefined_and_perfect_on_equal_masks() -> None:
     true = rectangle(slice(2, 9), slice(3, 30))
     r = mask_agreement(np.stack([true, np.zeros_like(true)]), np.stack([true, true]))

@@ -35,7 +35,7 @@ def own_occlusion(face_mask: np.ndarray, surface: np.ndarray) -> np.ndarray:
 
 
 def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None = None,
-                   occluder: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   occluder: np.ndarray | None = None, tinted: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-image IoU, precision and recall of ``found`` against ``true`` ((B, H, W), > 0.5 = on).
 
     With ``own`` (the clean face's own occlusions, e.g. hair) also ``precision_with_own``: a
@@ -44,6 +44,9 @@ def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None =
     (the whole occluder, on the face surface or not) also ``precision_whole_occluder``: a found
     pixel counts as right anywhere under the occluder, since M_O is grown past the face surface
     on purpose (glasses temples, a mask's band under the jaw) where T, on the surface only, ends.
+    With ``tinted`` (every pixel the occluder covers at more than the oracle's opacity, its soft edge
+    included) also ``precision_tinted``: M_O's rim takes the occluder's blended edge on purpose (a halo
+    stays otherwise), and the oracle mask fills those pixels too; T, at opacity 0.5, leaves them out.
     Undefined ratios are NaN, never a made-up 0 or 1, so that means over faces skip them:
     precision when nothing was found, recall when nothing is truly occluded, IoU when both
     are empty. ``partial`` (0 / 1 per image) says the occluder was removed in pieces: 15-85 % of T found.
@@ -63,4 +66,7 @@ def mask_agreement(found: np.ndarray, true: np.ndarray, own: np.ndarray | None =
         if occluder is not None:
             w = np.asarray(occluder).reshape(len(occluder), -1) > 0.5
             out["precision_whole_occluder"] = (p & (t | w)).sum(1) / found_px
+        if tinted is not None:
+            e = np.asarray(tinted).reshape(len(tinted), -1) > 0.5
+            out["precision_tinted"] = (p & (t | e)).sum(1) / found_px
     return out

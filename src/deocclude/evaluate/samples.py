@@ -16,7 +16,7 @@ import torch
 
 from deocclude.errors import DeoccludeError
 from deocclude.evaluate.config import Table1Config
-from deocclude.evaluate.masks import oracle_fill_mask, own_occlusion, true_occlusion
+from deocclude.evaluate.masks import ORACLE_THRESHOLD, oracle_fill_mask, own_occlusion, true_occlusion
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class EvalBatch:
     """(B, N, N) bool: the clean face's own occlusions (labelled hair) on its surface."""
     occluder: np.ndarray
     """(B, N, N) bool: the whole occluder (opacity > the protocol's T threshold), on the face surface or not."""
+    tinted: np.ndarray
+    """(B, N, N) bool: every pixel the occluder covers at more than the oracle mask's opacity (its soft edge
+    included), on the face surface or not."""
     landmarks: np.ndarray
     """(B, 468, 2 or 3) float32: the clean faces' mesh points in crop pixels (the identity floors black out parts)."""
     dropped: int = 0
@@ -103,6 +106,7 @@ def _batch(samples: list, config: Table1Config) -> EvalBatch:
         own=np.stack([own_occlusion(s.item["face_mask"][0].numpy(), s.item["mesh_mask"][0].numpy()) for s in kept])
         if kept else np.zeros((0, n, n), bool),
         occluder=np.stack([s.occlusion.alpha > config.true_alpha for s in kept]) if kept else np.zeros((0, n, n), bool),
+        tinted=np.stack([s.occlusion.alpha > ORACLE_THRESHOLD for s in kept]) if kept else np.zeros((0, n, n), bool),
         landmarks=np.stack([s.item["landmarks"].numpy().astype(np.float32) for s in kept])
         if kept else np.zeros((0, 468, 3), np.float32),
         dropped=len(samples) - len(kept),

@@ -157,7 +157,7 @@ def evaluate(config: Table1Config, grid: Path | None = None, progress: bool = Tr
                 for fill in usable(automatic_fills, found):
                     restored[fill] = fill(found)
                     score(AUTOMATIC, fill.label, restored[fill], clean, region, ring)
-                agreement = mask_agreement(found.occlusion, batch.true, batch.own, batch.occluder)
+                agreement = mask_agreement(found.occlusion, batch.true, batch.own, batch.occluder, batch.tinted)
                 masks.add("M_O", agreement)
                 for i, cat in enumerate(batch.categories):
                     categories[cat] = categories.get(cat, 0) + 1
