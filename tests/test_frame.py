@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from deocclude.faces.landmarks import NOSE_TIP
-from deocclude.masks.frame import BandConfig, fill_past_crop, grow_past_crop, lower_face_band, lower_face_covered
+from deocclude.masks.frame import (
+    BandConfig,
+    fill_past_crop,
+    grow_past_crop,
+    lower_face_band,
+    lower_face_covered,
+    off_face_at_edge,
+)
 
 N, OFFSET = 128, 32
 M = N + 2 * OFFSET
@@ -35,6 +42,34 @@ def test_the_band_under_the_jaw_goes_with_the_rest() -> None:
     assert outer[band].mean() > 0.95  # the mask's part past the crop is found
     assert outer[OFFSET:OFFSET + N, OFFSET:OFFSET + N].sum() == 0  # nothing inside the crop
     assert outer[OFFSET + N + 35:].sum() == 0  # the clothes below stay
+
+
+def test_m_o_on_the_background_at_the_crop_edge_is_filled_from_beyond_the_edge() -> None:
+    """A white wall beside a white mask: M_O takes a strip of wall off the face (M_R) up to the crop's left edge.
+    The crop's fill painted it skin, with the crop's edge as its straight side (RMFD ``0010_013``); refilled in the
+    frame it continues the wall beyond the edge, and M_O on the face keeps the crop's fill."""
+    wall, skin = (235, 235, 232), (200, 160, 140)
+    frame = np.full((M, M, 3), wall, np.uint8)
+    region = np.zeros((N, N), np.float32)
+    region[:, 20:N - 20] = 1  # the face surface
+    inner = np.zeros((N, N), np.float32)
+    inner[70:110, 0:N - 30] = 1  # the mask, and the wall strip left of the face
+    restored = np.full((N, N, 3), wall, np.uint8)
+    restored[inner > 0.5] = skin  # the crop's fill: skin over the mask and over the wall strip
+    exits = np.zeros((N, N), bool)
+    exits[:, :2] = exits[:, -2:] = exits[-2:] = True
+    exits &= inner > 0.5
+    refill = off_face_at_edge(inner, region, exits)
+    assert refill[70:110, 0:20].all() and not refill[:, 20:].any()  # the wall strip only
+    edited, mask = fill_past_crop(frame, restored, inner, np.zeros((M, M), np.float32), OFFSET, refill=refill)
+    rows = slice(OFFSET + 75, OFFSET + 105)
+    step = np.abs(edited[rows, OFFSET].astype(int) - edited[rows, OFFSET - 1].astype(int)).max()
+    assert step <= 4  # no seam along the crop's edge (the crop's own fill: a step of 95 grey levels)
+    assert np.abs(edited[rows, OFFSET].astype(int) - np.array(wall)).max() <= 12  # the wall goes on
+    assert np.array_equal(edited[OFFSET + 70:OFFSET + 110, OFFSET + 40:OFFSET + 90],
+                          restored[70:110, 40:90])  # the face keeps its fill
+    assert np.array_equal(mask[OFFSET:OFFSET + N, OFFSET:OFFSET + N], inner)  # the written mask is M_O's
+    assert not off_face_at_edge(inner, region, np.zeros((N, N), bool)).any()  # no exit: nothing refilled
 
 
 def test_nothing_grows_when_the_occlusion_stops_inside_the_crop_or_off_the_photo() -> None:

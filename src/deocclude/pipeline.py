@@ -36,7 +36,7 @@ from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
-from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop, lower_face_band
+from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop, lower_face_band, off_face_at_edge
 from deocclude.masks.glasses import Glasses, find_glasses, lone_lens
 from deocclude.masks.occlusion import (
     DEFAULT_EDGE_CONTRAST,
@@ -597,10 +597,12 @@ class Deoccluder:
                                brow_line(face.aligned.landmarks, self.config.size), self.config.dilate)
         if face.frame_band is not None:
             outer = np.maximum(outer, face.frame_band)
-        if outer.any():
+        exits = crop_exits(face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size))
+        refill = off_face_at_edge(face.occlusion_mask, face.face_region, exits)
+        if outer.any() or refill.any():
             face.frame_restored, face.frame_mask = fill_past_crop(face.frame.crop, face.restored,
                                                                   face.occlusion_mask, outer, face.frame_offset,
-                                                                  face.frame.valid)
+                                                                  face.frame.valid, refill)
             face.method += " + harmonic fill past the crop"
 
     def _gate(self, face: FaceResult) -> str:

@@ -245,20 +245,39 @@ def grow_past_crop(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray,
     return (out.astype(bool) & ~inside & real).astype(np.float32)
 
 
+def off_face_at_edge(inner_mask: np.ndarray, region: np.ndarray, exits: np.ndarray) -> np.ndarray:
+    """(N, N) bool: the parts of M_O off the face surface M_R (``region``) that reach the crop's edge at ``exits``
+    (:func:`crop_exits`): what :func:`fill_past_crop` fills again in the frame, from the photo beyond the crop.
+
+    Why: the crop's fill sees nothing past the crop's edge (its border is free), so where M_O covers background up
+    to the edge (a white wall beside a white mask, a light behind a cheek) it painted a patch whose straight side
+    was the crop's edge, a seam the photo beyond does not continue (RMFD ``0010_013``, ``0015_036``)."""
+    off = (np.asarray(inner_mask) > 0.5) & (np.asarray(region) <= 0.5)
+    if not off.any() or not exits.any():
+        return np.zeros_like(off)
+    return _connected_to(off, exits & off)
+
+
 def fill_past_crop(frame: np.ndarray, restored: np.ndarray, inner_mask: np.ndarray, outer_mask: np.ndarray,
-                   offset: int, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   offset: int, valid: np.ndarray | None = None, refill: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(the frame with the restored crop in place and ``outer_mask`` filled, the frame's whole mask).
 
     Both M×M. ``outer_mask`` is the occlusion's continuation past the crop (0 inside it). Its fill is harmonic:
     colours from all around the hole (under a chin, the restored chin above and the neck or collar below), never
-    from the frame's pixels off the photo (``valid`` (M, M) 0: a blurred reflection, which is solved along). The
-    mask is 1 where the paste may replace pixels (M_O placed in the frame plus the continuation), so the
-    written ``_occlusion.png`` stays exactly where pixels changed.
+    from the frame's pixels off the photo (``valid`` (M, M) 0: a blurred reflection, which is solved along).
+    ``refill`` (N, N bool, inside M_O): crop pixels whose fill is replaced by the same harmonic fill, solved with
+    the continuation (:func:`off_face_at_edge`: M_O off the face at the crop's edge, so the photo beyond the edge
+    is their boundary too). The mask is 1 where the paste may replace pixels (M_O placed in the frame plus the
+    continuation), so the written ``_occlusion.png`` stays exactly where pixels changed.
     """
     n = restored.shape[0]
     edited = np.array(frame, dtype=np.uint8, copy=True)
     edited[offset:offset + n, offset:offset + n] = restored
     holes = np.asarray(outer_mask) > 0.5
+    if refill is not None:
+        holes = holes.copy()
+        holes[offset:offset + n, offset:offset + n] |= np.asarray(refill, bool) & (np.asarray(inner_mask) > 0.5)
     free = holes if valid is None else holes | (np.asarray(valid) <= 0.5)
     solved = np.clip(np.rint(harmonic_fill(edited.astype(np.float32), free)), 0, 255).astype(np.uint8)
     filled = np.where(holes[..., None], solved, edited)
