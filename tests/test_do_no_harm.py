@@ -44,6 +44,23 @@ def test_the_gate_can_be_turned_off_and_rejects_bad_values() -> None:
 
     with pytest.raises(DeoccludeError, match="max-background-share"):
         DeoccluderConfig(max_background_share=0.0)
+    with pytest.raises(DeoccludeError, match="max-hidden-share"):
+        DeoccluderConfig(max_hidden_share=1.5)
+
+
+def test_a_face_hidden_almost_whole_is_left_untouched(data_root: Path) -> None:
+    """RMFD ``0012_008``: a bowed head whose crop is half background; M_O took 82 % of the face surface and the fill
+    painted R's face over it, eyes and all. Too little is left to restore it from: untouched, and the manifest
+    says so; with the gate off it is filled."""
+    path = data_root / "real_occluded" / "rmfd" / "images" / "0012_008.jpg"
+    if not path.is_file():
+        pytest.skip(f"RMFD photos not found at {path.parent}")
+    photo = read_image(path)
+    result = Deoccluder().run(photo)
+    assert [face.status for face in result.faces] == [
+        "untouched: 82% of the face surface is hidden (too little of the face is left to restore it from)"]
+    assert np.array_equal(result.photo, photo)
+    assert Deoccluder(DeoccluderConfig(max_hidden_share=1.0)).run(photo).faces[0].status == "ok"
 
 
 def test_a_clean_face_comes_out_unchanged_and_its_hair_is_kept(example_photo: Path) -> None:
