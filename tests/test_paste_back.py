@@ -62,6 +62,29 @@ def test_feathered_edge_has_no_seam(example_photo) -> None:
     assert ((row > 10) & (row < 190)).sum() >= 4  # the fade: at least two pixels on each side
 
 
+def test_a_mask_that_runs_into_the_crops_border_fades_out_there() -> None:
+    """An occluder that goes on past the crop (a neck gaiter): M_O reaches the crop's right border. The fill
+    fades into the photo over ``border_feather`` crop pixels instead of ending in the crop's straight side;
+    ``border_feather=0`` keeps the old 2 px step."""
+    from deocclude.faces.paste_back import PasteConfig
+
+    photo = np.full((400, 400, 3), 200, np.uint8)
+    aligned = align_face(photo, face_landmarks(1.5, 0.0, 100.0, 100.0), 128)
+    edited = np.zeros_like(aligned.crop)
+    mask = np.zeros((128, 128), np.float32)
+    mask[32:96, 64:] = 1.0  # to the crop's right border
+    inverse = np.linalg.inv(np.vstack([aligned.matrix, [0, 0, 1]]))[:2]
+    (x_edge, y_mid), (x_inner, _) = warp_points(inverse, np.array([[128.0, 64.0], [100.0, 64.0]]))
+    row = paste_back(photo, aligned, edited, mask)[int(y_mid), :, 0].astype(int)
+    hard = paste_back(photo, aligned, edited, mask, PasteConfig(border_feather=0.0))[int(y_mid), :, 0].astype(int)
+    assert row[int(x_inner)] <= 2  # well inside: the fill, fully
+    fade = (row > 10) & (row < 190)
+    hard_fade = (hard > 10) & (hard < 190)
+    scale = float(np.hypot(*aligned.matrix[0, :2]))  # crop px per photo px
+    assert fade.sum() >= 0.8 * 8 / scale > 2 * hard_fade.sum()  # about 8 crop px of fade, not 2
+    assert np.abs(np.diff(row[int(x_inner):])).max() < 40  # on the border's side: a ramp, no step
+
+
 def test_photo_smaller_than_the_crop_footprint(example_photo) -> None:
     photo = read_image(example_photo)[:100, :120]
     aligned = align_face(photo, face_landmarks(1.0, 0.0, 10.0, -20.0), 128)

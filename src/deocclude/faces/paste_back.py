@@ -34,6 +34,12 @@ class PasteConfig:
     glasses frame's band in M_O, and the removed frame stayed as a half-blended ghost."""
     detail_threshold: float = 12.0
     """Change (0–255 scale) of the crop above which the photo's fine detail is dropped."""
+    border_feather: float = 8.0
+    """Width of the fade toward the pasted crop's own border (the aligned crop's, or the working frame's), in crop
+    pixels. Where M_O runs into that border (an occluder that goes on past the frame: a neck gaiter, a person in
+    front, a collar taken with a mask's band) the fill ended in a straight edge, the frame's side, across the
+    occluder (held-out RMFD ``0001_039``, ``0009_010``); it now fades into the photo. 0 = the mask's own feather
+    alone."""
 
 
 @dataclass(frozen=True)
@@ -125,8 +131,13 @@ def paste_back_weighted(
     change = to_region(
         np.abs(edited_crop.astype(np.float32) - aligned.crop.astype(np.float32)).max(axis=2), cv2.BORDER_CONSTANT
     )
-    weight = _weight(inside, config.feather / similarity_scale(aligned.matrix))  # crop px -> photo px
+    scale = similarity_scale(aligned.matrix)  # crop px -> photo px
+    weight = _weight(inside, config.feather / scale)
     del inside
+    if config.border_feather > 0:
+        within = (to_region(np.ones((size, size), np.float32), cv2.BORDER_CONSTANT) > 0.5).astype(np.uint8)
+        np.multiply(weight, _weight(within, config.border_feather / scale), out=weight)
+        del within
     rows = max(1, STRIP_PIXELS // region_size[0])
     for a in range(0, region_size[1], rows):
         b = min(a + rows, region_size[1])
