@@ -86,6 +86,11 @@ def old_paste(photo: np.ndarray, aligned, edited_crop: np.ndarray, replace_mask:
         weight = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
     else:
         weight = inside.astype(np.float32)
+    border = config.border_feather / similarity_scale(aligned.matrix)
+    if border >= 1.0:  # the fade toward the crop's own border (PasteConfig.border_feather)
+        within = (to_region(np.ones((size, size), np.float32), cv2.BORDER_CONSTANT) > 0.5).astype(np.uint8)
+        t = np.clip(cv2.distanceTransform(within, cv2.DIST_L2, 5) / border, 0.0, 1.0)
+        weight = weight * (t * t * (3.0 - 2.0 * t)).astype(np.float32)
     result = photo.copy()
     region = result[y0:y1, x0:x1].astype(np.float32)
     blended = region + (edited + keep_detail * (region - original) - region) * weight[..., None]
