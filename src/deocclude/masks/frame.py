@@ -251,7 +251,7 @@ def off_face_at_edge(inner_mask: np.ndarray, region: np.ndarray, exits: np.ndarr
 
     Why: the crop's fill sees nothing past the crop's edge (its border is free), so where M_O covers background up
     to the edge (a white wall beside a white mask, a light behind a cheek) it painted a patch whose straight side
-    was the crop's edge, a seam the photo beyond does not continue (RMFD ``0010_013``, ``0015_036``)."""
+    was the crop's edge, a seam the photo beyond does not continue (held-out RMFD ``0010_013``)."""
     off = (np.asarray(inner_mask) > 0.5) & (np.asarray(region) <= 0.5)
     if not off.any() or not exits.any():
         return np.zeros_like(off)
