@@ -46,6 +46,24 @@ def test_the_gate_can_be_turned_off_and_rejects_bad_values() -> None:
         DeoccluderConfig(max_background_share=0.0)
     with pytest.raises(DeoccludeError, match="max-hidden-share"):
         DeoccluderConfig(max_hidden_share=1.5)
+    with pytest.raises(DeoccludeError, match="max-other-face-share"):
+        DeoccluderConfig(max_other_face_share=0.0)
+
+
+def test_a_face_whose_occluder_is_another_face_is_left_untouched(data_root: Path) -> None:
+    """LFW ``Amanda_Marsh_0001``, a kiss: 37 % of the man's M_O lay on her face (the hull of her landmarks), and his
+    fill repainted her cheek and his own mouth (19 % of her face changed). Both now keep their pixels; with the gate
+    off the photo changes."""
+    path = data_root / "faces" / "lfw" / "images" / "Amanda_Marsh" / "Amanda_Marsh_0001.jpg"
+    if not path.is_file():
+        pytest.skip(f"LFW photos not found at {path.parent}")
+    photo = read_image(path)
+    result = Deoccluder().run(photo)
+    assert len(result.faces) == 2 and all(face.other_faces is not None for face in result.faces)
+    gated = [face.status for face in result.faces if face.status != "ok"]
+    assert len(gated) == 1 and "lies on another face" in gated[0]
+    assert np.array_equal(result.photo, photo)
+    assert not np.array_equal(Deoccluder(DeoccluderConfig(max_other_face_share=1.0)).run(photo).photo, photo)
 
 
 def test_a_face_hidden_almost_whole_is_left_untouched(data_root: Path) -> None:
