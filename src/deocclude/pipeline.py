@@ -560,10 +560,9 @@ class Deoccluder:
         for i, face in enumerate(faces):
             face.face_mask, face.skin = visible[i], skin[i]
             with timed(face.timings, "mask"):  # M_O's recipe, glasses and the mask band (GrabCut: ~40 ms a mask)
-                occlusion = self._find_occlusion(face)
-            face.continues_in_frame = self.config.extend and self.config.past_crop and (bool(crop_exits(
-                occlusion, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size)).any())
-                or face.frame_band is not None)
+                self._find_occlusion(face)
+            face.continues_in_frame = self.config.extend and self.config.past_crop and (
+                bool(self._crop_exits(face).any()) or face.frame_band is not None)
             face.status = self._gate(face)
             face.method = f"S + {'R' if self._reconstructor is not None else 'mesh surface'}"
         return face_batch(faces, self.device, crops=crops, renders=renders, coefficients=coefficients)
@@ -611,6 +610,11 @@ class Deoccluder:
         band[inner] = 0.0
         face.frame_band = band if band.any() else None
 
+    def _crop_exits(self, face: FaceResult) -> np.ndarray:
+        """(N, N) bool: where ``face``'s M_O leaves the crop (:func:`~deocclude.masks.frame.crop_exits`)."""
+        assert face.occlusion_mask is not None
+        return crop_exits(face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size))
+
     def _continue_past_crop(self, photo: np.ndarray, face: FaceResult) -> None:
         """M_O's continuation past the crop in the working frame, filled (masks/frame.py): along the occluder's
         colours from the crop's edge, and a lower face's band (``frame_band``); nothing when neither goes on."""
@@ -621,8 +625,7 @@ class Deoccluder:
                                brow_line(face.aligned.landmarks, self.config.size), self.config.dilate)
         if face.frame_band is not None:
             outer = np.maximum(outer, face.frame_band)
-        exits = crop_exits(face.occlusion_mask, face.aligned.valid, brow_line(face.aligned.landmarks, self.config.size))
-        refill = off_face_at_edge(face.occlusion_mask, face.face_region, exits)
+        refill = off_face_at_edge(face.occlusion_mask, face.face_region, self._crop_exits(face))
         if outer.any() or refill.any():
             face.frame_restored, face.frame_mask = fill_past_crop(face.frame.crop, face.restored,
                                                                   face.occlusion_mask, outer, face.frame_offset,

@@ -114,8 +114,9 @@ def true_colour(filled: np.ndarray, crop: np.ndarray, hole: np.ndarray, region: 
         ycc[:, 1:] = line[:, 0] + ycc[:, :1] / 255.0 * line[:, 1]
     else:  # rule 2
         face_seen, face_hole = seen & (region > 0.5), inside & (region > 0.5)
-        if skin is not None and (face_seen & (skin > 0.5)).sum() >= config.min_visible:
-            face_seen = face_seen & (skin > 0.5)
+        on_skin = face_seen if skin is None else face_seen & (skin > 0.5)
+        if on_skin.sum() >= config.min_visible:
+            face_seen = on_skin
         if render is None or face_seen.sum() < config.min_visible or not face_hole.any():
             return filled
         photo_ycc, render_ycc = to_ycc(crop.astype(np.float64)), to_ycc(render.astype(np.float64))
