@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deocclude.faces.landmarks import NOSE_TIP
+from deocclude.faces.landmarks import LEFT_EYE, NOSE_TIP, RIGHT_EYE
 from deocclude.masks.frame import (
     BandConfig,
     fill_past_crop,
@@ -143,6 +143,30 @@ def test_no_band_unless_the_occlusion_covers_most_of_the_lower_face_and_never_of
     strict = BandConfig(min_lower=1.01)
     assert lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 2, strict).sum() == 0
     assert lower_face_band(frame, np.zeros((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 2).sum() == 0
+
+
+def test_the_part_of_a_mask_s_calls_face_goes_with_the_rest_and_unsure_skin_stays() -> None:
+    """A pale mask that S half sees as skin (RMFD 0009_011, 0010_019): inside M_R, below the eyes, pixels S calls
+    face but not surely are GrabCut's to decide; the mask's colour goes with M_O, the skin stays."""
+    frame, inner, region, visible, landmarks, _ = _masked_face()
+    landmarks[list(LEFT_EYE) + list(RIGHT_EYE), 1] = 40
+    patch = np.zeros_like(inner, dtype=bool)
+    patch[76:92, 34:52] = True  # a piece of the mask S called face
+    patch &= region > 0.5
+    inner[patch], visible[patch] = 0.0, 0.7
+    skin = np.zeros_like(patch)
+    skin[60:72, 40:88] = True  # unsure skin above the mask
+    visible[skin & (region > 0.5)] = 0.7
+    ones = np.ones((M, M), np.float32)
+
+    def inside(added: np.ndarray) -> np.ndarray:
+        return added[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+
+    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0))
+    assert added[patch].mean() > 0.9
+    assert added[skin].mean() < 0.05
+    off = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, BandConfig(inner=False)))
+    assert off[patch].mean() < 0.05
 
 
 def test_no_band_where_the_mask_cannot_be_told_from_the_clothes_past_it() -> None:

@@ -34,6 +34,12 @@ The pipeline asks before the fill (the photo's faces carry their frame), so the 
 crop joins M_O and the crop's fill takes its colours from around the band; its part past the crop joins
 the continuation. :func:`fill_past_crop` fills that harmonically, colours from all around the hole
 (Telea carried a band's bright end along it).
+
+**The mask S half sees as skin** (``BandConfig.inner``). The same GrabCut also decides, inside M_R below
+halfway from the eyes to the nose tip, the pixels S calls visible face without being sure (P < 0.9): a pale
+blue or lilac mask under glasses, a white mask in a goggles' shadow, of which S's face class took a cheek's
+worth and the fill left it standing. Those GrabCut gives the occluder, connected to M_O, join it; skin stays
+skin (S's sure face is fixed background, and skin-coloured unsure pixels go with the skin's colour model).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from deocclude.faces.landmarks import NOSE_TIP
+from deocclude.faces.landmarks import LEFT_EYE, NOSE_TIP, RIGHT_EYE
 from deocclude.inpaint.poisson import harmonic_fill
 from deocclude.masks.extend import _connected_to, _likelihood_ratio
 from deocclude.masks.occlusion import enclosed_holes
@@ -93,6 +99,12 @@ class BandConfig:
     """GrabCut's rounds of re-estimating its colour models. On 19 RMFD and example faces 3 rounds give the bands
     of 5 within 10 px (of up to 1,538) in two thirds of the time (about 40 instead of 60 ms per masked face);
     2 rounds moved one band by 30 px."""
+    inner: bool = True
+    """Also let GrabCut take pixels inside M_R that S calls visible face but not surely (``inner_sure``), below
+    ``inner_from`` of the way from the eyes to the nose tip, connected to M_O: the parts of a pale mask S saw as
+    skin."""
+    inner_sure: float = 0.9
+    inner_from: float = 0.5
     min_contrast: float = 10.0
     """CIE ΔE76 the band's median colour must keep from that of the pixels just past it, or nothing is added: a
     black mask over a black hood or hoodie cannot be told from the clothes, and GrabCut took a ring of the hood
@@ -138,6 +150,10 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     rows = np.arange(m)[:, None] + 0.5
     zone = ((rows > offset + float(landmarks[NOSE_TIP, 1])) & (np.asarray(valid) > 0.5) & ~surface
             & (cv2.distanceTransform((~surface).astype(np.uint8), cv2.DIST_L2, 5) <= config.max_distance * n))
+    eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
+    nose_row = float(landmarks[NOSE_TIP, 1])
+    unsure = face & (rows > offset + eye_row + config.inner_from * (nose_row - eye_row)) \
+        & placed(np.asarray(visible) < config.inner_sure)
     k = 2 * max(1, int(round(config.core_erode * n))) + 1
     core = cv2.erode((occluded & surface).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     if not core.any() or not zone.any():
@@ -147,11 +163,17 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     labels[occluded] = cv2.GC_PR_FGD
     labels[core] = cv2.GC_FGD
     labels[face] = cv2.GC_BGD
-    taken = _grabcut(frame, labels, config, scale=min(1.0, config.work_size / n)) & zone & ~occluded
-    band = _connected_to(taken, cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    labels[unsure] = cv2.GC_PR_BGD
+    taken = _grabcut(frame, labels, config, scale=min(1.0, config.work_size / n)) & ~occluded
+    seeds = cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    inside = _connected_to(taken & unsure, seeds) if config.inner else np.zeros_like(taken)
+    band = _connected_to(taken & zone, seeds | inside)
     beyond = (cv2.dilate(band.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~band & ~surface & ~occluded
     beyond &= np.asarray(valid) > 0.5
     if not band.any() or not beyond.any() or lab_distance(frame, band, beyond) < config.min_contrast:
+        band = np.zeros_like(band)
+    band |= inside
+    if not band.any():
         return added
     if dilate:
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1,) * 2)
