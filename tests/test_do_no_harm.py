@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,10 @@ def test_a_face_hidden_almost_whole_is_left_untouched(data_root: Path) -> None:
         pytest.skip(f"RMFD photos not found at {path.parent}")
     photo = read_image(path)
     result = Deoccluder().run(photo)
-    assert [face.status for face in result.faces] == [
-        "untouched: 82% of the face surface is hidden (too little of the face is left to restore it from)"]
+    assert len(result.faces) == 1
+    hidden = re.fullmatch(r"untouched: (\d+)% of the face surface is hidden \(too little of the face is left to "
+                          r"restore it from\)", result.faces[0].status)
+    assert hidden is not None and int(hidden.group(1)) > 75, result.faces[0].status
     assert np.array_equal(result.photo, photo)
     assert Deoccluder(DeoccluderConfig(max_hidden_share=1.0)).run(photo).faces[0].status == "ok"
 
