@@ -7,6 +7,7 @@ folder is absent (a user's fresh clone has no ``../shared``).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -70,5 +71,6 @@ def load_tool(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, REPO_DIR / "tools" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
