@@ -131,9 +131,11 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
 
     ``frame`` (M, M, 3) uint8 and ``valid`` (M, M) are the working frame; ``inner_mask`` (M_O), ``region``
     (M_R), ``visible`` (P(visible face)) and ``landmarks`` (468, 2+) are the N×N crop's, which sits at
-    ``offset``. GrabCut's pixels count only outside M_O and M_R, below the nose tip, within ``max_distance``
-    of M_R and connected to M_O; they are grown by ``dilate`` px (M_O's own rim) and kept on the real photo.
-    All 0 unless :func:`lower_face_covered`.
+    ``offset``. GrabCut's pixels count outside M_O and M_R, below the nose tip, within ``max_distance``
+    of M_R and connected to M_O (the band, kept only with ``min_contrast`` to what lies past it), and, with
+    ``inner``, inside M_R where S is unsure of the face (the part of the mask S took for skin, connected to M_O);
+    they are grown by ``dilate`` px (M_O's own rim) and kept on the real photo. All 0 unless
+    :func:`lower_face_covered`.
     """
     m, n = frame.shape[0], inner_mask.shape[0]
     added = np.zeros((m, m), np.float32)
@@ -163,7 +165,8 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     labels[occluded] = cv2.GC_PR_FGD
     labels[core] = cv2.GC_FGD
     labels[face] = cv2.GC_BGD
-    labels[unsure] = cv2.GC_PR_BGD
+    if config.inner:
+        labels[unsure] = cv2.GC_PR_BGD
     taken = _grabcut(frame, labels, config, scale=min(1.0, config.work_size / n)) & ~occluded
     seeds = cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     inside = _connected_to(taken & unsure, seeds) if config.inner else np.zeros_like(taken)
