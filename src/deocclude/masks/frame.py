@@ -152,24 +152,24 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     rows = np.arange(m)[:, None] + 0.5
     zone = ((rows > offset + float(landmarks[NOSE_TIP, 1])) & (np.asarray(valid) > 0.5) & ~surface
             & (cv2.distanceTransform((~surface).astype(np.uint8), cv2.DIST_L2, 5) <= config.max_distance * n))
-    eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
-    nose_row = float(landmarks[NOSE_TIP, 1])
-    unsure = face & (rows > offset + eye_row + config.inner_from * (nose_row - eye_row)) \
-        & placed(np.asarray(visible) < config.inner_sure)
     k = 2 * max(1, int(round(config.core_erode * n))) + 1
     core = cv2.erode((occluded & surface).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     if not core.any() or not zone.any():
         return added
+    unsure = np.zeros_like(face)
+    if config.inner:  # the part of the mask S took for skin: its unsure face, below the eyes
+        eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
+        start = eye_row + config.inner_from * (float(landmarks[NOSE_TIP, 1]) - eye_row)
+        unsure = face & (rows > offset + start) & placed(np.asarray(visible) < config.inner_sure)
     labels = np.full((m, m), cv2.GC_BGD, np.uint8)
     labels[zone] = cv2.GC_PR_BGD
     labels[occluded] = cv2.GC_PR_FGD
     labels[core] = cv2.GC_FGD
     labels[face] = cv2.GC_BGD
-    if config.inner:
-        labels[unsure] = cv2.GC_PR_BGD
+    labels[unsure] = cv2.GC_PR_BGD
     taken = _grabcut(frame, labels, config, scale=min(1.0, config.work_size / n)) & ~occluded
     seeds = cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    inside = _connected_to(taken & unsure, seeds) if config.inner else np.zeros_like(taken)
+    inside = _connected_to(taken & unsure, seeds)
     band = _connected_to(taken & zone, seeds | inside)
     beyond = (cv2.dilate(band.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~band & ~surface & ~occluded
     beyond &= np.asarray(valid) > 0.5
