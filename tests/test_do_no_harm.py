@@ -68,9 +68,9 @@ def test_a_face_whose_occluder_is_another_face_is_left_untouched(data_root: Path
 
 
 def test_a_face_hidden_almost_whole_is_left_untouched(data_root: Path) -> None:
-    """RMFD ``0012_008``: a bowed head whose crop is half background; M_O took 82 % of the face surface and the fill
-    painted R's face over it, eyes and all. Too little is left to restore it from: untouched, and the manifest
-    says so; with the gate off it is filled."""
+    """RMFD ``0012_008``: a bowed head whose crop is half background; M_O took 82 % of the face surface (86 % since
+    the band also takes the mask's unsure part, session 13) and the fill painted R's face over it, eyes and all.
+    Too little is left to restore it from: untouched, and the manifest says so; with the gate off it is filled."""
     path = data_root / "real_occluded" / "rmfd" / "images" / "0012_008.jpg"
     if not path.is_file():
         pytest.skip(f"RMFD photos not found at {path.parent}")
