@@ -169,6 +169,36 @@ def test_the_part_of_a_mask_s_calls_face_goes_with_the_rest_and_unsure_skin_stay
     assert off[patch].mean() < 0.05
 
 
+def test_a_part_of_the_mask_s_is_sure_of_goes_when_its_colour_is_the_mask_s_not_the_skin_s() -> None:
+    """A salmon mask that S calls face at P 0.99 over half its width (RMFD 0007_014): the lower face's sure pixels
+    coloured like M_O, not like the skin above, are GrabCut's to decide and go; sure skin below the eyes stays; and a
+    skin-coloured occluder (a hand) never lets colour decide sure face."""
+    frame, inner, region, visible, landmarks, _ = _masked_face()
+    landmarks[list(LEFT_EYE) + list(RIGHT_EYE), 1] = 40
+    crop = frame[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+    patch = np.zeros_like(inner, dtype=bool)
+    patch[76:100, 22:50] = True  # a piece of the mask S is sure is face
+    patch &= region > 0.5
+    inner[patch], visible[patch] = 0.0, 1.0
+    cheek = np.zeros_like(patch)
+    cheek[58:72, 70:100] = True  # sure skin in the lower face (below a quarter of the way from the eyes to the nose tip)
+    cheek &= region > 0.5
+    ones = np.ones((M, M), np.float32)
+
+    def inside(added: np.ndarray) -> np.ndarray:
+        return added[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+
+    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0))
+    assert added[patch].mean() > 0.9
+    assert added[cheek].mean() < 0.05
+    blind = BandConfig(inner_by_colour=0.0)
+    assert inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, blind))[patch].mean() < 0.05
+    hand = (inner > 0.5) | patch  # the occluder as skin-coloured as the face: colour cannot tell them
+    crop[hand] = (196, 148, 128)
+    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0))
+    assert added[patch].mean() < 0.05
+
+
 def test_no_band_where_the_mask_cannot_be_told_from_the_clothes_past_it() -> None:
     """A mask over a hood or hoodie of its own colour: GrabCut would take the clothes; nothing is added."""
     frame, inner, region, visible, landmarks, band = _masked_face()

@@ -36,10 +36,13 @@ the continuation. :func:`fill_past_crop` fills that harmonically, colours from a
 (Telea carried a band's bright end along it).
 
 **The mask S half sees as skin** (``BandConfig.inner``). The same GrabCut also decides, inside M_R below
-halfway from the eyes to the nose tip, the pixels S calls visible face without being sure (P < 0.9): a pale
+a quarter of the way from the eyes to the nose tip, the pixels S calls visible face without being sure (P < 0.9): a pale
 blue or lilac mask under glasses, a white mask in a goggles' shadow, of which S's face class took a cheek's
 worth and the fill left it standing. Those GrabCut gives the occluder, connected to M_O, join it; skin stays
 skin (S's sure face is fixed background, and skin-coloured unsure pixels go with the skin's colour model).
+S can also be *sure* of a mask: a salmon-pink one was face at P 0.99 over half its width. So the lower face's
+sure pixels whose colour lies nearer the occluder's than the skin's above go to GrabCut too
+(``inner_by_colour``), when occluder and skin differ by enough that colour can tell them.
 """
 
 from __future__ import annotations
@@ -104,7 +107,17 @@ class BandConfig:
     ``inner_from`` of the way from the eyes to the nose tip, connected to M_O: the parts of a pale mask S saw as
     skin."""
     inner_sure: float = 0.9
-    inner_from: float = 0.5
+    inner_from: float = 0.25
+    """Where the lower face starts, as a share of the way from the eyes (their landmarks' mean row) to the nose tip.
+    A mask's top edge runs just under the eyes: from halfway (session 13) a light strip of it stayed across both
+    cheeks under glasses rims and lower eyelids on about 20 of RMFD's faces; from a quarter the strips go (28
+    photos changed against halfway, none for the worse by eye), and the eyes themselves stay above it."""
+    inner_by_colour: float = 10.0
+    """With ``inner``, also let GrabCut decide the lower face's pixels S is *sure* are face when their colour lies
+    nearer the occluder's (M_O's core, median) than the skin's (S's sure face above ``inner_from``, median), provided
+    those two medians lie at least this far apart (CIE ΔE76; 0 turns it off). A salmon-pink mask (RMFD ``0007_014``,
+    ΔE 23 from the forehead) was half S's "face" at P 0.99 and half of it stayed, with half a mouth painted beside it;
+    a hand or anything else skin-coloured stays below the threshold, so it never decides cheeks."""
     min_contrast: float = 10.0
     """CIE ΔE76 the band's median colour must keep from that of the pixels just past it, or nothing is added: a
     black mask over a black hood or hoodie cannot be told from the clothes, and GrabCut took a ring of the hood
@@ -160,7 +173,11 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     if config.inner:  # the part of the mask S took for skin: its unsure face, below the eyes
         eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
         start = eye_row + config.inner_from * (float(landmarks[NOSE_TIP, 1]) - eye_row)
-        unsure = face & (rows > offset + start) & placed(np.asarray(visible) < config.inner_sure)
+        lower = face & (rows > offset + start)
+        unsure = lower & placed(np.asarray(visible) < config.inner_sure)
+        if config.inner_by_colour > 0:
+            sure_skin = face & ~lower & placed(np.asarray(visible) >= config.inner_sure)
+            unsure |= lower & _coloured_like(frame, core, sure_skin, config.inner_by_colour)
     labels = np.full((m, m), cv2.GC_BGD, np.uint8)
     labels[zone] = cv2.GC_PR_BGD
     labels[occluded] = cv2.GC_PR_FGD
@@ -182,6 +199,19 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1,) * 2)
         band = cv2.dilate(band.astype(np.uint8), disk) > 0
     return (band & ~occluded & (np.asarray(valid) > 0.5)).astype(np.float32)
+
+
+def _coloured_like(frame: np.ndarray, occluder: np.ndarray, skin: np.ndarray, min_apart: float) -> np.ndarray:
+    """(M, M) bool: the pixels of ``frame`` (RGB uint8) nearer in CIE Lab to the median colour of ``occluder`` than
+    to that of ``skin`` ((M, M) bool each); all False when ``skin`` has under 64 pixels or the two medians lie less
+    than ``min_apart`` (ΔE76) apart, since then colour cannot tell them."""
+    if skin.sum() < 64 or not occluder.any():
+        return np.zeros(skin.shape, bool)
+    lab = cv2.cvtColor(np.asarray(frame, np.float32) / 255.0, cv2.COLOR_RGB2Lab)  # as lab_distance
+    occluder_colour, skin_colour = np.median(lab[occluder], axis=0), np.median(lab[skin], axis=0)
+    if float(np.linalg.norm(occluder_colour - skin_colour)) < min_apart:
+        return np.zeros(skin.shape, bool)
+    return np.linalg.norm(lab - occluder_colour, axis=-1) < np.linalg.norm(lab - skin_colour, axis=-1)
 
 
 def _grabcut(frame: np.ndarray, labels: np.ndarray, config: BandConfig, scale: float) -> np.ndarray:
