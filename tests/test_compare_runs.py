@@ -59,7 +59,8 @@ def test_grid_pages_show_input_before_and_after_around_the_change(runs: tuple[Pa
     pages = compare_runs.write_grid(differences, tmp_path / "grid" / "cmp", rows_per_page=1)
     assert [p.name for p in pages] == ["cmp_0.png", "cmp_1.png"]
     page = np.asarray(Image.open(pages[0]))
-    assert page.shape[0] == 260 + 6  # one row at the zoom height, then the gap
+    assert page.shape[0] == 18 + 260 + 6  # the name's strip, one row at the zoom height, then the gap
+    assert (page[:18] < 128).any() and (page[:18] < 128).mean() < 0.2  # the name is written, on white
     assert page.shape[1] == 3 * 260  # three square cuts (20 px around the 20 px occlusion square)
 
 

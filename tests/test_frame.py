@@ -12,6 +12,7 @@ import pytest
 from deocclude.faces.landmarks import LEFT_EYE, NOSE_TIP, RIGHT_EYE
 from deocclude.masks.frame import (
     BandConfig,
+    _coloured_like,
     fill_past_crop,
     grow_past_crop,
     lower_face_band,
@@ -181,7 +182,7 @@ def test_a_part_of_the_mask_s_is_sure_of_goes_when_its_colour_is_the_mask_s_not_
     patch &= region > 0.5
     inner[patch], visible[patch] = 0.0, 1.0
     cheek = np.zeros_like(patch)
-    cheek[58:72, 70:100] = True  # sure skin in the lower face (below a quarter of the way from the eyes to the nose tip)
+    cheek[58:72, 70:100] = True  # sure skin in the lower face (from a quarter of the way from eyes to nose tip)
     cheek &= region > 0.5
     ones = np.ones((M, M), np.float32)
 
@@ -192,11 +193,44 @@ def test_a_part_of_the_mask_s_is_sure_of_goes_when_its_colour_is_the_mask_s_not_
     assert added[patch].mean() > 0.9
     assert added[cheek].mean() < 0.05
     blind = BandConfig(inner_by_colour=0.0)
-    assert inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, blind))[patch].mean() < 0.05
+    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, blind))
+    assert added[patch].mean() < 0.05
     hand = (inner > 0.5) | patch  # the occluder as skin-coloured as the face: colour cannot tell them
     crop[hand] = (196, 148, 128)
     added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0))
     assert added[patch].mean() < 0.05
+
+
+def test_a_pale_edge_of_a_blue_mask_goes_though_a_pale_wall_claims_it_and_its_median_is_nearer_the_skin() -> None:
+    """A light-blue mask with pale pleats whose pale top edge S calls face (RMFD 0008_030, 0009_013: a strip under the
+    glasses): the pale edge is nearer the skin's median colour than the mask's, and the light wall makes the frame-wide
+    GrabCut call it background; decided against the skin alone, it goes with the mask. Skin beside it stays."""
+    frame, inner, region, visible, landmarks, _ = _masked_face()
+    landmarks[list(LEFT_EYE) + list(RIGHT_EYE), 1] = 40
+    crop = frame[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+    rows = np.arange(N)[:, None]
+    mask = (inner > 0.5)
+    crop[mask] = (90, 140, 220)  # a blue mask
+    crop[mask & (rows % 8 < 3)] = (215, 220, 235)  # with pale pleats
+    edge = (region > 0.5) & (rows >= 66) & (rows < 74) & (np.abs(np.arange(N)[None, :] - 64) < 30)
+    crop[edge] = (215, 220, 235)  # its pale top edge, which S calls face
+    visible[edge] = 1.0
+    cheek = (region > 0.5) & (rows >= 58) & (rows < 74) & ~edge  # sure skin beside and above it
+    assert not _coloured_like(frame, _placed(mask), _placed((region > 0.5) & (rows < 47)), 10.0)[_placed(edge)].any()
+    ones = np.ones((M, M), np.float32)
+    added = lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0)
+    added = added[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+    assert added[edge].mean() > 0.9
+    assert added[cheek].mean() < 0.05
+    blind = lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, BandConfig(inner_by_colour=0.0))
+    assert blind[OFFSET:OFFSET + N, OFFSET:OFFSET + N][edge].mean() < 0.05
+
+
+def _placed(crop_mask: np.ndarray) -> np.ndarray:
+    """An (N, N) mask placed in the (M, M) frame at OFFSET."""
+    out = np.zeros((M, M), bool)
+    out[OFFSET:OFFSET + N, OFFSET:OFFSET + N] = crop_mask
+    return out
 
 
 def test_no_band_where_the_mask_cannot_be_told_from_the_clothes_past_it() -> None:

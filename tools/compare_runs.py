@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -84,8 +85,9 @@ def _occlusion(output: Path) -> np.ndarray | None:
 
 
 def zoom_row(difference: Difference, level: int = 8, height: int = 260, pad: int = 20) -> np.ndarray | None:
-    """``input | before | after`` around what either run replaced or what changed, scaled to ``height``; None when
-    the input is unreadable or nothing marks a region."""
+    """``input | before | after`` around what either run replaced or what changed, scaled to ``height``, under a
+    strip with the photo's name (the verdicts in results files name photos); None when the input is unreadable or
+    nothing marks a region."""
     photo = _rgb(difference.input)
     if photo is None:
         return None
@@ -106,7 +108,10 @@ def zoom_row(difference: Difference, level: int = 8, height: int = 260, pad: int
     x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, w)
     row = np.concatenate([image[y0:y1, x0:x1] for image in (photo, *outputs)], axis=1)
     scale = height / row.shape[0]
-    return np.asarray(Image.fromarray(row).resize((max(1, round(row.shape[1] * scale)), height), Image.LANCZOS))
+    row = np.asarray(Image.fromarray(row).resize((max(1, round(row.shape[1] * scale)), height), Image.LANCZOS))
+    caption = np.full((18, row.shape[1], 3), 255, np.uint8)
+    cv2.putText(caption, difference.name, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([caption, row])
 
 
 def write_grid(differences: list[Difference], prefix: Path, level: int = 8, rows_per_page: int = 3) -> list[Path]:

@@ -42,7 +42,10 @@ worth and the fill left it standing. Those GrabCut gives the occluder, connected
 skin (S's sure face is fixed background, and skin-coloured unsure pixels go with the skin's colour model).
 S can also be *sure* of a mask: a salmon-pink one was face at P 0.99 over half its width. So the lower face's
 sure pixels whose colour lies nearer the occluder's than the skin's above go to GrabCut too
-(``inner_by_colour``), when occluder and skin differ by enough that colour can tell them.
+(``inner_by_colour``), when occluder and skin differ by enough that colour can tell them. And since the frame-wide
+GrabCut's background model also holds the wall, the collar and the shirt, a pale edge of a blue mask under glasses
+rims matched a white wall and stayed: a second GrabCut decides the lower face against the skin alone (the frame
+outside the face surface painted the skin's colour), and what it gives the mask joins too.
 """
 
 from __future__ import annotations
@@ -117,7 +120,11 @@ class BandConfig:
     nearer the occluder's (M_O's core, median) than the skin's (S's sure face above ``inner_from``, median), provided
     those two medians lie at least this far apart (CIE ΔE76; 0 turns it off). A salmon-pink mask (RMFD ``0007_014``,
     ΔE 23 from the forehead) was half S's "face" at P 0.99 and half of it stayed, with half a mouth painted beside it;
-    a hand or anything else skin-coloured stays below the threshold, so it never decides cheeks."""
+    a hand or anything else skin-coloured stays below the threshold, so it never decides cheeks. Past the same
+    threshold a second GrabCut decides the whole lower face against the skin alone (:func:`_mask_or_skin`): the
+    pale top edge of a light-blue mask under glasses (RMFD ``0008_030``, ``0009_013``), nearer the skin's median
+    than the mask's and claimed by a white wall in the frame-wide GrabCut, goes too. About 20 ms more per masked
+    face."""
     min_contrast: float = 10.0
     """CIE ΔE76 the band's median colour must keep from that of the pixels just past it, or nothing is added: a
     black mask over a black hood or hoodie cannot be told from the clothes, and GrabCut took a ring of the hood
@@ -169,14 +176,14 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     core = cv2.erode((occluded & surface).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     if not core.any() or not zone.any():
         return added
-    unsure = np.zeros_like(face)
+    unsure = lower = sure_skin = np.zeros_like(face)
     if config.inner:  # the part of the mask S took for skin: its unsure face, below the eyes
         eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
         start = eye_row + config.inner_from * (float(landmarks[NOSE_TIP, 1]) - eye_row)
         lower = face & (rows > offset + start)
         unsure = lower & placed(np.asarray(visible) < config.inner_sure)
+        sure_skin = face & ~lower & placed(np.asarray(visible) >= config.inner_sure)
         if config.inner_by_colour > 0:
-            sure_skin = face & ~lower & placed(np.asarray(visible) >= config.inner_sure)
             unsure |= lower & _coloured_like(frame, core, sure_skin, config.inner_by_colour)
     labels = np.full((m, m), cv2.GC_BGD, np.uint8)
     labels[zone] = cv2.GC_PR_BGD
@@ -184,9 +191,13 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     labels[core] = cv2.GC_FGD
     labels[face] = cv2.GC_BGD
     labels[unsure] = cv2.GC_PR_BGD
-    taken = _grabcut(frame, labels, config, scale=min(1.0, config.work_size / n)) & ~occluded
+    scale = min(1.0, config.work_size / n)
+    taken = _grabcut(frame, labels, config, scale) & ~occluded
     seeds = cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     inside = _connected_to(taken & unsure, seeds)
+    if config.inner and config.inner_by_colour > 0:
+        inside |= _connected_to(_mask_or_skin(frame, surface, occluded, core, lower, sure_skin, config, scale) & lower,
+                                seeds)
     band = _connected_to(taken & zone, seeds | inside)
     beyond = (cv2.dilate(band.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~band & ~surface & ~occluded
     beyond &= np.asarray(valid) > 0.5
@@ -201,17 +212,47 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     return (band & ~occluded & (np.asarray(valid) > 0.5)).astype(np.float32)
 
 
-def _coloured_like(frame: np.ndarray, occluder: np.ndarray, skin: np.ndarray, min_apart: float) -> np.ndarray:
-    """(M, M) bool: the pixels of ``frame`` (RGB uint8) nearer in CIE Lab to the median colour of ``occluder`` than
-    to that of ``skin`` ((M, M) bool each); all False when ``skin`` has under 64 pixels or the two medians lie less
-    than ``min_apart`` (ΔE76) apart, since then colour cannot tell them."""
+def _colours_apart(frame: np.ndarray, occluder: np.ndarray, skin: np.ndarray,
+                   min_apart: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``frame`` (RGB uint8) in CIE Lab with the median colours of ``occluder`` and ``skin`` ((M, M) bool each), or
+    None when ``skin`` has under 64 pixels or the two medians lie less than ``min_apart`` (ΔE76) apart: then colour
+    cannot tell the occluder from the skin."""
     if skin.sum() < 64 or not occluder.any():
-        return np.zeros(skin.shape, bool)
+        return None
     lab = cv2.cvtColor(np.asarray(frame, np.float32) / 255.0, cv2.COLOR_RGB2Lab)  # as lab_distance
     occluder_colour, skin_colour = np.median(lab[occluder], axis=0), np.median(lab[skin], axis=0)
     if float(np.linalg.norm(occluder_colour - skin_colour)) < min_apart:
+        return None
+    return lab, occluder_colour, skin_colour
+
+
+def _coloured_like(frame: np.ndarray, occluder: np.ndarray, skin: np.ndarray, min_apart: float) -> np.ndarray:
+    """(M, M) bool: the pixels of ``frame`` nearer in CIE Lab to the median colour of ``occluder`` than to that of
+    ``skin``; all False unless :func:`_colours_apart`."""
+    apart = _colours_apart(frame, occluder, skin, min_apart)
+    if apart is None:
         return np.zeros(skin.shape, bool)
+    lab, occluder_colour, skin_colour = apart
     return np.linalg.norm(lab - occluder_colour, axis=-1) < np.linalg.norm(lab - skin_colour, axis=-1)
+
+
+def _mask_or_skin(frame: np.ndarray, surface: np.ndarray, occluded: np.ndarray, core: np.ndarray, lower: np.ndarray,
+                  skin: np.ndarray, config: BandConfig, scale: float) -> np.ndarray:
+    """(M, M) bool: the pixels of ``lower`` (the lower face S calls face) GrabCut gives the occluder when its only
+    other choice is the skin: the frame outside the face surface is painted the skin's median colour, so the
+    background model learns skin and nothing else (no white wall or pale collar to claim a pale mask's edge). M_O's
+    ``core`` is sure occluder, the rest of M_O on the surface probable; ``skin`` (S's sure face above ``lower``) and
+    the surface's other pixels are sure background. All False when the occluder's median colour lies less than
+    ``inner_by_colour`` from the skin's (a hand, a skin-coloured mask: colour cannot tell them)."""
+    if not lower.any() or _colours_apart(frame, core, skin, config.inner_by_colour) is None:
+        return np.zeros_like(lower)
+    image = np.array(frame, copy=True)
+    image[~surface] = np.median(image[skin], axis=0).astype(np.uint8)
+    labels = np.full(lower.shape, cv2.GC_BGD, np.uint8)
+    labels[surface & occluded] = cv2.GC_PR_FGD
+    labels[core] = cv2.GC_FGD
+    labels[lower] = cv2.GC_PR_BGD
+    return _grabcut(image, labels, config, scale) & ~occluded
 
 
 def _grabcut(frame: np.ndarray, labels: np.ndarray, config: BandConfig, scale: float) -> np.ndarray:
