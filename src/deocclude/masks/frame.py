@@ -28,7 +28,7 @@ white mask against a white wall, or the shadowed band of a light-blue mask under
 as likely background as occluder, and a strip of the mask stayed under the restored chin on 10 of
 RMFD's 35 sample faces (``benchmarks/real_masks.py``). Where M_O covers most of the lower face,
 OpenCV's GrabCut (colour models *and* the edges between them, seeded by M_O and the visible face)
-decides, in the frame, which pixels outside M_R and below the nose belong with the occluder, no farther
+decides, in the frame, which pixels outside M_R and below the eyes (``band_from``) belong with the occluder, no farther
 than ``max_distance`` from M_R: the band under the chin follows its own edge, not a colour threshold.
 The pipeline asks before the fill (the photo's faces carry their frame), so the band's part inside the
 crop joins M_O and the crop's fill takes its colours from around the band; its part past the crop joins
@@ -93,6 +93,12 @@ class BandConfig:
     min_lower: float = 0.5
     """Share of M_R below the nose tip that M_O must cover: a face mask, a scarf, a hand over the mouth. Clean
     faces, glasses and hair never reach it, so for them nothing runs."""
+    band_from: float = 0.25
+    """Where the band beside the face starts, as a share of the way from the eyes (their landmarks' mean row) to the
+    nose tip. From the nose tip (1.0, sessions 11-13) a mask's sides past the cheek outline stayed: a black mask's
+    wing up to the ear, a white mask's side strap, the upper corners of a KN95 (RMFD ``0001_006``, ``0004_007``,
+    ``0016_005``, ``0001_029``); from a quarter 93 of 516 RMFD photos change, the sides go on most, none lost hair
+    or an ear (session 14). Where a coloured side goes, the harmonic fill past M_R leaves a smooth patch."""
     max_distance: float = 0.12
     """Farthest an added pixel may lie from M_R. The bands under RMFD's chins reach about 0.1 N past it; at
     0.25 N a black mask took the top of a black turtleneck and the bundled mask example a dark collar."""
@@ -151,7 +157,7 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
 
     ``frame`` (M, M, 3) uint8 and ``valid`` (M, M) are the working frame; ``inner_mask`` (M_O), ``region``
     (M_R), ``visible`` (P(visible face)) and ``landmarks`` (468, 2+) are the N×N crop's, which sits at
-    ``offset``. GrabCut's pixels count outside M_O and M_R, below the nose tip, within ``max_distance``
+    ``offset``. GrabCut's pixels count outside M_O and M_R, below ``band_from``, within ``max_distance``
     of M_R and connected to M_O (the band, kept only with ``min_contrast`` to what lies past it), and, with
     ``inner``, inside M_R where S is unsure of the face (the part of the mask S took for skin, connected to M_O);
     they are grown by ``dilate`` px (M_O's own rim) and kept on the real photo. All 0 unless
@@ -170,7 +176,9 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     occluded, surface = placed(np.asarray(inner_mask) > 0.5), placed(np.asarray(region) > 0.5)
     face = placed(np.asarray(visible) >= 0.5) & surface & ~occluded
     rows = np.arange(m)[:, None] + 0.5
-    zone = ((rows > offset + float(landmarks[NOSE_TIP, 1])) & (np.asarray(valid) > 0.5) & ~surface
+    eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
+    nose_row = float(landmarks[NOSE_TIP, 1])
+    zone = ((rows > offset + eye_row + config.band_from * (nose_row - eye_row)) & (np.asarray(valid) > 0.5) & ~surface
             & (cv2.distanceTransform((~surface).astype(np.uint8), cv2.DIST_L2, 5) <= config.max_distance * n))
     k = 2 * max(1, int(round(config.core_erode * n))) + 1
     core = cv2.erode((occluded & surface).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
@@ -178,8 +186,7 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
         return added
     unsure = lower = sure_skin = np.zeros_like(face)
     if config.inner:  # the part of the mask S took for skin: its unsure face, below the eyes
-        eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
-        start = eye_row + config.inner_from * (float(landmarks[NOSE_TIP, 1]) - eye_row)
+        start = eye_row + config.inner_from * (nose_row - eye_row)
         lower = face & (rows > offset + start)
         unsure = lower & placed(np.asarray(visible) < config.inner_sure)
         sure_skin = face & ~lower & placed(np.asarray(visible) >= config.inner_sure)
@@ -199,10 +206,12 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
         inside |= _connected_to(_mask_or_skin(frame, surface, occluded, core, lower, sure_skin, config, scale) & lower,
                                 seeds)
     band = _connected_to(taken & zone, seeds | inside)
-    beyond = (cv2.dilate(band.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~band & ~surface & ~occluded
-    beyond &= np.asarray(valid) > 0.5
-    if not band.any() or not beyond.any() or lab_distance(frame, band, beyond) < config.min_contrast:
-        band = np.zeros_like(band)
+    whole = _contrasted(frame, band, surface | occluded, valid, config.min_contrast)
+    if not whole.any():  # judged whole first, then its part under the nose tip and its sides apart
+        under = rows > offset + nose_row
+        whole = (_contrasted(frame, band & under, surface | occluded, valid, config.min_contrast)
+                 | _contrasted(frame, band & ~under, surface | occluded, valid, config.min_contrast))
+    band = whole
     band |= inside
     if not band.any():
         return added
@@ -269,6 +278,20 @@ def _grabcut(frame: np.ndarray, labels: np.ndarray, config: BandConfig, scale: f
                 config.iterations, cv2.GC_INIT_WITH_MASK)  # OpenCV's image order is BGR
     taken = ((marks == cv2.GC_FGD) | (marks == cv2.GC_PR_FGD)).astype(np.uint8)
     return taken > 0 if size == m else cv2.resize(taken, (m, m), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _contrasted(frame: np.ndarray, part: np.ndarray, face: np.ndarray, valid: np.ndarray, min_contrast: float
+                ) -> np.ndarray:
+    """``part`` of the band ((M, M) bool), or nothing when its median colour lies less than ``min_contrast`` (ΔE76)
+    from that of the real pixels just past it (outside ``face``, M_R ∪ M_O). :func:`lower_face_band` judges the
+    band whole, and when that fails its part under the nose tip and its sides apart: sides that reach hair as dark
+    as the mask must not cost the band under the chin (the bundled example's aligned crop: ΔE 9.9 whole, 17.4 and
+    33.6 apart), while a sports mask's band under the chin passes only with its sides (RMFD ``0001_036``)."""
+    beyond = (cv2.dilate(part.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~part & ~face
+    beyond &= np.asarray(valid) > 0.5
+    if not part.any() or not beyond.any() or lab_distance(frame, part, beyond) < min_contrast:
+        return np.zeros_like(part)
+    return part
 
 
 def lab_distance(image: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
