@@ -99,9 +99,13 @@ class BandConfig:
     wing up to the ear, a white mask's side strap, the upper corners of a KN95 (RMFD ``0001_006``, ``0004_007``,
     ``0016_005``, ``0001_029``); from a quarter 93 of 516 RMFD photos change, the sides go on most, none lost hair
     or an ear (session 14). Where a coloured side goes, the harmonic fill past M_R leaves a smooth patch."""
-    max_distance: float = 0.12
-    """Farthest an added pixel may lie from M_R. The bands under RMFD's chins reach about 0.1 N past it; at
-    0.25 N a black mask took the top of a black turtleneck and the bundled mask example a dark collar."""
+    max_distance: float = 0.2
+    """Farthest an added pixel may lie from M_R. Most bands under RMFD's chins reach about 0.1 N past it, but at
+    0.12 N (sessions 11-13) a strip stayed under the chin where the mask sits low or the mesh's chin high (the floral
+    mask ``0003_012``, a sports mask ``0001_036``, white bands ``0022_003``, ``0015_029``, the bundled example's two
+    dots at the neck); at 0.2 N, with ``min_contrast``, those go and 120 of 516 RMFD photos change, none losing a
+    collar (session 14). At 0.25 N, before the contrast check, a black mask took the top of a black turtleneck and
+    the bundled mask example a dark collar."""
     core_erode: float = 0.03
     """M_O eroded by this much is sure occluder (GrabCut's fixed foreground); its rim stays probable."""
     work_size: int = 128
