@@ -158,15 +158,10 @@ def test_the_part_of_a_mask_s_calls_face_goes_with_the_rest_and_unsure_skin_stay
     skin = np.zeros_like(patch)
     skin[60:72, 40:88] = True  # unsure skin above the mask
     visible[skin & (region > 0.5)] = 0.7
-    ones = np.ones((M, M), np.float32)
-
-    def inside(added: np.ndarray) -> np.ndarray:
-        return added[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
-
-    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0))
+    added = _band_in_crop(frame, inner, region, visible, landmarks)
     assert added[patch].mean() > 0.9
     assert added[skin].mean() < 0.05
-    off = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, BandConfig(inner=False)))
+    off = _band_in_crop(frame, inner, region, visible, landmarks, BandConfig(inner=False))
     assert off[patch].mean() < 0.05
 
 
@@ -184,20 +179,14 @@ def test_a_part_of_the_mask_s_is_sure_of_goes_when_its_colour_is_the_mask_s_not_
     cheek = np.zeros_like(patch)
     cheek[58:72, 70:100] = True  # sure skin in the lower face (from a quarter of the way from eyes to nose tip)
     cheek &= region > 0.5
-    ones = np.ones((M, M), np.float32)
-
-    def inside(added: np.ndarray) -> np.ndarray:
-        return added[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
-
-    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0))
+    added = _band_in_crop(frame, inner, region, visible, landmarks)
     assert added[patch].mean() > 0.9
     assert added[cheek].mean() < 0.05
-    blind = BandConfig(inner_by_colour=0.0)
-    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, blind))
+    added = _band_in_crop(frame, inner, region, visible, landmarks, BandConfig(inner_by_colour=0.0))
     assert added[patch].mean() < 0.05
     hand = (inner > 0.5) | patch  # the occluder as skin-coloured as the face: colour cannot tell them
     crop[hand] = (196, 148, 128)
-    added = inside(lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0))
+    added = _band_in_crop(frame, inner, region, visible, landmarks)
     assert added[patch].mean() < 0.05
 
 
@@ -217,13 +206,11 @@ def test_a_pale_edge_of_a_blue_mask_goes_though_a_pale_wall_claims_it_and_its_me
     visible[edge] = 1.0
     cheek = (region > 0.5) & (rows >= 58) & (rows < 74) & ~edge  # sure skin beside and above it
     assert not _coloured_like(frame, _placed(mask), _placed((region > 0.5) & (rows < 47)), 10.0)[_placed(edge)].any()
-    ones = np.ones((M, M), np.float32)
-    added = lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, dilate=0)
-    added = added[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
+    added = _band_in_crop(frame, inner, region, visible, landmarks)
     assert added[edge].mean() > 0.9
     assert added[cheek].mean() < 0.05
-    blind = lower_face_band(frame, ones, inner, region, visible, OFFSET, landmarks, 0, BandConfig(inner_by_colour=0.0))
-    assert blind[OFFSET:OFFSET + N, OFFSET:OFFSET + N][edge].mean() < 0.05
+    blind = _band_in_crop(frame, inner, region, visible, landmarks, BandConfig(inner_by_colour=0.0))
+    assert blind[edge].mean() < 0.05
 
 
 def _placed(crop_mask: np.ndarray) -> np.ndarray:
@@ -231,6 +218,14 @@ def _placed(crop_mask: np.ndarray) -> np.ndarray:
     out = np.zeros((M, M), bool)
     out[OFFSET:OFFSET + N, OFFSET:OFFSET + N] = crop_mask
     return out
+
+
+def _band_in_crop(frame: np.ndarray, inner: np.ndarray, region: np.ndarray, visible: np.ndarray,
+                  landmarks: np.ndarray, config: BandConfig | None = None) -> np.ndarray:
+    """(N, N): the crop's part of :func:`lower_face_band` (no dilation) on a frame that is all real photo."""
+    added = lower_face_band(frame, np.ones((M, M), np.float32), inner, region, visible, OFFSET, landmarks, 0,
+                            config or BandConfig())
+    return added[OFFSET:OFFSET + N, OFFSET:OFFSET + N]
 
 
 def test_the_mask_s_sides_past_the_cheeks_go_from_a_quarter_of_the_way_below_the_eyes() -> None:
