@@ -403,13 +403,17 @@ class Deoccluder:
                     with timed(face.timings, "fill"):
                         self._continue_past_crop(photo, face)
                 with timed(face.timings, "paste"):
+                    kept_skin = None  # where the photo's grain is measured (PasteConfig.grain): skin the edit keeps
+                    if face.skin is not None:
+                        kept_skin = (face.skin > 0.5) & (face.occlusion_mask < 0.5)
                     if face.frame is not None and face.frame_restored is not None and face.frame_mask is not None:
+                        if kept_skin is not None:
+                            kept_skin = _in_frame(kept_skin, face.frame.size, face.frame_offset)
                         pasted = paste_back_weighted(output, face.frame, face.frame_restored, face.frame_mask,
-                                                     self.config.paste, inplace=True)
+                                                     self.config.paste, inplace=True, grain_from=kept_skin)
                     else:
-                        pasted = paste_back_weighted(
-                            output, face.aligned, face.restored, face.occlusion_mask, self.config.paste, inplace=True
-                        )
+                        pasted = paste_back_weighted(output, face.aligned, face.restored, face.occlusion_mask,
+                                                     self.config.paste, inplace=True, grain_from=kept_skin)
                     pastes.append((pasted.box, pasted.weight))
         for face in faces:
             for name, seconds in face.timings.items():
@@ -717,6 +721,14 @@ def _other_faces(face: FaceResult, faces: list[FaceResult], size: int) -> np.nda
             head = centre + (points - centre) * (1.0 + OTHER_HEAD_MARGIN)
             cv2.fillConvexPoly(covered, cv2.convexHull(head.astype(np.float32)).astype(np.int32), 1)
     return covered > 0
+
+
+def _in_frame(crop_mask: np.ndarray, size: int, offset: int) -> np.ndarray:
+    """An (N, N) crop mask placed in a (size, size) working frame at ``offset`` (0 around it)."""
+    out = np.zeros((size, size), crop_mask.dtype)
+    n = crop_mask.shape[0]
+    out[offset:offset + n, offset:offset + n] = crop_mask
+    return out
 
 
 def _glasses_verdict(glasses: Glasses | None, kept: bool) -> str:
