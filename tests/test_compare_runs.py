@@ -67,3 +67,17 @@ def test_grid_pages_show_input_before_and_after_around_the_change(runs: tuple[Pa
 def test_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="manifest.jsonl not found"):
         compare_runs.main([str(tmp_path), str(tmp_path)])
+
+
+def test_a_run_written_with_a_relative_output_folder_is_read_from_anywhere(runs: tuple[Path, Path]) -> None:
+    """`deocclude run ... -o out/` records `out/NAME` in its manifest: compared from another folder, the outputs are
+    found in the run's folder, not looked for (and missed) under the current one."""
+    before, after = runs
+    manifest = after / "manifest.jsonl"
+    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for record in records:
+        record["output"] = str(Path("out") / Path(record["output"]).name)
+    manifest.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    differences = compare_runs.compare(before, after)
+    assert [d.name for d in differences] == ["filled.png", "gated.png"]
+    assert differences[0].changed_pixels == 100

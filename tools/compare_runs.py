@@ -70,13 +70,19 @@ def compare(before: Path, after: Path, level: int = 8, min_pixels: int = 20) -> 
     for name in sorted(set(first) | set(second)):
         a, b = first.get(name), second.get(name)
         faces_a, faces_b = faces_summary(a or {}), faces_summary(b or {})
-        out_a = Path(a["output"]) if a and a.get("output") else before / name
-        out_b = Path(b["output"]) if b and b.get("output") else after / name
+        out_a, out_b = _output(before, a, name), _output(after, b, name)
         diff = changed_pixels(_rgb(out_a), _rgb(out_b), level)
         count = -1 if diff is None else int(diff.sum())
         if count == -1 or count > min_pixels or faces_a != faces_b:
             found.append(Difference(name, Path((a or b or {})["input"]), out_a, out_b, count, faces_a, faces_b))
     return sorted(found, key=lambda d: -d.changed_pixels)
+
+
+def _output(folder: Path, record: dict | None, name: str) -> Path:
+    """Where a run wrote a photo's output: the manifest's path, or, when that does not resolve from here (a run
+    given a relative ``-o``, compared from another folder), the file of that name in the run's folder."""
+    written = Path(record["output"]) if record and record.get("output") else folder / name
+    return written if written.is_file() else folder / written.name
 
 
 def _occlusion(output: Path) -> np.ndarray | None:
