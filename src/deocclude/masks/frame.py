@@ -156,16 +156,21 @@ def lower_face_covered(inner_mask: np.ndarray, region: np.ndarray, landmarks: np
 def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray, region: np.ndarray,
                     visible: np.ndarray, offset: int, landmarks: np.ndarray, dilate: int,
                     config: BandConfig = BandConfig()) -> np.ndarray:
-    """(M, M) float32, 1 = occluded: where a lower-face occluder goes on past M_R, beside and under the jaw
-    (module docstring); 0 on the crop's M_O, which it adds to.
+    """(M, M) float32, 1 = occluded: where a lower-face occluder goes on past M_O (module docstring); 0 on the
+    crop's M_O, which it adds to. All 0 unless :func:`lower_face_covered`.
 
     ``frame`` (M, M, 3) uint8 and ``valid`` (M, M) are the working frame; ``inner_mask`` (M_O), ``region``
     (M_R), ``visible`` (P(visible face)) and ``landmarks`` (468, 2+) are the N×N crop's, which sits at
-    ``offset``. GrabCut's pixels count outside M_O and M_R, below ``band_from``, within ``max_distance``
-    of M_R and connected to M_O (the band, kept only with ``min_contrast`` to what lies past it), and, with
-    ``inner``, inside M_R where S is unsure of the face (the part of the mask S took for skin, connected to M_O);
-    they are grown by ``dilate`` px (M_O's own rim) and kept on the real photo. All 0 unless
-    :func:`lower_face_covered`.
+    ``offset``. Two parts, both connected to M_O:
+
+    - **the band** outside M_R, below ``band_from`` and within ``max_distance`` of M_R: what GrabCut, seeded by M_O
+      and the visible face, gives the occluder, kept where its colour keeps ``min_contrast`` from what lies past it
+      (:func:`_contrasted`);
+    - with ``inner``, **the mask S called face** inside M_R, in the lower face: pixels S is unsure of or that are
+      coloured like the mask, taken by the same GrabCut, and what a second GrabCut against the skin alone gives
+      the mask (:func:`_mask_or_skin`).
+
+    Both are grown by ``dilate`` px (M_O's own rim) and kept on the real photo.
     """
     m, n = frame.shape[0], inner_mask.shape[0]
     added = np.zeros((m, m), np.float32)
@@ -182,20 +187,22 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     rows = np.arange(m)[:, None] + 0.5
     eye_row = float(np.asarray(landmarks)[list(LEFT_EYE) + list(RIGHT_EYE), 1].mean())
     nose_row = float(landmarks[NOSE_TIP, 1])
-    zone = ((rows > offset + eye_row + config.band_from * (nose_row - eye_row)) & (np.asarray(valid) > 0.5) & ~surface
+
+    def below(share: float) -> np.ndarray:
+        """The rows below ``share`` of the way from the eyes to the nose tip, in the frame."""
+        return rows > offset + eye_row + share * (nose_row - eye_row)
+
+    zone = (below(config.band_from) & (np.asarray(valid) > 0.5) & ~surface
             & (cv2.distanceTransform((~surface).astype(np.uint8), cv2.DIST_L2, 5) <= config.max_distance * n))
     k = 2 * max(1, int(round(config.core_erode * n))) + 1
     core = cv2.erode((occluded & surface).astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     if not core.any() or not zone.any():
         return added
-    unsure = lower = sure_skin = np.zeros_like(face)
-    if config.inner:  # the part of the mask S took for skin: its unsure face, below the eyes
-        start = eye_row + config.inner_from * (nose_row - eye_row)
-        lower = face & (rows > offset + start)
-        unsure = lower & placed(np.asarray(visible) < config.inner_sure)
-        sure_skin = face & ~lower & placed(np.asarray(visible) >= config.inner_sure)
-        if config.inner_by_colour > 0:
-            unsure |= lower & _coloured_like(frame, core, sure_skin, config.inner_by_colour)
+    lower = face & below(config.inner_from) if config.inner else np.zeros_like(face)
+    sure_skin = face & ~lower & placed(np.asarray(visible) >= config.inner_sure)
+    unsure = lower & placed(np.asarray(visible) < config.inner_sure)
+    if config.inner and config.inner_by_colour > 0:
+        unsure |= lower & _coloured_like(frame, core, sure_skin, config.inner_by_colour)
     labels = np.full((m, m), cv2.GC_BGD, np.uint8)
     labels[zone] = cv2.GC_PR_BGD
     labels[occluded] = cv2.GC_PR_FGD
@@ -209,13 +216,8 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     if config.inner and config.inner_by_colour > 0:
         inside |= _connected_to(_mask_or_skin(frame, surface, occluded, core, lower, sure_skin, config, scale) & lower,
                                 seeds)
-    band = _connected_to(taken & zone, seeds | inside)
-    whole = _contrasted(frame, band, surface | occluded, valid, config.min_contrast)
-    if not whole.any():  # judged whole first, then its part under the nose tip and its sides apart
-        under = rows > offset + nose_row
-        whole = (_contrasted(frame, band & under, surface | occluded, valid, config.min_contrast)
-                 | _contrasted(frame, band & ~under, surface | occluded, valid, config.min_contrast))
-    band = whole
+    band = _contrasted_band(frame, _connected_to(taken & zone, seeds | inside), surface | occluded, valid,
+                            rows > offset + nose_row, config.min_contrast)
     band |= inside
     if not band.any():
         return added
@@ -284,10 +286,21 @@ def _grabcut(frame: np.ndarray, labels: np.ndarray, config: BandConfig, scale: f
     return taken > 0 if size == m else cv2.resize(taken, (m, m), interpolation=cv2.INTER_NEAREST) > 0
 
 
+def _contrasted_band(frame: np.ndarray, band: np.ndarray, face: np.ndarray, valid: np.ndarray, under: np.ndarray,
+                     min_contrast: float) -> np.ndarray:
+    """The band (:func:`_contrasted`) judged whole, and when that fails its part ``under`` the nose tip and its
+    sides beside the cheeks apart."""
+    whole = _contrasted(frame, band, face, valid, min_contrast)
+    if whole.any():
+        return whole
+    return (_contrasted(frame, band & under, face, valid, min_contrast)
+            | _contrasted(frame, band & ~under, face, valid, min_contrast))
+
+
 def _contrasted(frame: np.ndarray, part: np.ndarray, face: np.ndarray, valid: np.ndarray, min_contrast: float
                 ) -> np.ndarray:
     """``part`` of the band ((M, M) bool), or nothing when its median colour lies less than ``min_contrast`` (ΔE76)
-    from that of the real pixels just past it (outside ``face``, M_R ∪ M_O). :func:`lower_face_band` judges the
+    from that of the real pixels just past it (outside ``face``, M_R ∪ M_O). :func:`_contrasted_band` judges the
     band whole, and when that fails its part under the nose tip and its sides apart: sides that reach hair as dark
     as the mask must not cost the band under the chin (the bundled example's aligned crop: ΔE 9.9 whole, 17.4 and
     33.6 apart), while a sports mask's band under the chin passes only with its sides (RMFD ``0001_036``)."""
