@@ -157,7 +157,7 @@ def paste_back_weighted(
                                                                          cv2.BORDER_CONSTANT) > 0.5, config)
     # seeded by the photo's own crop, not the edit: a fill that differs by a grey level (batch size, bf16) must
     # not draw other grain
-    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(aligned.crop).tobytes()))
+    rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(aligned.crop).tobytes())) if spread > 0 else None
     rows = max(1, STRIP_PIXELS // region_size[0])
     for a in range(0, region_size[1], rows):
         b = min(a + rows, region_size[1])
@@ -170,7 +170,7 @@ def paste_back_weighted(
         detail = region - original[a:b].astype(np.float32)
         keep_detail = np.clip(1.0 - change[a:b] / config.detail_threshold, 0.0, 1.0)[..., None]
         carried: np.ndarray = keep_detail * detail
-        if spread > 0:  # the grain the dropped detail carried, drawn afresh (the same draw for R, G and B)
+        if rng is not None:  # the grain the dropped detail carried, drawn afresh (the same draw for R, G and B)
             grain = rng.standard_normal(strip_weight.shape, dtype=np.float32)[..., None] * np.float32(spread)
             carried = carried + (1.0 - keep_detail) * grain
         blended = region + (edited[a:b].astype(np.float32) + carried - region) * strip_weight[..., None]
