@@ -15,6 +15,7 @@ from deocclude.masks.frame import (
     _coloured_like,
     fill_past_crop,
     grow_past_crop,
+    in_frame,
     lower_face_band,
     lower_face_covered,
     off_face_at_edge,
@@ -215,9 +216,7 @@ def test_a_pale_edge_of_a_blue_mask_goes_though_a_pale_wall_claims_it_and_its_me
 
 def _placed(crop_mask: np.ndarray) -> np.ndarray:
     """An (N, N) mask placed in the (M, M) frame at OFFSET."""
-    out = np.zeros((M, M), bool)
-    out[OFFSET:OFFSET + N, OFFSET:OFFSET + N] = crop_mask
-    return out
+    return in_frame(crop_mask, M, OFFSET)
 
 
 def _band_in_crop(frame: np.ndarray, inner: np.ndarray, region: np.ndarray, visible: np.ndarray,

@@ -36,7 +36,14 @@ from deocclude.fills import Fill, fill_choices, make_fill
 from deocclude.masks import DEFAULT_DILATE
 from deocclude.masks.blobs import DEFAULT_MAX_BLOB, drop_skin_blobs
 from deocclude.masks.extend import brow_line, extend_occlusion
-from deocclude.masks.frame import crop_exits, fill_past_crop, grow_past_crop, lower_face_band, off_face_at_edge
+from deocclude.masks.frame import (
+    crop_exits,
+    fill_past_crop,
+    grow_past_crop,
+    in_frame,
+    lower_face_band,
+    off_face_at_edge,
+)
 from deocclude.masks.glasses import Glasses, find_glasses, lone_lens
 from deocclude.masks.occlusion import (
     DEFAULT_EDGE_CONTRAST,
@@ -408,7 +415,7 @@ class Deoccluder:
                         kept_skin = (face.skin > 0.5) & (face.occlusion_mask < 0.5)
                     if face.frame is not None and face.frame_restored is not None and face.frame_mask is not None:
                         if kept_skin is not None:
-                            kept_skin = _in_frame(kept_skin, face.frame.size, face.frame_offset)
+                            kept_skin = in_frame(kept_skin, face.frame.size, face.frame_offset)
                         pasted = paste_back_weighted(output, face.frame, face.frame_restored, face.frame_mask,
                                                      self.config.paste, inplace=True, grain_from=kept_skin)
                     else:
@@ -721,14 +728,6 @@ def _other_faces(face: FaceResult, faces: list[FaceResult], size: int) -> np.nda
             head = centre + (points - centre) * (1.0 + OTHER_HEAD_MARGIN)
             cv2.fillConvexPoly(covered, cv2.convexHull(head.astype(np.float32)).astype(np.int32), 1)
     return covered > 0
-
-
-def _in_frame(crop_mask: np.ndarray, size: int, offset: int) -> np.ndarray:
-    """An (N, N) crop mask placed in a (size, size) working frame at ``offset`` (0 around it)."""
-    out = np.zeros((size, size), crop_mask.dtype)
-    n = crop_mask.shape[0]
-    out[offset:offset + n, offset:offset + n] = crop_mask
-    return out
 
 
 def _glasses_verdict(glasses: Glasses | None, kept: bool) -> str:

@@ -142,6 +142,15 @@ class BandConfig:
     white. The bands it should take: ΔE 13-40 (the bundled mask example 12.9, RMFD's sample 15.5-39.9)."""
 
 
+def in_frame(crop_mask: np.ndarray, size: int, offset: int) -> np.ndarray:
+    """(size, size): an (N, N) crop array placed in its working frame at ``offset``, 0 (False) around it."""
+    crop_mask = np.asarray(crop_mask)
+    n = crop_mask.shape[0]
+    out = np.zeros((size, size), crop_mask.dtype)
+    out[offset:offset + n, offset:offset + n] = crop_mask
+    return out
+
+
 def lower_face_covered(inner_mask: np.ndarray, region: np.ndarray, landmarks: np.ndarray,
                        config: BandConfig = BandConfig()) -> bool:
     """Whether M_O (N, N) covers at least ``min_lower`` of M_R (``region``) below the nose tip (``landmarks``:
@@ -178,9 +187,7 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
         return added
 
     def placed(crop_mask: np.ndarray) -> np.ndarray:
-        out = np.zeros((m, m), bool)
-        out[offset:offset + n, offset:offset + n] = crop_mask
-        return out
+        return in_frame(crop_mask, m, offset)
 
     occluded, surface = placed(np.asarray(inner_mask) > 0.5), placed(np.asarray(region) > 0.5)
     face = placed(np.asarray(visible) >= 0.5) & surface & ~occluded
@@ -341,12 +348,9 @@ def grow_past_crop(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray,
     m, n = frame.shape[0], inner_mask.shape[0]
     inside = np.zeros((m, m), bool)
     inside[offset:offset + n, offset:offset + n] = True
-    placed = np.zeros((m, m), bool)
-    placed[offset:offset + n, offset:offset + n] = np.asarray(inner_mask) > 0.5
+    placed = in_frame(np.asarray(inner_mask) > 0.5, m, offset)
     real = np.asarray(valid) > 0.5
-    exits = np.zeros((m, m), bool)
-    exits[offset:offset + n, offset:offset + n] = crop_exits(inner_mask, real[offset:offset + n, offset:offset + n],
-                                                             brow_row)
+    exits = in_frame(crop_exits(inner_mask, real[offset:offset + n, offset:offset + n], brow_row), m, offset)
     added = np.zeros((m, m), np.float32)
     if not exits.any():
         return added
