@@ -208,8 +208,11 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     lower = face & below(config.inner_from) if config.inner else np.zeros_like(face)
     sure_skin = face & ~lower & placed(np.asarray(visible) >= config.inner_sure)
     unsure = lower & placed(np.asarray(visible) < config.inner_sure)
-    if config.inner and config.inner_by_colour > 0:
-        unsure |= lower & _coloured_like(frame, core, sure_skin, config.inner_by_colour)
+    # mask and skin told apart by colour (one Lab conversion and two medians for both uses below), or None
+    apart = (_colours_apart(frame, core, sure_skin, config.inner_by_colour)
+             if config.inner and config.inner_by_colour > 0 else None)
+    if apart is not None:
+        unsure |= lower & _nearer_occluder(apart)
     labels = np.full((m, m), cv2.GC_BGD, np.uint8)
     labels[zone] = cv2.GC_PR_BGD
     labels[occluded] = cv2.GC_PR_FGD
@@ -220,7 +223,7 @@ def lower_face_band(frame: np.ndarray, valid: np.ndarray, inner_mask: np.ndarray
     taken = _grabcut(frame, labels, config, scale) & ~occluded
     seeds = cv2.dilate(occluded.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     inside = _connected_to(taken & unsure, seeds)
-    if config.inner and config.inner_by_colour > 0:
+    if apart is not None and lower.any():
         inside |= _connected_to(_mask_or_skin(frame, surface, occluded, core, lower, sure_skin, config, scale) & lower,
                                 seeds)
     band = _contrasted_band(frame, _connected_to(taken & zone, seeds | inside), surface | occluded, valid,
@@ -248,14 +251,18 @@ def _colours_apart(frame: np.ndarray, occluder: np.ndarray, skin: np.ndarray,
     return lab, occluder_colour, skin_colour
 
 
+def _nearer_occluder(apart: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """(M, M) bool: the pixels nearer in CIE Lab to the occluder's median colour than to the skin's
+    (``apart``: :func:`_colours_apart`'s Lab frame and the two medians)."""
+    lab, occluder_colour, skin_colour = apart
+    return np.linalg.norm(lab - occluder_colour, axis=-1) < np.linalg.norm(lab - skin_colour, axis=-1)
+
+
 def _coloured_like(frame: np.ndarray, occluder: np.ndarray, skin: np.ndarray, min_apart: float) -> np.ndarray:
     """(M, M) bool: the pixels of ``frame`` nearer in CIE Lab to the median colour of ``occluder`` than to that of
     ``skin``; all False unless :func:`_colours_apart`."""
     apart = _colours_apart(frame, occluder, skin, min_apart)
-    if apart is None:
-        return np.zeros(skin.shape, bool)
-    lab, occluder_colour, skin_colour = apart
-    return np.linalg.norm(lab - occluder_colour, axis=-1) < np.linalg.norm(lab - skin_colour, axis=-1)
+    return np.zeros(skin.shape, bool) if apart is None else _nearer_occluder(apart)
 
 
 def _mask_or_skin(frame: np.ndarray, surface: np.ndarray, occluded: np.ndarray, core: np.ndarray, lower: np.ndarray,
@@ -264,10 +271,8 @@ def _mask_or_skin(frame: np.ndarray, surface: np.ndarray, occluded: np.ndarray, 
     other choice is the skin: the frame outside the face surface is painted the skin's median colour, so the
     background model learns skin and nothing else (no white wall or pale collar to claim a pale mask's edge). M_O's
     ``core`` is sure occluder, the rest of M_O on the surface probable; ``skin`` (S's sure face above ``lower``) and
-    the surface's other pixels are sure background. All False when the occluder's median colour lies less than
-    ``inner_by_colour`` from the skin's (a hand, a skin-coloured mask: colour cannot tell them)."""
-    if not lower.any() or _colours_apart(frame, core, skin, config.inner_by_colour) is None:
-        return np.zeros_like(lower)
+    the surface's other pixels are sure background. :func:`lower_face_band` asks only when the occluder's median
+    colour lies at least ``inner_by_colour`` from the skin's (a hand, a skin-coloured mask: colour cannot tell them)."""
     image = np.array(frame, copy=True)
     image[~surface] = np.median(image[skin], axis=0).astype(np.uint8)
     labels = np.full(lower.shape, cv2.GC_BGD, np.uint8)
