@@ -97,8 +97,9 @@ class BandConfig:
     """Where the band beside the face starts, as a share of the way from the eyes (their landmarks' mean row) to the
     nose tip. From the nose tip (1.0, sessions 11-13) a mask's sides past the cheek outline stayed: a black mask's
     wing up to the ear, a white mask's side strap, the upper corners of a KN95 (RMFD ``0001_006``, ``0004_007``,
-    ``0016_005``, ``0001_029``); from a quarter 93 of 516 RMFD photos change, the sides go on most, none lost hair
-    or an ear (session 14). Where a coloured side goes, the harmonic fill past M_R leaves a smooth patch."""
+    ``0016_005``, ``0001_029``); from a quarter 101 of 516 RMFD photos change, the sides go on most, none of the
+    about 60 looked at lost hair or an ear (session 14). Where a coloured side goes, the harmonic fill past M_R
+    leaves a smooth patch."""
     max_distance: float = 0.2
     """Farthest an added pixel may lie from M_R. Most bands under RMFD's chins reach about 0.1 N past it, but at
     0.12 N (sessions 11-13) a strip stayed under the chin where the mask sits low or the mesh's chin high (the floral
@@ -123,8 +124,8 @@ class BandConfig:
     inner_from: float = 0.25
     """Where the lower face starts, as a share of the way from the eyes (their landmarks' mean row) to the nose tip.
     A mask's top edge runs just under the eyes: from halfway (session 13) a light strip of it stayed across both
-    cheeks under glasses rims and lower eyelids on about 20 of RMFD's faces; from a quarter the strips go (28
-    photos changed against halfway, none for the worse by eye), and the eyes themselves stay above it."""
+    cheeks under glasses rims and lower eyelids; from a quarter most of those strips go (109 of 516 RMFD photos
+    changed against halfway, all looked at, none for the worse), and the eyes themselves stay above it."""
     inner_by_colour: float = 10.0
     """With ``inner``, also let GrabCut decide the lower face's pixels S is *sure* are face when their colour lies
     nearer the occluder's (M_O's core, median) than the skin's (S's sure face above ``inner_from``, median), provided
